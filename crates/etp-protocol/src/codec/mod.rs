@@ -1,0 +1,482 @@
+//! Avro binary encoding of ETP types (schemaless datums, as ETP sends them).
+//!
+//! Every ETP type implements [`Avro`]. Decoding is written for hostile input: lengths and
+//! block counts are checked against the bytes left before anything is allocated, union and
+//! enum indices are range-checked, strings must be UTF-8, varints longer than their type
+//! allows are rejected, and errors name the field path being decoded. Nesting depth is
+//! bounded by the schema itself, which has no recursive types (the generator refuses one).
+//!
+//! Arrays of fixed-width values (`double`, `float`, `boolean`) are moved with bulk
+//! copies, `long`/`int` arrays with a tight varint loop, and `bytes` fields are zero-copy
+//! slices of the input when it is decoded through [`Reader::from_bytes`].
+
+mod error;
+mod reader;
+pub mod writer;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+
+pub use error::{DecodeError, DecodeErrorKind};
+pub use reader::Reader;
+
+/// Avro map with insertion order kept, so a decoded map re-encodes to the same bytes.
+pub type Map<V> = IndexMap<String, V>;
+
+/// A type with an Avro binary encoding.
+pub trait Avro: Sized {
+    /// Smallest number of bytes any value of this type takes on the wire. Used to reject
+    /// array and map counts that the input cannot possibly hold before allocating.
+    const MIN_ENCODED_SIZE: usize;
+
+    /// Decodes one value.
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+
+    /// Appends the encoding of `self` to `out`.
+    fn encode(&self, out: &mut Vec<u8>);
+
+    /// Exact number of bytes [`Avro::encode`] appends, computed without encoding.
+    fn encoded_len(&self) -> usize;
+
+    /// Decodes `count` array items. Fixed-width primitives override this with bulk paths.
+    #[doc(hidden)]
+    #[inline]
+    fn decode_items(
+        r: &mut Reader<'_>,
+        count: usize,
+        out: &mut Vec<Self>,
+    ) -> Result<(), DecodeError> {
+        out.reserve(count);
+        for _ in 0..count {
+            out.push(Self::decode(r)?);
+        }
+        Ok(())
+    }
+
+    /// Encodes array items back to back. Fixed-width primitives override this.
+    #[doc(hidden)]
+    #[inline]
+    fn encode_items(items: &[Self], out: &mut Vec<u8>) {
+        for item in items {
+            item.encode(out);
+        }
+    }
+
+    /// Encoded size of array items back to back.
+    #[doc(hidden)]
+    #[inline]
+    fn items_encoded_len(items: &[Self]) -> usize {
+        items.iter().map(Avro::encoded_len).sum()
+    }
+}
+
+/// Decodes a value of record field `name`, adding the name to the error path on failure.
+#[inline(always)]
+pub fn field<T: Avro>(r: &mut Reader<'_>, name: &'static str) -> Result<T, DecodeError> {
+    T::decode(r).map_err(|e| e.in_field(name))
+}
+
+/// Decodes a complete datum from `buf`, rejecting trailing bytes.
+pub fn decode_exact<T: Avro>(buf: &[u8]) -> Result<T, DecodeError> {
+    let mut r = Reader::new(buf);
+    let value = T::decode(&mut r)?;
+    r.finish()?;
+    Ok(value)
+}
+
+/// Encodes a value into a fresh buffer of exactly the right capacity.
+pub fn encode_to_vec<T: Avro>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.encoded_len());
+    value.encode(&mut out);
+    out
+}
+
+impl Avro for bool {
+    const MIN_ENCODED_SIZE: usize = 1;
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.read_bool()
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(u8::from(*self));
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        1
+    }
+    fn decode_items(
+        r: &mut Reader<'_>,
+        count: usize,
+        out: &mut Vec<Self>,
+    ) -> Result<(), DecodeError> {
+        let start = r.position();
+        let bytes = r.take(count)?;
+        if let Some(pos) = bytes.iter().position(|&b| b > 1) {
+            return Err(DecodeError::new(
+                DecodeErrorKind::InvalidBoolean(bytes[pos]),
+                start + pos,
+            ));
+        }
+        out.extend(bytes.iter().map(|&b| b == 1));
+        Ok(())
+    }
+    fn encode_items(items: &[Self], out: &mut Vec<u8>) {
+        out.extend(items.iter().map(|&b| u8::from(b)));
+    }
+    fn items_encoded_len(items: &[Self]) -> usize {
+        items.len()
+    }
+}
+
+impl Avro for i32 {
+    const MIN_ENCODED_SIZE: usize = 1;
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.read_int()
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        writer::write_int(out, *self);
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        writer::int_len(*self)
+    }
+    fn decode_items(
+        r: &mut Reader<'_>,
+        count: usize,
+        out: &mut Vec<Self>,
+    ) -> Result<(), DecodeError> {
+        r.read_ints_into(count, out)
+    }
+}
+
+impl Avro for i64 {
+    const MIN_ENCODED_SIZE: usize = 1;
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.read_long()
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        writer::write_long(out, *self);
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        writer::long_len(*self)
+    }
+    fn decode_items(
+        r: &mut Reader<'_>,
+        count: usize,
+        out: &mut Vec<Self>,
+    ) -> Result<(), DecodeError> {
+        r.read_longs_into(count, out)
+    }
+    fn encode_items(items: &[Self], out: &mut Vec<u8>) {
+        writer::write_longs(out, items);
+    }
+}
+
+impl Avro for f32 {
+    const MIN_ENCODED_SIZE: usize = 4;
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(f32::from_le_bytes(r.take_array()?))
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        4
+    }
+    fn decode_items(
+        r: &mut Reader<'_>,
+        count: usize,
+        out: &mut Vec<Self>,
+    ) -> Result<(), DecodeError> {
+        let bytes = r.take(count * 4)?;
+        out.extend(bytes.as_chunks::<4>().0.iter().map(|c| f32::from_le_bytes(*c)));
+        Ok(())
+    }
+    fn encode_items(items: &[Self], out: &mut Vec<u8>) {
+        writer::write_f32s(out, items);
+    }
+    fn items_encoded_len(items: &[Self]) -> usize {
+        items.len() * 4
+    }
+}
+
+impl Avro for f64 {
+    const MIN_ENCODED_SIZE: usize = 8;
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(f64::from_le_bytes(r.take_array()?))
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        8
+    }
+    fn decode_items(
+        r: &mut Reader<'_>,
+        count: usize,
+        out: &mut Vec<Self>,
+    ) -> Result<(), DecodeError> {
+        let bytes = r.take(count * 8)?;
+        out.extend(bytes.as_chunks::<8>().0.iter().map(|c| f64::from_le_bytes(*c)));
+        Ok(())
+    }
+    fn encode_items(items: &[Self], out: &mut Vec<u8>) {
+        writer::write_f64s(out, items);
+    }
+    fn items_encoded_len(items: &[Self]) -> usize {
+        items.len() * 8
+    }
+}
+
+impl Avro for String {
+    const MIN_ENCODED_SIZE: usize = 1;
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let start = r.position();
+        let len = r.read_len()?;
+        let bytes = r.take(len)?;
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(_) => Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, start)),
+        }
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        writer::write_bytes(out, self.as_bytes());
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        writer::bytes_len(self.len())
+    }
+}
+
+impl Avro for Bytes {
+    const MIN_ENCODED_SIZE: usize = 1;
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let len = r.read_len()?;
+        r.take_bytes(len)
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        writer::write_bytes(out, self);
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        writer::bytes_len(self.len())
+    }
+}
+
+/// The nullable union `["null", T]`: branch 0 is null, branch 1 holds a value.
+impl<T: Avro> Avro for Option<T> {
+    const MIN_ENCODED_SIZE: usize = 1;
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.read_union_index(2)? {
+            0 => Ok(None),
+            _ => Ok(Some(T::decode(r)?)),
+        }
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            None => out.push(0),
+            Some(v) => {
+                out.push(2); // zig-zag of branch index 1
+                v.encode(out);
+            }
+        }
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        1 + self.as_ref().map_or(0, Avro::encoded_len)
+    }
+}
+
+/// Avro `array<T>`: written as one positive-count block; read in any block layout.
+impl<T: Avro> Avro for Vec<T> {
+    const MIN_ENCODED_SIZE: usize = 1;
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut out = Vec::new();
+        loop {
+            let count = r.read_block_count(T::MIN_ENCODED_SIZE)?;
+            if count == 0 {
+                return Ok(out);
+            }
+            T::decode_items(r, count, &mut out)?;
+        }
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        if !self.is_empty() {
+            writer::write_long(out, self.len() as i64);
+            T::encode_items(self, out);
+        }
+        out.push(0);
+    }
+    fn encoded_len(&self) -> usize {
+        if self.is_empty() {
+            1
+        } else {
+            writer::long_len(self.len() as i64) + T::items_encoded_len(self) + 1
+        }
+    }
+}
+
+/// Avro `map<V>`: written as one positive-count block; read in any block layout. A key
+/// that repeats replaces the earlier value.
+impl<V: Avro> Avro for Map<V> {
+    const MIN_ENCODED_SIZE: usize = 1;
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut out = Map::new();
+        loop {
+            let count = r.read_block_count(1 + V::MIN_ENCODED_SIZE)?;
+            if count == 0 {
+                return Ok(out);
+            }
+            out.reserve(count);
+            for _ in 0..count {
+                let key = String::decode(r)?;
+                let value = V::decode(r).map_err(|e| e.in_field("<value>"))?;
+                out.insert(key, value);
+            }
+        }
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        if !self.is_empty() {
+            writer::write_long(out, self.len() as i64);
+            for (key, value) in self {
+                key.encode(out);
+                value.encode(out);
+            }
+        }
+        out.push(0);
+    }
+    fn encoded_len(&self) -> usize {
+        if self.is_empty() {
+            return 1;
+        }
+        let items: usize = self
+            .iter()
+            .map(|(k, v)| k.encoded_len() + v.encoded_len())
+            .sum();
+        writer::long_len(self.len() as i64) + items + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip<T: Avro + PartialEq + std::fmt::Debug>(value: T) {
+        let bytes = encode_to_vec(&value);
+        assert_eq!(bytes.len(), value.encoded_len());
+        assert_eq!(decode_exact::<T>(&bytes).unwrap(), value);
+    }
+
+    #[test]
+    fn primitives_roundtrip() {
+        roundtrip(true);
+        roundtrip(i32::MIN);
+        roundtrip(i32::MAX);
+        roundtrip(i64::MIN);
+        roundtrip(i64::MAX);
+        roundtrip(1.5f32);
+        roundtrip(-2.25f64);
+        roundtrip(String::from("Grüße"));
+        roundtrip(Bytes::from_static(b"\x00\x01\xff"));
+        roundtrip(Some(7i64));
+        roundtrip(None::<i64>);
+        roundtrip(vec![1.0f64, 2.0, -3.5]);
+        roundtrip(vec![0i64, -1, 1 << 40, i64::MIN]);
+        roundtrip(vec![true, false, true]);
+        roundtrip(Vec::<String>::new());
+        let mut m = Map::new();
+        m.insert("b".to_owned(), 2i32);
+        m.insert("a".to_owned(), 1i32);
+        roundtrip(m);
+    }
+
+    #[test]
+    fn negative_block_count_is_accepted() {
+        // Two blocks: -2 items with byte size 2, then 1 item, then end.
+        let bytes = [0x03, 0x04, 0x02, 0x04, 0x02, 0x06, 0x00];
+        assert_eq!(decode_exact::<Vec<i64>>(&bytes).unwrap(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn hostile_counts_are_rejected_before_allocation() {
+        // A count of 2^62 doubles in a 10-byte input.
+        let mut bytes = Vec::new();
+        writer::write_long(&mut bytes, 1 << 62);
+        bytes.extend_from_slice(&[0; 8]);
+        let err = decode_exact::<Vec<f64>>(&bytes).unwrap_err();
+        assert!(matches!(err.kind(), DecodeErrorKind::CountExceedsInput { .. }));
+        let mut bytes = Vec::new();
+        writer::write_long(&mut bytes, i64::MIN);
+        let err = decode_exact::<Vec<i64>>(&bytes).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                DecodeErrorKind::CountExceedsInput { .. } | DecodeErrorKind::UnexpectedEof { .. }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn malformed_scalars_are_rejected() {
+        assert!(matches!(
+            decode_exact::<i64>(&[0xff; 11]).unwrap_err().kind(),
+            DecodeErrorKind::OverlongVarint { .. }
+        ));
+        assert!(matches!(
+            decode_exact::<i32>(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01]).unwrap_err().kind(),
+            DecodeErrorKind::OverlongVarint { max_bytes: 5 }
+        ));
+        assert!(matches!(
+            decode_exact::<i32>(&[0x80, 0x80, 0x80, 0x80, 0x7f]).unwrap_err().kind(),
+            DecodeErrorKind::IntOutOfRange(_)
+        ));
+        assert!(matches!(
+            decode_exact::<bool>(&[2]).unwrap_err().kind(),
+            DecodeErrorKind::InvalidBoolean(2)
+        ));
+        assert!(matches!(
+            decode_exact::<String>(&[0x04, 0xc3, 0x28]).unwrap_err().kind(),
+            DecodeErrorKind::InvalidUtf8
+        ));
+        assert!(matches!(
+            decode_exact::<Option<i64>>(&[0x04, 0x00]).unwrap_err().kind(),
+            DecodeErrorKind::InvalidUnionIndex { index: 2, .. }
+        ));
+        assert!(matches!(
+            decode_exact::<String>(&[0x03]).unwrap_err().kind(),
+            DecodeErrorKind::NegativeLength(-2)
+        ));
+        assert!(matches!(
+            decode_exact::<i64>(&[0x02, 0x00]).unwrap_err().kind(),
+            DecodeErrorKind::TrailingBytes(1)
+        ));
+    }
+
+    #[test]
+    fn shared_reader_slices_bytes_without_copy() {
+        let input = Bytes::from(vec![0x06, b'a', b'b', b'c']);
+        let mut r = Reader::from_bytes(&input);
+        let out = Bytes::decode(&mut r).unwrap();
+        assert_eq!(&out[..], b"abc");
+        assert_eq!(out.as_ptr(), input[1..].as_ptr());
+    }
+}

@@ -1,0 +1,298 @@
+use bytes::Bytes;
+
+use super::error::{DecodeError, DecodeErrorKind};
+
+/// A cursor over an Avro-encoded input.
+///
+/// When built with [`Reader::from_bytes`], `bytes` fields are returned as slices of the
+/// input buffer (reference counted, no copy); otherwise they are copied.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    shared: Option<&'a Bytes>,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over a borrowed slice; `bytes` fields are copied out of it.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader {
+            buf,
+            pos: 0,
+            shared: None,
+        }
+    }
+
+    /// A reader over a shared buffer; `bytes` fields become zero-copy slices of it.
+    pub fn from_bytes(buf: &'a Bytes) -> Self {
+        Reader {
+            buf,
+            pos: 0,
+            shared: Some(buf),
+        }
+    }
+
+    /// Current byte offset from the start of the input.
+    #[inline]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes left to read.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// The unread part of the input.
+    #[inline]
+    pub fn rest(&self) -> &'a [u8] {
+        // pos never exceeds buf.len(): every advance is checked against remaining().
+        &self.buf[self.pos..]
+    }
+
+    /// Fails unless the whole input has been consumed.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        match self.remaining() {
+            0 => Ok(()),
+            n => Err(self.error(DecodeErrorKind::TrailingBytes(n))),
+        }
+    }
+
+    /// An error of `kind` at the current position.
+    #[cold]
+    pub fn error(&self, kind: DecodeErrorKind) -> DecodeError {
+        DecodeError::new(kind, self.pos)
+    }
+
+    #[cold]
+    fn eof(&self, needed: u64) -> DecodeError {
+        self.error(DecodeErrorKind::UnexpectedEof {
+            needed,
+            available: self.remaining(),
+        })
+    }
+
+    /// Takes the next `n` bytes.
+    #[inline]
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if n > self.remaining() {
+            return Err(self.eof(n as u64));
+        }
+        let start = self.pos;
+        self.pos += n;
+        Ok(&self.buf[start..self.pos])
+    }
+
+    /// Takes the next `n` bytes as a `Bytes`, without copying when the reader is shared.
+    #[inline]
+    pub fn take_bytes(&mut self, n: usize) -> Result<Bytes, DecodeError> {
+        let start = self.pos;
+        let slice = self.take(n)?;
+        Ok(match self.shared {
+            Some(shared) => shared.slice(start..start + n),
+            None => Bytes::copy_from_slice(slice),
+        })
+    }
+
+    /// Takes a fixed-size array of bytes.
+    #[inline]
+    pub fn take_array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let slice = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(slice);
+        Ok(out)
+    }
+
+    /// Reads a zig-zag varint `long`.
+    #[inline]
+    pub fn read_long(&mut self) -> Result<i64, DecodeError> {
+        match self.buf.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Ok(unzigzag(u64::from(b)))
+            }
+            _ => self.read_long_slow(),
+        }
+    }
+
+    #[inline(never)]
+    fn read_long_slow(&mut self) -> Result<i64, DecodeError> {
+        let (value, len) = decode_varint(self.rest()).map_err(|kind| self.error(kind))?;
+        self.pos += len;
+        Ok(unzigzag(value))
+    }
+
+    /// Reads a zig-zag varint `int`, rejecting encodings longer than 5 bytes or values
+    /// outside the 32-bit range.
+    #[inline]
+    pub fn read_int(&mut self) -> Result<i32, DecodeError> {
+        let start = self.pos;
+        let value = self.read_long()?;
+        if self.pos - start > 5 {
+            self.pos = start;
+            return Err(self.error(DecodeErrorKind::OverlongVarint { max_bytes: 5 }));
+        }
+        i32::try_from(value).map_err(|_| {
+            DecodeError::new(DecodeErrorKind::IntOutOfRange(value), start)
+        })
+    }
+
+    /// Reads a non-negative length (string, bytes) and checks it against the input left.
+    #[inline]
+    pub fn read_len(&mut self) -> Result<usize, DecodeError> {
+        let len = self.read_long()?;
+        if len < 0 {
+            return Err(self.error(DecodeErrorKind::NegativeLength(len)));
+        }
+        let len = len as u64;
+        if len > self.remaining() as u64 {
+            return Err(self.error(DecodeErrorKind::LengthExceedsInput {
+                length: len,
+                available: self.remaining(),
+            }));
+        }
+        Ok(len as usize)
+    }
+
+    /// Reads the item count that starts an array or map block. Returns 0 at the end
+    /// of the sequence. A negative count is followed by the block's byte size, which is
+    /// validated and otherwise ignored. The count is checked so that `count * min_item_size`
+    /// fits in the input left, which bounds any allocation made for the block.
+    #[inline]
+    pub fn read_block_count(&mut self, min_item_size: usize) -> Result<usize, DecodeError> {
+        let raw = self.read_long()?;
+        let count = if raw < 0 {
+            let size = self.read_long()?;
+            if size < 0 {
+                return Err(self.error(DecodeErrorKind::NegativeLength(size)));
+            }
+            if size as u64 > self.remaining() as u64 {
+                return Err(self.error(DecodeErrorKind::LengthExceedsInput {
+                    length: size as u64,
+                    available: self.remaining(),
+                }));
+            }
+            raw.unsigned_abs()
+        } else {
+            raw as u64
+        };
+        // Item types of zero size do not occur in ETP; counting them as one byte each keeps
+        // a hostile count from spinning the decoder without consuming input.
+        let per_item = min_item_size.max(1) as u64;
+        match count.checked_mul(per_item) {
+            Some(needed) if needed <= self.remaining() as u64 => Ok(count as usize),
+            _ => Err(self.error(DecodeErrorKind::CountExceedsInput {
+                count,
+                available: self.remaining(),
+            })),
+        }
+    }
+
+    /// Reads a union branch index and checks it against the number of branches.
+    #[inline]
+    pub fn read_union_index(&mut self, branches: usize) -> Result<usize, DecodeError> {
+        let start = self.pos;
+        let index = self.read_long()?;
+        if index < 0 || index as u64 >= branches as u64 {
+            return Err(DecodeError::new(
+                DecodeErrorKind::InvalidUnionIndex { index, branches },
+                start,
+            ));
+        }
+        Ok(index as usize)
+    }
+
+    /// Reads an enum index and checks it against the number of symbols.
+    #[inline]
+    pub fn read_enum_index(&mut self, symbols: usize) -> Result<usize, DecodeError> {
+        let start = self.pos;
+        let index = self.read_int()?;
+        if index < 0 || index as usize >= symbols {
+            return Err(DecodeError::new(
+                DecodeErrorKind::InvalidEnumIndex { index, symbols },
+                start,
+            ));
+        }
+        Ok(index as usize)
+    }
+
+    /// Reads a boolean byte, accepting only 0 and 1.
+    #[inline]
+    pub fn read_bool(&mut self) -> Result<bool, DecodeError> {
+        match self.buf.get(self.pos) {
+            Some(0) => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(1) => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(&b) => Err(self.error(DecodeErrorKind::InvalidBoolean(b))),
+            None => Err(self.eof(1)),
+        }
+    }
+
+    /// Decodes `count` zig-zag varint longs into `out` in one tight loop.
+    pub fn read_longs_into(&mut self, count: usize, out: &mut Vec<i64>) -> Result<(), DecodeError> {
+        out.reserve(count);
+        let rest = self.rest();
+        let mut at = 0usize;
+        for _ in 0..count {
+            match rest.get(at) {
+                Some(&b) if b < 0x80 => {
+                    at += 1;
+                    out.push(unzigzag(u64::from(b)));
+                }
+                _ => {
+                    let tail = rest.get(at..).unwrap_or(&[]);
+                    let (value, len) = decode_varint(tail).map_err(|kind| {
+                        DecodeError::new(kind, self.pos + at)
+                    })?;
+                    at += len;
+                    out.push(unzigzag(value));
+                }
+            }
+        }
+        self.pos += at;
+        Ok(())
+    }
+
+    /// Decodes `count` zig-zag varint ints into `out` in one tight loop.
+    pub fn read_ints_into(&mut self, count: usize, out: &mut Vec<i32>) -> Result<(), DecodeError> {
+        out.reserve(count);
+        for _ in 0..count {
+            out.push(self.read_int()?);
+        }
+        Ok(())
+    }
+}
+
+/// Decodes an unsigned LEB128 varint of at most 10 bytes; returns the value and its length.
+#[inline]
+fn decode_varint(bytes: &[u8]) -> Result<(u64, usize), DecodeErrorKind> {
+    let mut value: u64 = 0;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        // The tenth byte may only carry the single remaining bit of a 64-bit value.
+        if i == 9 && b > 1 {
+            return Err(DecodeErrorKind::OverlongVarint { max_bytes: 10 });
+        }
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok((value, i + 1));
+        }
+    }
+    if bytes.len() >= 10 {
+        Err(DecodeErrorKind::OverlongVarint { max_bytes: 10 })
+    } else {
+        Err(DecodeErrorKind::UnexpectedEof {
+            needed: 1,
+            available: 0,
+        })
+    }
+}
+
+#[inline(always)]
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}

@@ -1,0 +1,18 @@
+//! The ETP v1.2 protocol layer: every message type of the Energistics Transfer
+//! Protocol, a fast Avro binary codec for them, message framing (header, flags,
+//! gzip), ETP URIs, qualified types, error codes and capabilities.
+//!
+//! This crate performs no I/O. Everything that comes from the network is treated
+//! as hostile: decoding never panics and never allocates more than the input
+//! can justify.
+
+pub mod capabilities;
+pub mod codec;
+pub mod error_code;
+pub mod names;
+pub mod uri;
+pub mod message;
+pub mod types;
+mod uuid;
+
+pub use uuid::{InvalidUuid, Uuid};
