@@ -1,0 +1,445 @@
+//! The embedded engine: [`FjallStore`] on top of `fjall` (LSM tree, one
+//! journal, MVCC snapshots, optimistic cross-keyspace transactions).
+
+mod keys;
+mod read;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fjall::{
+    CompressionType, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, OptimisticTxDatabase,
+    PersistMode, Readable,
+};
+
+use crate::codec::{KeyReader, dec_session, enc_dataspace, enc_session};
+use crate::error::{Result, StoreError};
+use crate::format::{self, FORMAT_VERSION, Found};
+use crate::types::{Dataspace, SessionRecord, Uuid};
+use crate::{ReadTxn, Store, WriteTxn};
+
+pub(crate) use read::View;
+use write::FjallWrite;
+
+/// Tuning of [`FjallStore`]. The defaults suit a server with a few GiB of RAM.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Block cache size in bytes (the engine's "chunk cache": hot object
+    /// records and array chunks). Arrays larger than this are streamed.
+    pub cache_bytes: u64,
+    /// Store object documents in separate blob files (key-value separation)
+    /// instead of inside the LSM tree. Less rewrite work in compactions for
+    /// objects of several KiB. Only takes effect when the store is created.
+    pub object_kv_separation: bool,
+    /// Chunk size in bytes for new fixed-width arrays (each array keeps the
+    /// layout it was created with). Smaller chunks make partial writes
+    /// cheaper, larger ones reduce per-chunk overhead; ~1 MiB matches the
+    /// ETP message size clients use. Clamped to 8 B ..= 256 MiB.
+    pub array_chunk_bytes: u64,
+    /// Elements per chunk for new string arrays. Clamped to 1 ..= 16 Mi.
+    pub string_chunk_elems: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 256 << 20,
+            object_kv_separation: true,
+            array_chunk_bytes: crate::array::CHUNK_BYTES,
+            string_chunk_elems: crate::array::STRING_CHUNK_ELEMS,
+        }
+    }
+}
+
+/// Internal record counts returned by [`FjallStore::engine_counts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineCounts {
+    /// Stored array chunks (committed or pending).
+    pub chunk_blobs: u64,
+    /// Committed chunk pointers.
+    pub chunk_pointers: u64,
+    /// Chunks written by transactions that have not committed (0 when idle).
+    pub pending_blobs: u64,
+    /// Dropped array instances not yet reclaimed (0 when idle).
+    pub dead_instances: u64,
+}
+
+/// Handles of every keyspace (the engine's tables).
+#[derive(Clone)]
+pub(crate) struct Keyspaces {
+    pub meta: Keyspace,
+    pub dataspaces: Keyspace,
+    pub objects: Keyspace,
+    pub object_data: Keyspace,
+    pub by_type: Keyspace,
+    pub type_counts: Keyspace,
+    pub refs_in: Keyspace,
+    pub deleted: Keyspace,
+    pub deleted_idx: Keyspace,
+    pub arrays: Keyspace,
+    pub chunk_ptrs: Keyspace,
+    pub chunks: Keyspace,
+    pub pending: Keyspace,
+    pub gc: Keyspace,
+    pub sessions: Keyspace,
+    pub session_ids: Keyspace,
+}
+
+/// Unique-id allocator (array instances and chunk blobs). Ids are reserved in
+/// blocks whose upper bound is journaled before use, so ids never repeat
+/// across restarts.
+struct IdAlloc {
+    next: u64,
+    limit: u64,
+}
+
+const ID_BLOCK: u64 = 4096;
+const ID_HWM_KEY: &[u8] = b"id_hwm";
+
+pub(crate) struct Inner {
+    pub db: OptimisticTxDatabase,
+    pub ks: Keyspaces,
+    ids: Mutex<IdAlloc>,
+    path: PathBuf,
+    pub chunk_bytes: u64,
+    pub string_chunk_elems: u64,
+}
+
+impl Inner {
+    /// A fresh id. The reservation write precedes, in the single journal, any
+    /// write that uses the id, so a durable use implies a durable reservation.
+    pub(crate) fn alloc_id(&self) -> Result<u64> {
+        // The allocator only holds two integers updated together; a panic
+        // elsewhere cannot leave them inconsistent, so a poisoned lock is reused.
+        let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        if ids.next >= ids.limit {
+            let limit = ids.next.saturating_add(ID_BLOCK);
+            self.ks.meta.insert(ID_HWM_KEY, limit.to_le_bytes())?;
+            ids.limit = limit;
+        }
+        let id = ids.next;
+        ids.next += 1;
+        Ok(id)
+    }
+
+    /// Deletes the chunk pointers and chunk blobs of a dropped array instance,
+    /// then its marker. Idempotent: a crash midway is finished at next open.
+    pub(crate) fn gc_instance(&self, instance: u64) -> Result<()> {
+        let prefix = instance.to_be_bytes();
+        loop {
+            let mut batch = Vec::with_capacity(1024);
+            for g in self.ks.chunk_ptrs.prefix(prefix).take(1024) {
+                let (k, v) = g.into_inner()?;
+                batch.push((k, v));
+            }
+            if batch.is_empty() {
+                break;
+            }
+            for (k, v) in batch {
+                if let Ok(b) = <[u8; 8]>::try_from(&v[..]) {
+                    self.ks.chunks.remove(keys::id(u64::from_le_bytes(b)))?;
+                }
+                self.ks.chunk_ptrs.remove(k)?;
+            }
+        }
+        self.ks.gc.remove(keys::id(instance))?;
+        Ok(())
+    }
+
+    /// Removes a blob that no committed pointer references, then its
+    /// pending marker (in that order, so a crash leaves at most a marker).
+    pub(crate) fn drop_pending_blob(&self, blob: u64) -> Result<()> {
+        self.ks.chunks.remove(keys::id(blob))?;
+        self.ks.pending.remove(keys::id(blob))?;
+        Ok(())
+    }
+}
+
+/// The embedded store: one data directory, no external service.
+///
+/// Directory layout: `FORMAT` (format version), `db/` (fjall journal,
+/// tables and blob files). Only one process may open a directory (the
+/// engine holds a file lock).
+#[derive(Clone)]
+pub struct FjallStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FjallStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FjallStore")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+pub(crate) fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl FjallStore {
+    /// Opens (or creates) the store in `dir` with default tuning.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(dir, StoreConfig::default())
+    }
+
+    /// Opens (or creates) the store in `dir`. Refuses directories written by
+    /// a newer format and non-empty directories that are not stores. Rolls
+    /// back whatever uncommitted array chunks a crash left behind.
+    pub fn open_with(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self> {
+        let dir = dir.as_ref();
+        let found = format::check_or_init(dir)?;
+        let db = OptimisticTxDatabase::builder(dir.join("db"))
+            .cache_size(config.cache_bytes)
+            .open()?;
+
+        let plain = || KeyspaceCreateOptions::default();
+        let open = |name: &str, opts: fn() -> KeyspaceCreateOptions| -> Result<Keyspace> {
+            let k = db.keyspace(name, opts)?;
+            Ok(AsRef::<Keyspace>::as_ref(&k).clone())
+        };
+        let objects_opts: fn() -> KeyspaceCreateOptions = if config.object_kv_separation {
+            || {
+                KeyspaceCreateOptions::default()
+                    .with_kv_separation(Some(KvSeparationOptions::default()))
+            }
+        } else {
+            plain
+        };
+        let ks = Keyspaces {
+            meta: open("meta", plain)?,
+            dataspaces: open("dataspaces", plain)?,
+            objects: open("objects", plain)?,
+            object_data: open("object_data", objects_opts)?,
+            by_type: open("by_type", plain)?,
+            type_counts: open("type_counts", plain)?,
+            refs_in: open("refs_in", plain)?,
+            deleted: open("deleted", plain)?,
+            deleted_idx: open("deleted_idx", plain)?,
+            arrays: open("arrays", plain)?,
+            chunk_ptrs: open("chunk_ptrs", plain)?,
+            chunks: open("chunks", || {
+                // Array chunks are ~1 MiB of mostly incompressible numbers:
+                // keep them out of the tree and uncompressed.
+                KeyspaceCreateOptions::default().with_kv_separation(Some(
+                    KvSeparationOptions::default()
+                        .compression(CompressionType::None)
+                        .separation_threshold(4096),
+                ))
+            })?,
+            pending: open("pending", plain)?,
+            gc: open("gc", plain)?,
+            sessions: open("sessions", plain)?,
+            session_ids: open("session_ids", plain)?,
+        };
+
+        let hwm = match ks.meta.get(ID_HWM_KEY)? {
+            Some(v) => u64::from_le_bytes(
+                <[u8; 8]>::try_from(&v[..])
+                    .map_err(|_| StoreError::Corrupt("id high-water mark".into()))?,
+            ),
+            None => 1,
+        };
+        let inner = Arc::new(Inner {
+            db,
+            ks,
+            ids: Mutex::new(IdAlloc {
+                next: hwm,
+                limit: hwm,
+            }),
+            path: dir.to_path_buf(),
+            chunk_bytes: config.array_chunk_bytes.clamp(8, 256 << 20),
+            string_chunk_elems: config.string_chunk_elems.clamp(1, 1 << 24),
+        });
+        let store = FjallStore { inner };
+
+        if let Found::Version(v) = found
+            && v < FORMAT_VERSION
+        {
+            format::migrate(&store, v)?;
+            format::write_version(dir, FORMAT_VERSION)?;
+        }
+        store.recover()?;
+        Ok(store)
+    }
+
+    /// Crash recovery and first-start initialisation.
+    fn recover(&self) -> Result<()> {
+        let inner = &self.inner;
+        // 1. Chunk blobs of transactions that never committed.
+        let pending: Vec<u64> = inner
+            .ks
+            .pending
+            .iter()
+            .map(|g| {
+                let k = g.key()?;
+                let mut r = KeyReader::new(&k);
+                r.u64()
+            })
+            .collect::<Result<_>>()?;
+        for b in pending {
+            inner.drop_pending_blob(b)?;
+        }
+        // 2. Array instances dropped by committed transactions.
+        let dead: Vec<u64> = inner
+            .ks
+            .gc
+            .iter()
+            .map(|g| {
+                let k = g.key()?;
+                KeyReader::new(&k).u64()
+            })
+            .collect::<Result<_>>()?;
+        for i in dead {
+            inner.gc_instance(i)?;
+        }
+        // 3. The default dataspace always exists.
+        if inner.ks.dataspaces.get(keys::dataspace("")?)?.is_none() {
+            let now = now_micros();
+            let mut tx = inner.db.write_tx()?.durability(Some(PersistMode::SyncAll));
+            tx.insert(
+                &inner.ks.dataspaces,
+                keys::dataspace("")?,
+                enc_dataspace(&Dataspace {
+                    path: String::new(),
+                    store_created: now,
+                    store_last_write: now,
+                    custom_data: Default::default(),
+                })?,
+            );
+            tx.commit()?.map_err(|_| StoreError::Conflict)?;
+        }
+        inner.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Counts of internal array records, for diagnostics and tests (leaked
+    /// chunks show up here). Scans the chunk keyspaces: O(number of chunks).
+    pub fn engine_counts(&self) -> Result<EngineCounts> {
+        let ks = &self.inner.ks;
+        let count = |k: &Keyspace| -> Result<u64> {
+            let mut n = 0;
+            for g in k.iter() {
+                g.key()?;
+                n += 1;
+            }
+            Ok(n)
+        };
+        Ok(EngineCounts {
+            chunk_blobs: count(&ks.chunks)?,
+            chunk_pointers: count(&ks.chunk_ptrs)?,
+            pending_blobs: count(&ks.pending)?,
+            dead_instances: count(&ks.gc)?,
+        })
+    }
+
+    /// Bytes used on disk by the engine (tables, blob files, journals).
+    pub fn disk_space(&self) -> Result<u64> {
+        Ok(self.inner.db.disk_space()?)
+    }
+}
+
+impl Store for FjallStore {
+    fn read(&self) -> Result<Box<dyn ReadTxn>> {
+        Ok(Box::new(read::FjallRead::new(self.inner.clone())))
+    }
+
+    fn write(&self) -> Result<Box<dyn WriteTxn>> {
+        Ok(Box::new(FjallWrite::new(self.inner.clone())?))
+    }
+
+    fn put_session(&self, s: &SessionRecord) -> Result<()> {
+        let ks = &self.inner.ks;
+        let mut tx = self
+            .inner
+            .db
+            .write_tx()?
+            .durability(Some(PersistMode::SyncAll));
+        if let Some(prev) = tx.get(&ks.session_ids, s.id)? {
+            let prev = i64::from_le_bytes(
+                <[u8; 8]>::try_from(&prev[..])
+                    .map_err(|_| StoreError::Corrupt("session index".into()))?,
+            );
+            if prev != s.opened_at {
+                tx.remove(&ks.sessions, keys::session(prev, &s.id));
+            }
+        }
+        tx.insert(
+            &ks.sessions,
+            keys::session(s.opened_at, &s.id),
+            enc_session(s)?,
+        );
+        tx.insert(&ks.session_ids, s.id, s.opened_at.to_le_bytes());
+        tx.commit()?.map_err(|_| StoreError::Conflict)
+    }
+
+    fn get_session(&self, id: &Uuid) -> Result<Option<SessionRecord>> {
+        let snap = self.inner.db.read_tx();
+        let ks = &self.inner.ks;
+        let Some(t) = snap.get(&ks.session_ids, id)? else {
+            return Ok(None);
+        };
+        let t = i64::from_le_bytes(
+            <[u8; 8]>::try_from(&t[..]).map_err(|_| StoreError::Corrupt("session index".into()))?,
+        );
+        match snap.get(&ks.sessions, keys::session(t, id))? {
+            Some(v) => Ok(Some(dec_session(*id, &v)?)),
+            None => Err(StoreError::Corrupt("session index points nowhere".into())),
+        }
+    }
+
+    fn list_sessions(&self, limit: usize) -> Result<Vec<SessionRecord>> {
+        let snap = self.inner.db.read_tx();
+        let mut out = Vec::new();
+        for g in snap.iter(&self.inner.ks.sessions).take(limit) {
+            let (k, v) = g.into_inner()?;
+            let mut r = KeyReader::new(&k);
+            r.skip(8)?;
+            let id = r.uuid()?;
+            out.push(dec_session(id, &v)?);
+        }
+        Ok(out)
+    }
+
+    fn purge_sessions(&self, before: i64) -> Result<u64> {
+        let ks = &self.inner.ks;
+        let mut tx = self
+            .inner
+            .db
+            .write_tx()?
+            .durability(Some(PersistMode::SyncAll));
+        // Newest first: everything from `time_desc(before - 1)` on is older than `before`.
+        let Some(last_kept) = before.checked_sub(1) else {
+            return Ok(0);
+        };
+        let start = crate::codec::KeyBuf::new().time_desc(last_kept).build()?;
+        let victims: Vec<(fjall::Slice, Uuid)> = tx
+            .range(&ks.sessions, start..)
+            .map(|g| {
+                let k = g.key()?;
+                let mut r = KeyReader::new(&k);
+                let t = r.time_desc()?;
+                let id = r.uuid()?;
+                debug_assert!(t < before);
+                Ok((k, id))
+            })
+            .collect::<Result<_>>()?;
+        let n = victims.len() as u64;
+        for (k, id) in victims {
+            tx.remove(&ks.sessions, k);
+            tx.remove(&ks.session_ids, id);
+        }
+        tx.commit()?.map_err(|_| StoreError::Conflict)?;
+        Ok(n)
+    }
+}

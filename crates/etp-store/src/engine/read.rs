@@ -1,0 +1,559 @@
+//! Read paths, shared by snapshots and write transactions (anything
+//! implementing `fjall::Readable`).
+
+use std::io::Write;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use fjall::{Keyspace, Readable, Slice, Snapshot};
+
+use super::{Inner, Keyspaces, keys};
+use crate::array::{Runs, chunk_len, split_run, validate_dims, validate_region};
+use crate::codec::{
+    KeyReader, StoredArray, ValReader, dec_array, dec_dataspace, dec_object_meta, dec_ref_in,
+    dec_string_chunk, prefix_end,
+};
+use crate::error::{Result, StoreError};
+use crate::types::{
+    ArrayKey, ArrayMeta, Dataspace, DeletedResource, Edge, ElementType, ObjectFilter, ObjectKey,
+    ObjectMeta, StoredObject, Uuid,
+};
+use crate::{ObjectIter, ReadTxn};
+
+/// Read access over `R` (a snapshot or a write transaction).
+pub(crate) struct View<'a, R: Readable> {
+    pub r: &'a R,
+    pub ks: &'a Keyspaces,
+    /// Write transactions write chunk blobs after their snapshot was taken;
+    /// such blobs are found in the latest state (blob ids are unique and
+    /// never rewritten once committed, so reading them there is safe).
+    pub own_blobs: bool,
+}
+
+fn u64_le(v: &[u8], what: &str) -> Result<u64> {
+    <[u8; 8]>::try_from(v)
+        .map(u64::from_le_bytes)
+        .map_err(|_| StoreError::Corrupt(format!("{what}: bad u64")))
+}
+
+/// Writes `n` zero bytes (the fill value of every fixed-width type).
+fn write_zeros(out: &mut dyn Write, mut n: u64) -> Result<()> {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    while n > 0 {
+        let k = n.min(ZEROS.len() as u64) as usize;
+        out.write_all(&ZEROS[..k])?;
+        n -= k as u64;
+    }
+    Ok(())
+}
+
+impl<'a, R: Readable> View<'a, R> {
+    fn get(&self, ks: &Keyspace, key: &[u8]) -> Result<Option<Slice>> {
+        Ok(self.r.get(ks, key)?)
+    }
+
+    fn range_from(&self, ks: &Keyspace, start: Vec<u8>, prefix: &[u8]) -> fjall::Iter {
+        let end = match prefix_end(prefix) {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        self.r
+            .range::<Vec<u8>, _>(ks, (Bound::Included(start), end))
+    }
+
+    pub(crate) fn dataspace(&self, path: &str) -> Result<Option<Dataspace>> {
+        match self.get(&self.ks.dataspaces, &keys::dataspace(path)?)? {
+            Some(v) => Ok(Some(dec_dataspace(path.to_string(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn dataspaces(&self) -> Result<Vec<Dataspace>> {
+        let mut out = Vec::new();
+        for g in self.r.iter(&self.ks.dataspaces) {
+            let (k, v) = g.into_inner()?;
+            let path = KeyReader::new(&k).str()?;
+            out.push(dec_dataspace(path, &v)?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn object_meta(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
+        match self.get(&self.ks.objects, &keys::object(key)?)? {
+            Some(v) => Ok(Some(dec_object_meta(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn object(&self, key: &ObjectKey) -> Result<Option<StoredObject>> {
+        let k = keys::object(key)?;
+        let Some(m) = self.get(&self.ks.objects, &k)? else {
+            return Ok(None);
+        };
+        let meta = dec_object_meta(&m)?;
+        let data = self
+            .get(&self.ks.object_data, &k)?
+            .ok_or_else(|| StoreError::Corrupt("object without data".into()))?;
+        Ok(Some(StoredObject {
+            key: key.clone(),
+            meta,
+            data: Bytes::from(data),
+        }))
+    }
+
+    pub(crate) fn objects_by_uuid(
+        &self,
+        ds: &str,
+        uuid: &Uuid,
+    ) -> Result<Vec<(ObjectKey, ObjectMeta)>> {
+        let prefix = keys::object_uuid_prefix(ds, uuid)?;
+        let mut out = Vec::new();
+        for g in self.r.prefix(&self.ks.objects, &prefix) {
+            let (k, v) = g.into_inner()?;
+            let mut r = KeyReader::new(&k);
+            r.skip(prefix.len())?;
+            out.push((
+                ObjectKey {
+                    dataspace: ds.to_string(),
+                    uuid: *uuid,
+                    version: r.opt_str()?,
+                },
+                dec_object_meta(&v)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn list_objects(
+        &self,
+        ds: &str,
+        filter: &ObjectFilter,
+    ) -> Result<ObjectIter<'static>> {
+        let keep = {
+            let f = filter.clone();
+            move |m: &ObjectMeta| {
+                f.last_write_after.is_none_or(|t| m.store_last_write > t)
+                    && f.active_status.is_none_or(|s| m.active_status == s)
+            }
+        };
+        let ds_owned = ds.to_string();
+        if filter.types.is_empty() {
+            let prefix = keys::ds_prefix(ds)?;
+            let plen = prefix.len();
+            let it = self.r.prefix(&self.ks.objects, &prefix);
+            return Ok(Box::new(
+                it.map(move |g| -> Result<Option<(ObjectKey, ObjectMeta)>> {
+                    let (k, v) = g.into_inner()?;
+                    let meta = dec_object_meta(&v)?;
+                    if !keep(&meta) {
+                        return Ok(None);
+                    }
+                    let mut r = KeyReader::new(&k);
+                    r.skip(plen)?;
+                    let key = ObjectKey {
+                        dataspace: ds_owned.clone(),
+                        uuid: r.uuid()?,
+                        version: r.opt_str()?,
+                    };
+                    Ok(Some((key, meta)))
+                })
+                .filter_map(Result::transpose),
+            ));
+        }
+        // Type index: scan each concrete type present that matches a filter,
+        // so overlapping filters never yield an object twice.
+        let types: Vec<String> = self
+            .count_by_type(ds)?
+            .into_iter()
+            .map(|(t, _)| t)
+            .filter(|t| filter.types.iter().any(|f| f.matches(t)))
+            .collect();
+        let mut iters = Vec::with_capacity(types.len());
+        for t in types {
+            let prefix = keys::by_type_prefix(ds, &t)?;
+            iters.push((prefix.len(), self.r.prefix(&self.ks.by_type, &prefix)));
+        }
+        Ok(Box::new(
+            iters
+                .into_iter()
+                .flat_map(|(plen, it)| it.map(move |g| (plen, g)))
+                .map(
+                    move |(plen, g)| -> Result<Option<(ObjectKey, ObjectMeta)>> {
+                        let (k, v) = g.into_inner()?;
+                        let meta = dec_object_meta(&v)?;
+                        if !keep(&meta) {
+                            return Ok(None);
+                        }
+                        let mut r = KeyReader::new(&k);
+                        r.skip(plen)?;
+                        let key = ObjectKey {
+                            dataspace: ds_owned.clone(),
+                            uuid: r.uuid()?,
+                            version: r.opt_str()?,
+                        };
+                        Ok(Some((key, meta)))
+                    },
+                )
+                .filter_map(Result::transpose),
+        ))
+    }
+
+    pub(crate) fn count_by_type(&self, ds: &str) -> Result<Vec<(String, u64)>> {
+        let prefix = keys::ds_prefix(ds)?;
+        let mut out = Vec::new();
+        for g in self.r.prefix(&self.ks.type_counts, &prefix) {
+            let (k, v) = g.into_inner()?;
+            let mut r = KeyReader::new(&k);
+            r.skip(prefix.len())?;
+            out.push((r.str()?, u64_le(&v, "type count")?));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn type_count(&self, ds: &str, t: &str) -> Result<u64> {
+        match self.get(&self.ks.type_counts, &keys::type_count(ds, t)?)? {
+            Some(v) => u64_le(&v, "type count"),
+            None => Ok(0),
+        }
+    }
+
+    pub(crate) fn sources_of(&self, ds: &str, target: &Uuid) -> Result<Vec<Edge>> {
+        let prefix = keys::ref_in_prefix(ds, target)?;
+        let mut out = Vec::new();
+        for g in self.r.prefix(&self.ks.refs_in, &prefix) {
+            let (k, v) = g.into_inner()?;
+            let mut r = KeyReader::new(&k);
+            r.skip(prefix.len())?;
+            let uuid = r.uuid()?;
+            let version = r.opt_str()?;
+            let (source_type, reference) = dec_ref_in(&v)?;
+            out.push(Edge {
+                source: ObjectKey {
+                    dataspace: ds.to_string(),
+                    uuid,
+                    version,
+                },
+                source_type,
+                reference,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Raw tombstone keys of a dataspace in `[from, to)`, with decoded records.
+    pub(crate) fn deleted_range(
+        &self,
+        ds: &str,
+        after: Option<i64>,
+    ) -> Result<Vec<(Slice, DeletedResource)>> {
+        let prefix = keys::ds_prefix(ds)?;
+        let start = match after {
+            None => prefix.clone(),
+            Some(t) => match t.checked_add(1) {
+                Some(t1) => keys::deleted_from(ds, t1)?,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let mut out = Vec::new();
+        for g in self.range_from(&self.ks.deleted, start, &prefix) {
+            let (k, v) = g.into_inner()?;
+            let mut r = KeyReader::new(&k);
+            r.skip(prefix.len())?;
+            let deleted_at = r.time()?;
+            let uuid = r.uuid()?;
+            let version = r.opt_str()?;
+            let mut vr = ValReader::new(&v, "tombstone", 1)?;
+            let qualified_type = vr.string()?;
+            out.push((
+                k,
+                DeletedResource {
+                    uuid,
+                    version,
+                    qualified_type,
+                    deleted_at,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn array(&self, key: &ArrayKey) -> Result<Option<StoredArray>> {
+        match self.get(&self.ks.arrays, &keys::array(key)?)? {
+            Some(v) => Ok(Some(dec_array(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn arrays_of(&self, ds: &str, owner: &Uuid) -> Result<Vec<(ArrayKey, StoredArray)>> {
+        let prefix = keys::array_owner_prefix(ds, owner)?;
+        let mut out = Vec::new();
+        for g in self.r.prefix(&self.ks.arrays, &prefix) {
+            let (k, v) = g.into_inner()?;
+            let mut r = KeyReader::new(&k);
+            r.skip(prefix.len())?;
+            out.push((
+                ArrayKey {
+                    dataspace: ds.to_string(),
+                    owner: *owner,
+                    path: r.str()?,
+                },
+                dec_array(&v)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Array keys of a whole dataspace (for cascade deletion).
+    pub(crate) fn array_keys_in(&self, ds: &str) -> Result<Vec<(Vec<u8>, StoredArray)>> {
+        let prefix = keys::ds_prefix(ds)?;
+        let mut out = Vec::new();
+        for g in self.r.prefix(&self.ks.arrays, &prefix) {
+            let (k, v) = g.into_inner()?;
+            out.push((k.to_vec(), dec_array(&v)?));
+        }
+        Ok(out)
+    }
+
+    /// Chunk pointer: the blob holding chunk `c` of `instance`, if written.
+    pub(crate) fn chunk_ptr(&self, instance: u64, c: u64) -> Result<Option<u64>> {
+        match self.get(&self.ks.chunk_ptrs, &keys::chunk_ptr(instance, c))? {
+            Some(v) => Ok(Some(u64_le(&v, "chunk pointer")?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn blob(&self, blob: u64) -> Result<Slice> {
+        let k = keys::id(blob);
+        if let Some(v) = self.get(&self.ks.chunks, &k)? {
+            return Ok(v);
+        }
+        if self.own_blobs
+            && let Some(v) = self.ks.chunks.get(k)?
+        {
+            return Ok(v);
+        }
+        Err(StoreError::Corrupt(format!("chunk blob {blob} missing")))
+    }
+
+    /// Chunk `c` of a fixed-width array, length-checked; `None` = never written.
+    pub(crate) fn fixed_chunk(
+        &self,
+        a: &StoredArray,
+        c: u64,
+        expect_bytes: u64,
+    ) -> Result<Option<Slice>> {
+        let Some(b) = self.chunk_ptr(a.instance, c)? else {
+            return Ok(None);
+        };
+        let v = self.blob(b)?;
+        if v.len() as u64 != expect_bytes {
+            return Err(StoreError::Corrupt(format!(
+                "chunk {c} has {} bytes, expected {expect_bytes}",
+                v.len()
+            )));
+        }
+        Ok(Some(v))
+    }
+
+    /// Chunk `c` of a string array decoded; never-written chunks are empty strings.
+    pub(crate) fn string_chunk(&self, a: &StoredArray, c: u64, len: u64) -> Result<Vec<Vec<u8>>> {
+        match self.chunk_ptr(a.instance, c)? {
+            Some(b) => dec_string_chunk(&self.blob(b)?, len as usize),
+            None => Ok(vec![Vec::new(); len as usize]),
+        }
+    }
+
+    pub(crate) fn read_subarray(
+        &self,
+        key: &ArrayKey,
+        starts: &[u64],
+        counts: &[u64],
+        out: &mut dyn Write,
+    ) -> Result<u64> {
+        let a = self
+            .array(key)?
+            .ok_or_else(|| StoreError::ArrayNotFound(key.to_string()))?;
+        let es = a
+            .meta
+            .element_type
+            .fixed_size()
+            .ok_or(StoreError::TypeMismatch {
+                array: ElementType::String.name(),
+                request: "fixed-width",
+            })?;
+        let total = validate_dims(&a.meta.dimensions, a.meta.element_type)?;
+        let n = validate_region(&a.meta.dimensions, starts, counts)?;
+        let mut cur: Option<(u64, Option<Slice>)> = None;
+        for (lin, len) in Runs::new(&a.meta.dimensions, starts, counts) {
+            for (c, off, take) in split_run(lin, len, a.chunk_elems) {
+                if cur.as_ref().map(|(i, _)| *i) != Some(c) {
+                    let clen = chunk_len(total, a.chunk_elems, c);
+                    cur = Some((c, self.fixed_chunk(&a, c, clen * es)?));
+                }
+                match cur.as_ref().and_then(|(_, s)| s.as_ref()) {
+                    Some(s) => {
+                        let from = (off * es) as usize;
+                        let to = ((off + take) * es) as usize;
+                        let piece = s
+                            .get(from..to)
+                            .ok_or_else(|| StoreError::Corrupt("chunk too short".into()))?;
+                        out.write_all(piece)?;
+                    }
+                    None => write_zeros(out, take * es)?,
+                }
+            }
+        }
+        Ok(n * es)
+    }
+
+    pub(crate) fn read_strings(
+        &self,
+        key: &ArrayKey,
+        starts: &[u64],
+        counts: &[u64],
+    ) -> Result<Vec<String>> {
+        let a = self
+            .array(key)?
+            .ok_or_else(|| StoreError::ArrayNotFound(key.to_string()))?;
+        if a.meta.element_type != ElementType::String {
+            return Err(StoreError::TypeMismatch {
+                array: a.meta.element_type.name(),
+                request: ElementType::String.name(),
+            });
+        }
+        let total = validate_dims(&a.meta.dimensions, a.meta.element_type)?;
+        let n = validate_region(&a.meta.dimensions, starts, counts)?;
+        let mut out = Vec::with_capacity(n.min(1 << 20) as usize);
+        let mut cur: Option<(u64, Vec<Vec<u8>>)> = None;
+        for (lin, len) in Runs::new(&a.meta.dimensions, starts, counts) {
+            for (c, off, take) in split_run(lin, len, a.chunk_elems) {
+                if cur.as_ref().map(|(i, _)| *i) != Some(c) {
+                    let clen = chunk_len(total, a.chunk_elems, c);
+                    cur = Some((c, self.string_chunk(&a, c, clen)?));
+                }
+                let chunk = cur.as_ref().map(|(_, v)| v.as_slice()).unwrap_or_default();
+                let piece = chunk
+                    .get(off as usize..(off + take) as usize)
+                    .ok_or_else(|| StoreError::Corrupt("string chunk too short".into()))?;
+                for v in piece {
+                    out.push(
+                        String::from_utf8(v.clone())
+                            .map_err(|_| StoreError::Corrupt("non-UTF-8 string element".into()))?,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A read snapshot.
+pub(crate) struct FjallRead {
+    inner: Arc<Inner>,
+    snap: Snapshot,
+}
+
+impl FjallRead {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        let snap = inner.db.read_tx();
+        Self { inner, snap }
+    }
+
+    /// Same shape as the write transaction's `view()`, which can fail.
+    #[allow(clippy::unnecessary_wraps)]
+    fn view(&self) -> Result<View<'_, Snapshot>> {
+        Ok(View {
+            r: &self.snap,
+            ks: &self.inner.ks,
+            own_blobs: false,
+        })
+    }
+}
+
+/// Implements every `ReadTxn` method by delegating to `self.view()?`.
+macro_rules! impl_read_txn {
+    ($t:ty) => {
+        impl ReadTxn for $t {
+            fn get_dataspace(&self, path: &str) -> Result<Option<Dataspace>> {
+                self.view()?.dataspace(path)
+            }
+            fn list_dataspaces(&self) -> Result<Vec<Dataspace>> {
+                self.view()?.dataspaces()
+            }
+            fn get_object(&self, key: &ObjectKey) -> Result<Option<StoredObject>> {
+                self.view()?.object(key)
+            }
+            fn get_object_meta(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
+                self.view()?.object_meta(key)
+            }
+            fn objects_by_uuid(
+                &self,
+                dataspace: &str,
+                uuid: &Uuid,
+            ) -> Result<Vec<(ObjectKey, ObjectMeta)>> {
+                self.view()?.objects_by_uuid(dataspace, uuid)
+            }
+            fn list_objects(
+                &self,
+                dataspace: &str,
+                filter: &ObjectFilter,
+            ) -> Result<ObjectIter<'_>> {
+                self.view()?.list_objects(dataspace, filter)
+            }
+            fn count_by_type(&self, dataspace: &str) -> Result<Vec<(String, u64)>> {
+                self.view()?.count_by_type(dataspace)
+            }
+            fn sources_of(&self, dataspace: &str, target: &Uuid) -> Result<Vec<Edge>> {
+                self.view()?.sources_of(dataspace, target)
+            }
+            fn deleted_resources(
+                &self,
+                dataspace: &str,
+                after: Option<i64>,
+            ) -> Result<Vec<DeletedResource>> {
+                Ok(self
+                    .view()?
+                    .deleted_range(dataspace, after)?
+                    .into_iter()
+                    .map(|(_, d)| d)
+                    .collect())
+            }
+            fn get_array_meta(&self, key: &ArrayKey) -> Result<Option<ArrayMeta>> {
+                Ok(self.view()?.array(key)?.map(|a| a.meta))
+            }
+            fn list_arrays(
+                &self,
+                dataspace: &str,
+                owner: &Uuid,
+            ) -> Result<Vec<(ArrayKey, ArrayMeta)>> {
+                Ok(self
+                    .view()?
+                    .arrays_of(dataspace, owner)?
+                    .into_iter()
+                    .map(|(k, a)| (k, a.meta))
+                    .collect())
+            }
+            fn read_subarray(
+                &self,
+                key: &ArrayKey,
+                starts: &[u64],
+                counts: &[u64],
+                out: &mut dyn Write,
+            ) -> Result<u64> {
+                self.view()?.read_subarray(key, starts, counts, out)
+            }
+            fn read_strings(
+                &self,
+                key: &ArrayKey,
+                starts: &[u64],
+                counts: &[u64],
+            ) -> Result<Vec<String>> {
+                self.view()?.read_strings(key, starts, counts)
+            }
+        }
+    };
+}
+pub(crate) use impl_read_txn;
+
+impl_read_txn!(FjallRead);

@@ -1,0 +1,636 @@
+//! Write transactions.
+//!
+//! Small records (objects, indexes, array metadata, chunk pointers) are
+//! buffered in fjall's optimistic transaction and applied atomically by one
+//! journal write + fsync at commit. Array chunks are written out of place
+//! right away under fresh blob ids, each with a `pending` marker; the commit
+//! removes the markers in the same atomic batch that publishes the pointers.
+//! Rollback, drop and crash recovery delete every blob whose marker remains.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use fjall::{OptimisticWriteTx, PersistMode, Readable};
+
+use super::{Inner, View, keys};
+use crate::array::{
+    Runs, chunk_elems_for, chunk_len, preferred_block, split_run, validate_dims, validate_region,
+};
+use crate::codec::{
+    MAX_VALUE_LEN, StoredArray, ValWriter, enc_array, enc_dataspace, enc_object_meta, enc_ref_in,
+    enc_string_chunk,
+};
+use crate::error::{Result, StoreError};
+use crate::types::{
+    ArrayKey, ArrayMeta, Dataspace, DeletedResource, Edge, ElementType, ObjectFilter, ObjectKey,
+    ObjectMeta, StoredObject, Uuid,
+};
+use crate::{ObjectIter, ReadTxn, WriteTxn};
+
+pub(crate) struct FjallWrite {
+    inner: Arc<Inner>,
+    tx: Option<OptimisticWriteTx>,
+    /// Blobs written by this transaction whose `pending` marker still exists.
+    own_blobs: HashSet<u64>,
+    /// Array instances dropped by this transaction, reclaimed after commit.
+    dead_instances: Vec<u64>,
+}
+
+impl FjallWrite {
+    pub(crate) fn new(inner: Arc<Inner>) -> Result<Self> {
+        let tx = inner.db.write_tx()?.durability(Some(PersistMode::SyncAll));
+        Ok(Self {
+            inner,
+            tx: Some(tx),
+            own_blobs: HashSet::new(),
+            dead_instances: Vec::new(),
+        })
+    }
+
+    fn view(&self) -> Result<View<'_, OptimisticWriteTx>> {
+        Ok(View {
+            r: self.tx.as_ref().ok_or(StoreError::TxnFinished)?,
+            ks: &self.inner.ks,
+            own_blobs: true,
+        })
+    }
+
+    /// The transaction plus the keyspace handles (split borrow).
+    fn parts(&mut self) -> Result<(&mut OptimisticWriteTx, &super::Keyspaces)> {
+        Ok((
+            self.tx.as_mut().ok_or(StoreError::TxnFinished)?,
+            &self.inner.ks,
+        ))
+    }
+
+    fn require_dataspace(&self, path: &str) -> Result<Dataspace> {
+        self.view()?
+            .dataspace(path)?
+            .ok_or_else(|| StoreError::DataspaceNotFound(path.to_string()))
+    }
+
+    /// Raises the dataspace's last-write time to `at` if it is older.
+    fn bump_dataspace(&mut self, path: &str, at: i64) -> Result<()> {
+        let Some(mut d) = self.view()?.dataspace(path)? else {
+            return Ok(());
+        };
+        if at > d.store_last_write {
+            d.store_last_write = at;
+            let v = enc_dataspace(&d)?;
+            let (tx, ks) = self.parts()?;
+            tx.insert(&ks.dataspaces, keys::dataspace(path)?, v);
+        }
+        Ok(())
+    }
+
+    fn count_add(&mut self, ds: &str, t: &str, delta: i64) -> Result<()> {
+        let c = self.view()?.type_count(ds, t)?;
+        let n = i64::try_from(c)
+            .ok()
+            .and_then(|c| c.checked_add(delta))
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| StoreError::Corrupt(format!("type count of {t} would go negative")))?;
+        let k = keys::type_count(ds, t)?;
+        let (tx, ks) = self.parts()?;
+        if n == 0 {
+            tx.remove(&ks.type_counts, k);
+        } else {
+            tx.insert(&ks.type_counts, k, (n as u64).to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// Removes the type-index entry, reverse references and count of an object.
+    fn unindex(&mut self, key: &ObjectKey, m: &ObjectMeta) -> Result<()> {
+        let bt = keys::by_type(key, &m.qualified_type)?;
+        let mut refs = Vec::with_capacity(m.references.len());
+        for (i, r) in m.references.iter().enumerate() {
+            refs.push(keys::ref_in(key, &r.target_uuid, index_u32(i)?)?);
+        }
+        let (tx, ks) = self.parts()?;
+        tx.remove(&ks.by_type, bt);
+        for k in refs {
+            tx.remove(&ks.refs_in, k);
+        }
+        self.count_add(&key.dataspace, &m.qualified_type, -1)
+    }
+
+    /// Removes the tombstone of `key`, if any.
+    fn remove_tombstone(&mut self, key: &ObjectKey) -> Result<()> {
+        let ik = keys::deleted_idx(key)?;
+        let Some(t) = self.view()?.r.get(&self.inner.ks.deleted_idx, &ik)? else {
+            return Ok(());
+        };
+        let t = <[u8; 8]>::try_from(&t[..])
+            .map(i64::from_le_bytes)
+            .map_err(|_| StoreError::Corrupt("tombstone index".into()))?;
+        let dk = keys::deleted(&key.dataspace, t, &key.uuid, key.version.as_deref())?;
+        let (tx, ks) = self.parts()?;
+        tx.remove(&ks.deleted, dk);
+        tx.remove(&ks.deleted_idx, ik);
+        Ok(())
+    }
+
+    /// Deletes an object and its index entries; optionally writes a tombstone.
+    fn delete_object_inner(
+        &mut self,
+        key: &ObjectKey,
+        tombstone_at: Option<i64>,
+    ) -> Result<Option<ObjectMeta>> {
+        let ok = keys::object(key)?;
+        let Some(old) = self.view()?.object_meta(key)? else {
+            return Ok(None);
+        };
+        self.unindex(key, &old)?;
+        self.remove_tombstone(key)?;
+        let tomb = match tombstone_at {
+            Some(at) => {
+                let mut w = ValWriter::new(1);
+                w.str(&old.qualified_type)?;
+                Some((
+                    keys::deleted(&key.dataspace, at, &key.uuid, key.version.as_deref())?,
+                    keys::deleted_idx(key)?,
+                    w.finish()?,
+                    at,
+                ))
+            }
+            None => None,
+        };
+        let (tx, ks) = self.parts()?;
+        tx.remove(&ks.objects, ok.clone());
+        tx.remove(&ks.object_data, ok);
+        if let Some((dk, ik, v, at)) = tomb {
+            tx.insert(&ks.deleted, dk, v);
+            tx.insert(&ks.deleted_idx, ik, at.to_le_bytes());
+        }
+        Ok(Some(old))
+    }
+
+    /// Unlinks an array; its chunks are reclaimed after commit.
+    fn drop_array(&mut self, array_key: Vec<u8>, a: &StoredArray) -> Result<()> {
+        let inst = a.instance;
+        let (tx, ks) = self.parts()?;
+        tx.remove(&ks.arrays, array_key);
+        tx.insert(&ks.gc, keys::id(inst), []);
+        self.dead_instances.push(inst);
+        Ok(())
+    }
+
+    /// Stores chunk `c` of `instance`. A blob of this transaction is
+    /// overwritten in place (nobody else can see it); otherwise a new blob is
+    /// written and the pointer to it buffered, and a superseded committed blob
+    /// is deleted at commit (older snapshots still see it).
+    fn put_chunk(&mut self, instance: u64, c: u64, data: &[u8]) -> Result<()> {
+        if data.len() > MAX_VALUE_LEN {
+            return Err(StoreError::InvalidArgument(
+                "chunk larger than 4 GiB".into(),
+            ));
+        }
+        let cur = self.view()?.chunk_ptr(instance, c)?;
+        let ks = &self.inner.ks;
+        match cur {
+            Some(b) if self.own_blobs.contains(&b) => {
+                ks.chunks.insert(keys::id(b), data)?;
+            }
+            other => {
+                let b = self.inner.alloc_id()?;
+                // Marker first: in the single journal a blob never precedes its marker.
+                ks.pending.insert(keys::id(b), [])?;
+                self.own_blobs.insert(b);
+                ks.chunks.insert(keys::id(b), data)?;
+                let (tx, ks) = self.parts()?;
+                tx.insert(
+                    &ks.chunk_ptrs,
+                    keys::chunk_ptr(instance, c),
+                    b.to_le_bytes(),
+                );
+                if let Some(old) = other {
+                    tx.remove(&ks.chunks, keys::id(old));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every blob this transaction wrote (rollback, drop, conflict).
+    fn discard_blobs(&mut self) -> Result<()> {
+        let mut first_err = None;
+        for b in std::mem::take(&mut self.own_blobs) {
+            if let Err(e) = self.inner.drop_pending_blob(b) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn array_or_not_found(&self, key: &ArrayKey) -> Result<StoredArray> {
+        self.view()?
+            .array(key)?
+            .ok_or_else(|| StoreError::ArrayNotFound(key.to_string()))
+    }
+
+    /// Stores updated array metadata after a write and raises the dataspace time.
+    fn touch_array(&mut self, key: &ArrayKey, mut a: StoredArray, at: i64) -> Result<()> {
+        a.meta.store_last_write = at;
+        let v = enc_array(&a)?;
+        let k = keys::array(key)?;
+        let (tx, ks) = self.parts()?;
+        tx.insert(&ks.arrays, k, v);
+        self.bump_dataspace(&key.dataspace, at)
+    }
+}
+
+fn index_u32(i: usize) -> Result<u32> {
+    u32::try_from(i).map_err(|_| StoreError::InvalidArgument("too many references".into()))
+}
+
+impl Drop for FjallWrite {
+    fn drop(&mut self) {
+        if self.tx.take().is_some() {
+            // Best effort: whatever fails here is removed at the next open
+            // (the blobs still carry their pending markers).
+            let _ = self.discard_blobs();
+        }
+    }
+}
+
+impl FjallWrite {
+    fn write_fixed(
+        &mut self,
+        key: &ArrayKey,
+        starts: &[u64],
+        counts: &[u64],
+        data: &[u8],
+        at: i64,
+    ) -> Result<()> {
+        let a = self.array_or_not_found(key)?;
+        let es = a
+            .meta
+            .element_type
+            .fixed_size()
+            .ok_or(StoreError::TypeMismatch {
+                array: ElementType::String.name(),
+                request: "fixed-width",
+            })?;
+        let total = validate_dims(&a.meta.dimensions, a.meta.element_type)?;
+        let n = validate_region(&a.meta.dimensions, starts, counts)?;
+        // n * es fits: n <= total and total * es was checked at create.
+        if data.len() as u64 != n * es {
+            return Err(StoreError::InvalidArgument(format!(
+                "data has {} bytes, block {counts:?} of {} needs {}",
+                data.len(),
+                a.meta.element_type.name(),
+                n * es
+            )));
+        }
+        let mut pos = 0usize;
+        // Partially covered chunk being assembled: (index, bytes).
+        let mut cur: Option<(u64, Vec<u8>)> = None;
+        for (lin, len) in Runs::new(&a.meta.dimensions, starts, counts) {
+            for (c, off, take) in split_run(lin, len, a.chunk_elems) {
+                let clen = chunk_len(total, a.chunk_elems, c);
+                let nbytes = (take * es) as usize;
+                let src = data
+                    .get(pos..pos + nbytes)
+                    .ok_or_else(|| StoreError::InvalidArgument("data too short".into()))?;
+                pos += nbytes;
+                if off == 0 && take == clen {
+                    // Runs are maximal, so a fully covered chunk is covered by one piece.
+                    if let Some((ci, buf)) = cur.take()
+                        && ci != c
+                    {
+                        self.put_chunk(a.instance, ci, &buf)?;
+                    }
+                    self.put_chunk(a.instance, c, src)?;
+                    continue;
+                }
+                if cur.as_ref().map(|(i, _)| *i) != Some(c) {
+                    if let Some((ci, buf)) = cur.take() {
+                        self.put_chunk(a.instance, ci, &buf)?;
+                    }
+                    let base = match self.view()?.fixed_chunk(&a, c, clen * es)? {
+                        Some(s) => s.to_vec(),
+                        None => vec![0u8; (clen * es) as usize],
+                    };
+                    cur = Some((c, base));
+                }
+                if let Some((_, buf)) = cur.as_mut() {
+                    let from = (off * es) as usize;
+                    buf.get_mut(from..from + nbytes)
+                        .ok_or_else(|| StoreError::Corrupt("chunk too short".into()))?
+                        .copy_from_slice(src);
+                }
+            }
+        }
+        if let Some((ci, buf)) = cur.take() {
+            self.put_chunk(a.instance, ci, &buf)?;
+        }
+        self.touch_array(key, a, at)
+    }
+
+    fn write_str(
+        &mut self,
+        key: &ArrayKey,
+        starts: &[u64],
+        counts: &[u64],
+        values: &[String],
+        at: i64,
+    ) -> Result<()> {
+        let a = self.array_or_not_found(key)?;
+        if a.meta.element_type != ElementType::String {
+            return Err(StoreError::TypeMismatch {
+                array: a.meta.element_type.name(),
+                request: ElementType::String.name(),
+            });
+        }
+        let total = validate_dims(&a.meta.dimensions, a.meta.element_type)?;
+        let n = validate_region(&a.meta.dimensions, starts, counts)?;
+        if values.len() as u64 != n {
+            return Err(StoreError::InvalidArgument(format!(
+                "{} values given, block {counts:?} needs {n}",
+                values.len()
+            )));
+        }
+        let mut pos = 0usize;
+        let mut cur: Option<(u64, Vec<Vec<u8>>)> = None;
+        for (lin, len) in Runs::new(&a.meta.dimensions, starts, counts) {
+            for (c, off, take) in split_run(lin, len, a.chunk_elems) {
+                if cur.as_ref().map(|(i, _)| *i) != Some(c) {
+                    if let Some((ci, vals)) = cur.take() {
+                        self.put_chunk(a.instance, ci, &enc_string_chunk(&vals)?)?;
+                    }
+                    let clen = chunk_len(total, a.chunk_elems, c);
+                    cur = Some((c, self.view()?.string_chunk(&a, c, clen)?));
+                }
+                let src = values
+                    .get(pos..pos + take as usize)
+                    .ok_or_else(|| StoreError::InvalidArgument("too few values".into()))?;
+                pos += take as usize;
+                if let Some((_, vals)) = cur.as_mut() {
+                    let dst = vals
+                        .get_mut(off as usize..(off + take) as usize)
+                        .ok_or_else(|| StoreError::Corrupt("string chunk too short".into()))?;
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d = s.as_bytes().to_vec();
+                    }
+                }
+            }
+        }
+        if let Some((ci, vals)) = cur.take() {
+            self.put_chunk(a.instance, ci, &enc_string_chunk(&vals)?)?;
+        }
+        self.touch_array(key, a, at)
+    }
+}
+
+super::read::impl_read_txn!(FjallWrite);
+
+impl WriteTxn for FjallWrite {
+    fn put_dataspace(&mut self, d: &Dataspace) -> Result<Option<Dataspace>> {
+        let prev = self.view()?.dataspace(&d.path)?;
+        let mut rec = d.clone();
+        if let Some(p) = &prev {
+            rec.store_created = p.store_created;
+        }
+        let v = enc_dataspace(&rec)?;
+        let k = keys::dataspace(&d.path)?;
+        let (tx, ks) = self.parts()?;
+        tx.insert(&ks.dataspaces, k, v);
+        Ok(prev)
+    }
+
+    fn delete_dataspace(&mut self, path: &str, cascade: bool) -> Result<bool> {
+        if path.is_empty() {
+            return Err(StoreError::InvalidArgument(
+                "the default dataspace cannot be deleted".into(),
+            ));
+        }
+        if self.view()?.dataspace(path)?.is_none() {
+            return Ok(false);
+        }
+        let prefix = keys::ds_prefix(path)?;
+        let (objects, arrays) = {
+            let v = self.view()?;
+            let objects: Vec<ObjectKey> = v
+                .list_objects(path, &ObjectFilter::default())?
+                .map(|r| r.map(|(k, _)| k))
+                .collect::<Result<_>>()?;
+            (objects, v.array_keys_in(path)?)
+        };
+        if !cascade && (!objects.is_empty() || !arrays.is_empty()) {
+            return Err(StoreError::DataspaceNotEmpty(path.to_string()));
+        }
+        for k in &objects {
+            self.delete_object_inner(k, None)?;
+        }
+        for (k, a) in arrays {
+            self.drop_array(k, &a)?;
+        }
+        let tombs = self.view()?.deleted_range(path, None)?;
+        let idx: Vec<fjall::Slice> = self
+            .view()?
+            .r
+            .prefix(&self.inner.ks.deleted_idx, &prefix)
+            .map(|g| g.key().map_err(StoreError::from))
+            .collect::<Result<_>>()?;
+        let (tx, ks) = self.parts()?;
+        for (k, _) in tombs {
+            tx.remove(&ks.deleted, k);
+        }
+        for k in idx {
+            tx.remove(&ks.deleted_idx, k);
+        }
+        tx.remove(&ks.dataspaces, keys::dataspace(path)?);
+        Ok(true)
+    }
+
+    fn put_object(
+        &mut self,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+        data: Bytes,
+    ) -> Result<Option<ObjectMeta>> {
+        if data.len() > MAX_VALUE_LEN {
+            return Err(StoreError::InvalidArgument(
+                "object larger than 4 GiB".into(),
+            ));
+        }
+        self.require_dataspace(&key.dataspace)?;
+        let ok = keys::object(key)?;
+        let bt = keys::by_type(key, &meta.qualified_type)?;
+        let old = self.view()?.object_meta(key)?;
+        if let Some(o) = &old {
+            self.unindex(key, o)?;
+        }
+        let mut m = meta.clone();
+        m.data_len = data.len() as u64;
+        if let Some(o) = &old {
+            m.store_created = o.store_created;
+        }
+        let enc = enc_object_meta(&m)?;
+        let mut refs = Vec::with_capacity(m.references.len());
+        for (i, r) in m.references.iter().enumerate() {
+            refs.push((
+                keys::ref_in(key, &r.target_uuid, index_u32(i)?)?,
+                enc_ref_in(&m.qualified_type, r)?,
+            ));
+        }
+        let (tx, ks) = self.parts()?;
+        tx.insert(&ks.objects, ok.clone(), enc.clone());
+        tx.insert(&ks.object_data, ok, data);
+        tx.insert(&ks.by_type, bt, enc);
+        for (k, v) in refs {
+            tx.insert(&ks.refs_in, k, v);
+        }
+        self.count_add(&key.dataspace, &m.qualified_type, 1)?;
+        self.remove_tombstone(key)?;
+        self.bump_dataspace(&key.dataspace, m.store_last_write)?;
+        Ok(old)
+    }
+
+    fn delete_object(
+        &mut self,
+        key: &ObjectKey,
+        deleted_at: i64,
+        cascade_arrays: bool,
+    ) -> Result<Option<ObjectMeta>> {
+        let old = self.delete_object_inner(key, Some(deleted_at))?;
+        if old.is_none() {
+            return Ok(None);
+        }
+        if cascade_arrays
+            && self
+                .view()?
+                .objects_by_uuid(&key.dataspace, &key.uuid)?
+                .is_empty()
+        {
+            let arrays = self.view()?.arrays_of(&key.dataspace, &key.uuid)?;
+            for (ak, a) in arrays {
+                self.drop_array(keys::array(&ak)?, &a)?;
+            }
+        }
+        self.bump_dataspace(&key.dataspace, deleted_at)?;
+        Ok(old)
+    }
+
+    fn purge_deleted(&mut self, dataspace: &str, before: i64) -> Result<u64> {
+        let victims: Vec<_> = self
+            .view()?
+            .deleted_range(dataspace, None)?
+            .into_iter()
+            .take_while(|(_, d)| d.deleted_at < before)
+            .collect();
+        let mut idx = Vec::with_capacity(victims.len());
+        for (_, d) in &victims {
+            idx.push(keys::deleted_idx(&ObjectKey {
+                dataspace: dataspace.to_string(),
+                uuid: d.uuid,
+                version: d.version.clone(),
+            })?);
+        }
+        let n = victims.len() as u64;
+        let (tx, ks) = self.parts()?;
+        for ((k, _), ik) in victims.into_iter().zip(idx) {
+            tx.remove(&ks.deleted, k);
+            tx.remove(&ks.deleted_idx, ik);
+        }
+        Ok(n)
+    }
+
+    fn create_array(&mut self, key: &ArrayKey, meta: &ArrayMeta) -> Result<Option<ArrayMeta>> {
+        validate_dims(&meta.dimensions, meta.element_type)?;
+        self.require_dataspace(&key.dataspace)?;
+        let ak = keys::array(key)?;
+        let old = self.view()?.array(key)?;
+        if let Some(o) = &old {
+            self.drop_array(ak.clone(), o)?;
+        }
+        let chunk_elems = chunk_elems_for(
+            meta.element_type,
+            self.inner.chunk_bytes,
+            self.inner.string_chunk_elems,
+        );
+        let mut m = meta.clone();
+        if m.preferred_subarray_dims.is_empty() {
+            m.preferred_subarray_dims = preferred_block(&m.dimensions, chunk_elems);
+        }
+        let at = m.store_last_write.max(m.store_created);
+        let stored = StoredArray {
+            meta: m,
+            instance: self.inner.alloc_id()?,
+            chunk_elems,
+        };
+        let v = enc_array(&stored)?;
+        let (tx, ks) = self.parts()?;
+        tx.insert(&ks.arrays, ak, v);
+        self.bump_dataspace(&key.dataspace, at)?;
+        Ok(old.map(|o| o.meta))
+    }
+
+    fn write_subarray(
+        &mut self,
+        key: &ArrayKey,
+        starts: &[u64],
+        counts: &[u64],
+        data: &[u8],
+        at: i64,
+    ) -> Result<()> {
+        self.write_fixed(key, starts, counts, data, at)
+    }
+
+    fn write_strings(
+        &mut self,
+        key: &ArrayKey,
+        starts: &[u64],
+        counts: &[u64],
+        values: &[String],
+        at: i64,
+    ) -> Result<()> {
+        self.write_str(key, starts, counts, values, at)
+    }
+
+    fn delete_array(&mut self, key: &ArrayKey) -> Result<bool> {
+        let Some(a) = self.view()?.array(key)? else {
+            return Ok(false);
+        };
+        self.drop_array(keys::array(key)?, &a)?;
+        Ok(true)
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let mut tx = self.tx.take().ok_or(StoreError::TxnFinished)?;
+        for b in &self.own_blobs {
+            tx.remove(&self.inner.ks.pending, keys::id(*b));
+        }
+        match tx.commit() {
+            Ok(Ok(())) => {
+                // The blobs are committed now: nothing to discard on drop.
+                self.own_blobs.clear();
+                for inst in std::mem::take(&mut self.dead_instances) {
+                    // Committed already; a failed reclaim is finished at next open
+                    // (the gc marker stays).
+                    let _ = self.inner.gc_instance(inst);
+                }
+                Ok(())
+            }
+            Ok(Err(_conflict)) => {
+                self.discard_blobs()?;
+                Err(StoreError::Conflict)
+            }
+            Err(e) => {
+                // The engine may or may not have journaled the batch; leave the
+                // blobs to crash recovery, which keys off the pending markers.
+                self.own_blobs.clear();
+                Err(e.into())
+            }
+        }
+    }
+
+    fn rollback(mut self: Box<Self>) -> Result<()> {
+        let tx = self.tx.take().ok_or(StoreError::TxnFinished)?;
+        tx.rollback();
+        self.discard_blobs()
+    }
+}
