@@ -1,0 +1,103 @@
+//! Protocol handlers, one module per ETP protocol, registered by protocol number. The
+//! session actor handles Core itself and hands every request of a negotiated protocol to
+//! the handler registered for it.
+
+pub mod dataspace;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use etp_protocol::codec::Map;
+use etp_protocol::message::{Message, Role};
+use etp_protocol::types::Body;
+use etp_protocol::types::datatypes::{DataValue, MessageHeader};
+
+use crate::config::ServerConfig;
+use crate::session::{Responder, SessionContext};
+
+/// A complete request: its first message and, for multipart requests (PutDataObjects
+/// followed by Chunks, or a map split over several messages), the later parts.
+#[derive(Debug)]
+pub struct Request {
+    /// Header of the first message; its id is the correlation id of every answer.
+    pub header: MessageHeader,
+    /// Body of the first message.
+    pub body: Body,
+    /// Later parts, in arrival order (which is message id order).
+    pub continuation: Vec<Message>,
+}
+
+/// A boxed future returned by handlers (the registry stores handlers as trait objects).
+pub type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// One ETP protocol on the store side.
+pub trait ProtocolHandler: Send + Sync + 'static {
+    /// The protocol number.
+    fn protocol(&self) -> i32;
+
+    /// The role the server plays (the role a client must request).
+    fn role(&self) -> Role {
+        Role::Store
+    }
+
+    /// Protocol capabilities advertised in OpenSession.
+    fn capabilities(&self, _config: &ServerConfig) -> Map<DataValue> {
+        Map::new()
+    }
+
+    /// Answers one request through `responder`. Runs on its own task; must always answer.
+    fn handle(self: Arc<Self>, session: Arc<SessionContext>, request: Request, responder: Responder) -> HandlerFuture;
+}
+
+/// Handlers by protocol number.
+#[derive(Default)]
+pub struct Registry {
+    handlers: std::collections::BTreeMap<i32, Arc<dyn ProtocolHandler>>,
+}
+
+impl Registry {
+    /// Adds (or replaces) the handler of its protocol.
+    pub fn register(&mut self, handler: Arc<dyn ProtocolHandler>) {
+        self.handlers.insert(handler.protocol(), handler);
+    }
+
+    /// The handler of `protocol`, if implemented.
+    pub fn get(&self, protocol: i32) -> Option<Arc<dyn ProtocolHandler>> {
+        self.handlers.get(&protocol).cloned()
+    }
+
+    /// Every handler, by ascending protocol number.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn ProtocolHandler>> {
+        self.handlers.values()
+    }
+}
+
+/// Runs a blocking store operation off the async workers and maps store failures to the
+/// ETP error code and message to answer with.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> etp_store::Result<T> + Send + 'static,
+) -> Result<T, (etp_protocol::error_code::ErrorCode, String)> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(store_error(&e)),
+        Err(e) => Err((etp_protocol::error_code::ErrorCode::EINVALID_STATE, format!("internal error: {e}"))),
+    }
+}
+
+/// The ETP error code for a store failure.
+pub(crate) fn store_error(e: &etp_store::StoreError) -> (etp_protocol::error_code::ErrorCode, String) {
+    use etp_protocol::error_code::ErrorCode;
+    use etp_store::StoreError;
+    let code = match e {
+        StoreError::DataspaceNotFound(_) | StoreError::ArrayNotFound(_) => ErrorCode::ENOT_FOUND,
+        StoreError::DataspaceNotEmpty(_) | StoreError::InvalidArgument(_) | StoreError::OutOfRange { .. } | StoreError::SizeOverflow(_) | StoreError::TypeMismatch { .. } => ErrorCode::EINVALID_ARGUMENT,
+        StoreError::Conflict => ErrorCode::EMAX_TRANSACTIONS_EXCEEDED,
+        // No ETP code means "internal error"; EINVALID_STATE is what the DevKit uses.
+        _ => ErrorCode::EINVALID_STATE,
+    };
+    if code == ErrorCode::EINVALID_STATE {
+        tracing::error!(error = %e, "store failure");
+    }
+    (code, e.to_string())
+}

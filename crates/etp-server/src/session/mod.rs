@@ -1,0 +1,473 @@
+//! One ETP session per WebSocket connection, run as an actor with an explicit state machine:
+//! awaiting RequestSession → open → closing → closed (01-core.md §1).
+//!
+//! The connection task reads and decodes messages and keeps the session state; a writer
+//! task owns the socket's write half and assigns message ids (odd, from 1) at the moment a
+//! message is written, so ids always increase in send order. Requests of negotiated
+//! protocols run concurrently on their own tasks, bounded per session; responses go through
+//! the writer queue with their correlation ids.
+
+mod negotiate;
+mod outgoing;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use etp_protocol::codec::Map;
+use etp_protocol::error_code::ErrorCode;
+use etp_protocol::message::{DecodeOptions, Message, Role, decode_message};
+use etp_protocol::types::Body;
+use etp_protocol::types::datatypes::{ErrorInfo, MessageHeader};
+use etp_protocol::types::protocol::core::{
+    Acknowledge, AuthorizeResponse, CloseSession, CoreMessage, Pong, ProtocolException,
+};
+use tokio::sync::{Semaphore, mpsc};
+use tracing::{debug, info, warn};
+
+pub use negotiate::{
+    Negotiated, ServerOffer, bool_value, capability_number, long_value, negotiate, strings_value,
+};
+pub use outgoing::{Outgoing, Responder, SessionClosed, chunk_by_size};
+pub(crate) use wire::{WireEvent, WireReader, run_writer};
+
+use crate::handlers::Request;
+use crate::state::{ConnectionInfo, ServerState, SessionInfo};
+
+/// Where the session is in its life.
+#[derive(Debug)]
+enum State {
+    /// WebSocket open, no RequestSession yet.
+    AwaitingRequestSession,
+    /// OpenSession sent.
+    Open(Arc<SessionContext>),
+    /// CloseSession sent or received; nothing more is processed.
+    Closing,
+}
+
+/// What a protocol handler knows about the session it serves.
+#[derive(Debug)]
+pub struct SessionContext {
+    /// The session id sent in OpenSession.
+    pub session_id: etp_protocol::Uuid,
+    /// The negotiation outcome (protocols, limits, compression).
+    pub negotiated: Negotiated,
+    /// The client's application name, for logs.
+    pub client_application: String,
+    /// Per-session state of protocols that need it (e.g. the open transaction).
+    pub protocol_state: std::sync::Mutex<HashMap<i32, Box<dyn std::any::Any + Send>>>,
+}
+
+/// A multipart request being collected until its FIN part arrives.
+struct PendingSet {
+    first: Message,
+    rest: Vec<Message>,
+    bytes: usize,
+    started: Instant,
+}
+
+/// Runs one session to completion on an upgraded WebSocket.
+pub(crate) async fn run<S>(ws: fastwebsockets::WebSocket<S>, conn: ConnectionInfo, server: Arc<ServerState>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let hard_limit = server.config.max_message_size as usize;
+    let (reader, writer) = ws.split(tokio::io::split);
+    let (tx, rx) = mpsc::channel::<Outgoing>(256);
+    let info = server.sessions.register(&conn);
+    let writer_task = tokio::spawn(run_writer(
+        writer,
+        rx,
+        server.config.compression_level,
+        server.clone(),
+        info.clone(),
+    ));
+    let mut actor = Actor {
+        server: server.clone(),
+        info: info.clone(),
+        tx: tx.clone(),
+        state: State::AwaitingRequestSession,
+        pending: HashMap::new(),
+        in_flight: Arc::new(Semaphore::new(server.config.max_requests_in_flight)),
+    };
+    let mut wire = WireReader::new(reader, hard_limit, tx.clone());
+    let mut shutdown = server.shutdown.subscribe();
+    let close_reason = actor.run_loop(&mut wire, &mut shutdown).await;
+    info.close(&close_reason);
+    drop(actor);
+    drop(tx);
+    // The writer drains what handlers already queued, then closes the socket.
+    let _ = writer_task.await;
+    server.sessions.unregister(&info);
+    info!(session = %info.id, reason = %close_reason, "session closed");
+}
+
+struct Actor {
+    server: Arc<ServerState>,
+    info: Arc<SessionInfo>,
+    tx: mpsc::Sender<Outgoing>,
+    state: State,
+    pending: HashMap<i64, PendingSet>,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Actor {
+    async fn run_loop<R>(&mut self, wire: &mut WireReader<R>, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> String
+    where
+        R: tokio::io::AsyncRead + Unpin,
+    {
+        let config = &self.server.config;
+        let request_session_deadline =
+            tokio::time::Instant::now() + std::time::Duration::from_secs(config.request_session_timeout_secs);
+        let idle = std::time::Duration::from_secs(config.idle_timeout_secs);
+        let mut idle_deadline = tokio::time::Instant::now() + idle;
+        loop {
+            let deadline = match self.state {
+                State::AwaitingRequestSession => request_session_deadline,
+                _ => idle_deadline,
+            };
+            let event = tokio::select! {
+                event = wire.next() => event,
+                _ = shutdown.changed() => {
+                    self.close_session("server shutting down").await;
+                    return "server shutdown".into();
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    return match self.state {
+                        State::AwaitingRequestSession => {
+                            self.send_error(0, 0, ErrorCode::ETIMED_OUT, "no RequestSession within RequestSessionTimeoutPeriod").await;
+                            self.close_socket(1000, "request session timeout").await;
+                            "request session timeout".into()
+                        }
+                        _ => {
+                            self.close_session("idle timeout").await;
+                            "idle timeout".into()
+                        }
+                    };
+                }
+            };
+            idle_deadline = tokio::time::Instant::now() + idle;
+            match event {
+                WireEvent::Message(payload) => {
+                    self.info.count_in(payload.len());
+                    if let Some(reason) = self.on_payload(payload).await {
+                        return reason;
+                    }
+                }
+                WireEvent::Text => {
+                    self.send_error(0, 0, ErrorCode::EINVALID_MESSAGE, "text messages (JSON encoding) are not supported; use binary").await;
+                }
+                WireEvent::TooLarge(limit) => {
+                    self.close_socket(1009, "message too big").await;
+                    return format!("message larger than {limit} bytes");
+                }
+                WireEvent::Closed(reason) => return reason,
+            }
+        }
+    }
+
+    /// Handles one complete WebSocket message; returns a close reason when the session ends.
+    async fn on_payload(&mut self, payload: Bytes) -> Option<String> {
+        let (negotiated_gzip, session_limit) = match &self.state {
+            State::Open(ctx) => (ctx.negotiated.gzip, ctx.negotiated.max_message_size as usize),
+            _ => (false, self.server.config.max_message_size as usize),
+        };
+        if payload.len() > session_limit {
+            // Over the negotiated size but within what the socket accepts: refuse this
+            // message and keep the session (the peer broke the limit it agreed to).
+            let (protocol, id) = peek_header(&payload);
+            self.send_error(protocol, id, ErrorCode::EMAXSIZE_EXCEEDED, &format!(
+                "message of {} bytes exceeds the negotiated MaxWebSocketMessagePayloadSize of {session_limit}",
+                payload.len()
+            )).await;
+            return None;
+        }
+        let options = DecodeOptions {
+            compression_negotiated: negotiated_gzip,
+            max_decompressed_size: self.server.config.max_decompressed_size as usize,
+        };
+        let message = match decode_message(&payload, &options) {
+            Ok(m) => m,
+            Err(e) => {
+                let (protocol, correlation) = e.header().map_or((0, 0), |h| (h.protocol, h.message_id));
+                self.server.metrics.count_error(e.error_code().code());
+                debug!(session = %self.info.id, error = %e, "undecodable message");
+                self.send_error(protocol, correlation, e.error_code(), &e.to_string()).await;
+                return None;
+            }
+        };
+        self.server.metrics.count_in(message.header.protocol, message.header.message_type, payload.len());
+        if message.wants_acknowledge() && !matches!(message.body, Body::Acknowledge(_)) {
+            self.send(Outgoing::message(
+                message.header.protocol,
+                1001,
+                message.header.message_id,
+                Acknowledge {}.into(),
+                true,
+            ))
+            .await;
+        }
+        match std::mem::replace(&mut self.state, State::Closing) {
+            State::AwaitingRequestSession => {
+                self.state = State::AwaitingRequestSession;
+                self.before_open(message).await
+            }
+            State::Open(ctx) => {
+                self.state = State::Open(ctx.clone());
+                self.when_open(ctx, message).await
+            }
+            State::Closing => None,
+        }
+    }
+
+    async fn before_open(&mut self, message: Message) -> Option<String> {
+        let id = message.header.message_id;
+        match message.body {
+            Body::Core(CoreMessage::RequestSession(request)) => {
+                let session_id = self.info.id;
+                let offer = self.server.offer();
+                match negotiate(&request, &offer, session_id, crate::now_micros()) {
+                    Ok(negotiated) => {
+                        let open = negotiated.open_session.clone();
+                        let protocols: Vec<i32> = negotiated.protocols.keys().copied().collect();
+                        self.info.opened(&request.application_name, &request.application_version, &protocols);
+                        info!(
+                            session = %session_id,
+                            client = %request.application_name,
+                            version = %request.application_version,
+                            protocols = ?protocols,
+                            gzip = negotiated.gzip,
+                            max_message_size = negotiated.max_message_size,
+                            "session opened"
+                        );
+                        let ctx = Arc::new(SessionContext {
+                            session_id,
+                            negotiated,
+                            client_application: request.application_name.clone(),
+                            protocol_state: Default::default(),
+                        });
+                        self.state = State::Open(ctx);
+                        self.send(Outgoing::message(0, 2, id, open.into(), true)).await;
+                        None
+                    }
+                    Err(error) => {
+                        warn!(client = %request.application_name, error = %error.message, "session refused");
+                        self.send_error_info(0, id, error).await;
+                        self.close_socket(1000, "session refused").await;
+                        Some("negotiation failed".into())
+                    }
+                }
+            }
+            Body::Core(CoreMessage::Authorize(_)) => {
+                // Authentication is off: every authorization is accepted.
+                let reply = AuthorizeResponse { success: true, challenges: Vec::new() };
+                self.send(Outgoing::message(0, 7, id, reply.into(), true)).await;
+                None
+            }
+            Body::Core(CoreMessage::CloseSession(close)) => {
+                self.close_socket(1000, "").await;
+                Some(format!("client closed before opening: {}", close.reason))
+            }
+            Body::ProtocolException(pe) => {
+                debug!(session = %self.info.id, ?pe, "client sent ProtocolException");
+                None
+            }
+            Body::Acknowledge(_) => None,
+            other => {
+                let info = other.info();
+                self.send_error(
+                    message.header.protocol,
+                    id,
+                    ErrorCode::EINVALID_STATE,
+                    &format!("{} is not allowed before RequestSession", info.name),
+                )
+                .await;
+                None
+            }
+        }
+    }
+
+    async fn when_open(&mut self, ctx: Arc<SessionContext>, message: Message) -> Option<String> {
+        let header = message.header;
+        match &message.body {
+            Body::Core(core) => {
+                return match core {
+                    CoreMessage::CloseSession(close) => {
+                        self.state = State::Closing;
+                        self.close_socket(1000, "").await;
+                        Some(format!("client closed the session: {}", close.reason))
+                    }
+                    CoreMessage::Ping(_) => {
+                        let pong = Pong { current_date_time: crate::now_micros() };
+                        self.send(Outgoing::message(0, 9, header.message_id, pong.into(), true)).await;
+                        None
+                    }
+                    CoreMessage::Pong(_) => None,
+                    CoreMessage::Authorize(_) => {
+                        let reply = AuthorizeResponse { success: true, challenges: Vec::new() };
+                        self.send(Outgoing::message(0, 7, header.message_id, reply.into(), true)).await;
+                        None
+                    }
+                    CoreMessage::RequestSession(_) => {
+                        self.send_error(0, header.message_id, ErrorCode::EINVALID_STATE, "the session is already open").await;
+                        None
+                    }
+                    other => {
+                        self.send_error(0, header.message_id, ErrorCode::EINVALID_MESSAGETYPE, &format!(
+                            "{} is not sent to a server", other.info().name
+                        )).await;
+                        None
+                    }
+                };
+            }
+            Body::ProtocolException(pe) => {
+                debug!(session = %self.info.id, ?pe, "client sent ProtocolException");
+                return None;
+            }
+            Body::Acknowledge(_) => return None,
+            _ => {}
+        }
+
+        // Continuation of a multipart request (later parts carry the first part's id).
+        if header.correlation_id != 0 {
+            let Some(set) = self.pending.get_mut(&header.correlation_id) else {
+                self.send_error(header.protocol, header.correlation_id, ErrorCode::EINVALID_STATE, &format!(
+                    "message {} continues unknown message set {}", header.message_id, header.correlation_id
+                )).await;
+                return None;
+            };
+            set.bytes += message.body.encoded_len();
+            let fin = message.is_final();
+            set.rest.push(message);
+            if set.bytes > self.server.config.max_decompressed_size as usize {
+                self.pending.remove(&header.correlation_id);
+                self.send_error(header.protocol, header.correlation_id, ErrorCode::EMAXSIZE_EXCEEDED, "multipart request too large").await;
+            } else if fin {
+                if let Some(set) = self.pending.remove(&header.correlation_id) {
+                    self.dispatch(ctx, set.first, set.rest).await;
+                }
+            }
+            return None;
+        }
+
+        let info = message.body.info();
+        let Some(&role) = ctx.negotiated.protocols.get(&header.protocol) else {
+            self.send_error(header.protocol, header.message_id, ErrorCode::EUNSUPPORTED_PROTOCOL, &format!(
+                "protocol {} was not negotiated in this session", header.protocol
+            )).await;
+            return None;
+        };
+        if !info.receivable_by(role) {
+            self.send_error(header.protocol, header.message_id, ErrorCode::EINVALID_MESSAGETYPE, &format!(
+                "{} is not sent to a {role}", info.name
+            )).await;
+            return None;
+        }
+        if !message.is_final() {
+            if !info.multipart {
+                self.send_error(header.protocol, header.message_id, ErrorCode::EINVALID_MESSAGE, &format!(
+                    "{} cannot be sent in several parts", info.name
+                )).await;
+                return None;
+            }
+            self.expire_pending();
+            if self.pending.len() >= MAX_CONCURRENT_MULTIPART {
+                self.send_error(header.protocol, header.message_id, ErrorCode::EMULTIPART_CANCELLED, "too many multipart requests in flight").await;
+                return None;
+            }
+            let bytes = message.body.encoded_len();
+            self.pending.insert(header.message_id, PendingSet { first: message, rest: Vec::new(), bytes, started: Instant::now() });
+            return None;
+        }
+        self.dispatch(ctx, message, Vec::new()).await;
+        None
+    }
+
+    fn expire_pending(&mut self) {
+        let timeout = std::time::Duration::from_secs(MULTIPART_TIMEOUT_SECS);
+        self.pending.retain(|_, set| set.started.elapsed() < timeout);
+    }
+
+    /// Runs the protocol handler for a complete request on its own task.
+    async fn dispatch(&mut self, ctx: Arc<SessionContext>, first: Message, rest: Vec<Message>) {
+        let header = first.header;
+        let Some(handler) = self.server.handlers.get(header.protocol) else {
+            self.send_error(header.protocol, header.message_id, ErrorCode::EUNSUPPORTED_PROTOCOL, "protocol not implemented").await;
+            return;
+        };
+        // Waiting here stops reading from the socket: TCP backpressure on a client that
+        // pipelines more than the session allows.
+        let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let responder = Responder::new(
+            self.tx.clone(),
+            header.protocol,
+            header.message_id,
+            ctx.negotiated.max_message_size as usize,
+            ctx.negotiated.gzip,
+        );
+        let request = Request { header, body: first.body, continuation: rest };
+        let metrics = self.server.metrics.clone();
+        let started = Instant::now();
+        let message_type = header.message_type;
+        tokio::spawn(async move {
+            handler.handle(ctx, request, responder).await;
+            metrics.observe_latency(header.protocol, message_type, started.elapsed());
+            drop(permit);
+        });
+    }
+
+    async fn send(&self, outgoing: Outgoing) {
+        // A closed writer means the socket is gone; the read loop notices on its own.
+        let _ = self.tx.send(outgoing).await;
+    }
+
+    async fn send_error(&self, protocol: i32, correlation_id: i64, code: ErrorCode, message: &str) {
+        self.send_error_info(protocol, correlation_id, ErrorInfo { message: message.to_owned(), code: code.code() }).await;
+    }
+
+    async fn send_error_info(&self, protocol: i32, correlation_id: i64, error: ErrorInfo) {
+        self.server.metrics.count_error(error.code);
+        let pe = ProtocolException { error: Some(error), errors: Map::new() };
+        self.send(Outgoing::message(protocol, 1000, correlation_id, pe.into(), true)).await;
+    }
+
+    /// Sends CloseSession, then closes the WebSocket.
+    async fn close_session(&mut self, reason: &str) {
+        if matches!(self.state, State::Open(_) | State::AwaitingRequestSession) {
+            let close = CloseSession { reason: reason.to_owned() };
+            self.send(Outgoing::message(0, 5, 0, close.into(), true)).await;
+        }
+        self.state = State::Closing;
+        self.close_socket(1000, reason).await;
+    }
+
+    async fn close_socket(&mut self, code: u16, reason: &str) {
+        self.state = State::Closing;
+        self.send(Outgoing::Close { code, reason: reason.to_owned() }).await;
+    }
+}
+
+/// Multipart request sets one session may have open at once (`MaxConcurrentMultipart`).
+pub const MAX_CONCURRENT_MULTIPART: usize = 100;
+/// Seconds a multipart request may take between its first and last part.
+pub const MULTIPART_TIMEOUT_SECS: u64 = 300;
+
+/// Best-effort protocol and message id of a payload whose body will not be decoded.
+fn peek_header(payload: &[u8]) -> (i32, i64) {
+    use etp_protocol::codec::Avro;
+    let mut r = etp_protocol::codec::Reader::new(payload);
+    MessageHeader::decode(&mut r).map_or((0, 0), |h| (h.protocol, h.message_id))
+}
+
+/// The role the server plays in a protocol it implements.
+pub fn server_role(protocol: i32) -> Role {
+    match protocol {
+        0 => Role::Server,
+        1 => Role::Producer,
+        _ => Role::Store,
+    }
+}

@@ -1,0 +1,219 @@
+//! What a session sends, and the handle protocol handlers answer requests with.
+
+use etp_protocol::codec::{Avro, Map};
+use etp_protocol::error_code::ErrorCode;
+use etp_protocol::message::flags;
+use etp_protocol::types::Body;
+use etp_protocol::types::datatypes::{ErrorInfo, MessageHeader};
+use etp_protocol::types::protocol::core::ProtocolException;
+use tokio::sync::mpsc;
+
+/// Upper bound of an encoded MessageHeader (five varints), used when fitting bodies into
+/// the negotiated message size.
+pub const MAX_HEADER_SIZE: usize = 35;
+
+/// An item in a session's write queue.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// An ETP message; the writer assigns its message id.
+    Message {
+        /// Header without message id.
+        header: MessageHeader,
+        /// The body.
+        body: Body,
+        /// Whether gzip may be applied (it is only when negotiated and it pays).
+        compress: bool,
+    },
+    /// A WebSocket control frame owed to the peer (pong, close reply).
+    Control {
+        /// Pong or Close.
+        opcode: fastwebsockets::OpCode,
+        /// The frame payload.
+        payload: Vec<u8>,
+    },
+    /// Close the WebSocket with this code after everything queued before it.
+    Close {
+        /// WebSocket close code.
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+}
+
+impl Outgoing {
+    /// A message to send uncompressed.
+    pub fn message(protocol: i32, message_type: i32, correlation_id: i64, body: Body, fin: bool) -> Outgoing {
+        Outgoing::Message {
+            header: MessageHeader {
+                protocol,
+                message_type,
+                correlation_id,
+                message_id: 0,
+                message_flags: if fin { flags::FIN } else { 0 },
+            },
+            body,
+            compress: false,
+        }
+    }
+}
+
+/// The session is gone; nothing more can be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("session closed")]
+pub struct SessionClosed;
+
+/// Answers one request: every message it sends carries the request's id as correlation id
+/// and the request's protocol, and exactly the last one carries FIN.
+#[derive(Debug)]
+pub struct Responder {
+    tx: mpsc::Sender<Outgoing>,
+    protocol: i32,
+    correlation_id: i64,
+    max_message_size: usize,
+    gzip: bool,
+    sent: usize,
+}
+
+impl Responder {
+    /// A responder for the request with message id `correlation_id`.
+    pub fn new(tx: mpsc::Sender<Outgoing>, protocol: i32, correlation_id: i64, max_message_size: usize, gzip: bool) -> Self {
+        Responder { tx, protocol, correlation_id, max_message_size, gzip, sent: 0 }
+    }
+
+    /// Largest body that fits in one message of this session.
+    pub fn max_body_size(&self) -> usize {
+        self.max_message_size.saturating_sub(MAX_HEADER_SIZE)
+    }
+
+    /// The request's protocol.
+    pub fn protocol(&self) -> i32 {
+        self.protocol
+    }
+
+    /// Messages sent so far.
+    pub fn sent(&self) -> usize {
+        self.sent
+    }
+
+    /// Sends one message of the response set; `fin` marks the last one.
+    pub async fn send(&mut self, body: Body, fin: bool) -> Result<(), SessionClosed> {
+        let info = body.info();
+        // Array payloads are incompressible in practice (6–24 % at 18–52 MB/s, limits.md):
+        // gzip would cost far more than it saves on the wire.
+        let compress = self.gzip && self.protocol != 9;
+        let header = MessageHeader {
+            protocol: self.protocol,
+            message_type: info.message_type,
+            correlation_id: self.correlation_id,
+            message_id: 0,
+            message_flags: if fin { flags::FIN } else { 0 },
+        };
+        self.sent += 1;
+        self.tx
+            .send(Outgoing::Message { header, body, compress })
+            .await
+            .map_err(|_| SessionClosed)
+    }
+
+    /// Sends a single-message response.
+    pub async fn reply(mut self, body: impl Into<Body>) -> Result<(), SessionClosed> {
+        let body = body.into();
+        let size = body.encoded_len();
+        if size > self.max_body_size() {
+            let message = format!(
+                "the response ({size} bytes) does not fit in the negotiated message size of {} bytes",
+                self.max_message_size
+            );
+            return self.error(ErrorCode::EMAXSIZE_EXCEEDED, message).await;
+        }
+        self.send(body, true).await
+    }
+
+    /// Answers the whole request with one error.
+    pub async fn error(mut self, code: ErrorCode, message: impl Into<String>) -> Result<(), SessionClosed> {
+        let pe = ProtocolException {
+            error: Some(ErrorInfo { message: message.into(), code: code.code() }),
+            errors: Map::new(),
+        };
+        self.send_exception(pe, true).await
+    }
+
+    async fn send_exception(&mut self, pe: ProtocolException, fin: bool) -> Result<(), SessionClosed> {
+        let header = MessageHeader {
+            protocol: self.protocol,
+            message_type: 1000,
+            correlation_id: self.correlation_id,
+            message_id: 0,
+            message_flags: if fin { flags::FIN } else { 0 },
+        };
+        self.sent += 1;
+        self.tx
+            .send(Outgoing::Message { header, body: pe.into(), compress: false })
+            .await
+            .map_err(|_| SessionClosed)
+    }
+
+    /// Sends a response set made of `parts` (each already sized to fit) followed by the
+    /// per-key `errors` of a map request, split over as many ProtocolException messages as
+    /// the message size needs. FIN goes on the very last message. With neither parts nor
+    /// errors, `empty` is sent so the requester always gets an answer.
+    pub async fn reply_set(mut self, parts: Vec<Body>, errors: Map<ErrorInfo>, empty: impl FnOnce() -> Body) -> Result<(), SessionClosed> {
+        let mut parts = parts;
+        if parts.is_empty() {
+            parts.push(empty());
+        }
+        let error_parts = split_errors(errors, self.max_body_size());
+        let total = parts.len() + error_parts.len();
+        let mut index = 0;
+        for part in parts {
+            index += 1;
+            self.send(part, index == total).await?;
+        }
+        for pe in error_parts {
+            index += 1;
+            self.send_exception(pe, index == total).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits a per-key error map into ProtocolExceptions that each fit in `max_body`.
+fn split_errors(errors: Map<ErrorInfo>, max_body: usize) -> Vec<ProtocolException> {
+    let mut out = Vec::new();
+    let mut current = Map::new();
+    let mut size = 2; // null `error` branch + end of map
+    for (key, error) in errors {
+        let entry = key.encoded_len() + error.encoded_len();
+        if !current.is_empty() && size + entry + 10 > max_body {
+            out.push(ProtocolException { error: None, errors: std::mem::take(&mut current) });
+            size = 2;
+        }
+        size += entry;
+        current.insert(key, error);
+    }
+    if !current.is_empty() {
+        out.push(ProtocolException { error: None, errors: current });
+    }
+    out
+}
+
+/// Groups items into chunks whose encoded size stays within `budget` bytes each (every
+/// chunk has at least one item). Used to split list responses into multipart messages.
+pub fn chunk_by_size<T: Avro>(items: Vec<T>, budget: usize) -> Vec<Vec<T>> {
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 0usize;
+    for item in items {
+        let len = item.encoded_len();
+        if !current.is_empty() && size + len > budget {
+            out.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += len;
+        current.push(item);
+    }
+    if !current.is_empty() || out.is_empty() {
+        out.push(current);
+    }
+    out
+}

@@ -1,0 +1,266 @@
+//! State shared by all sessions: configuration, the handler registry, live sessions and
+//! metrics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use etp_protocol::Uuid;
+use etp_protocol::codec::Map;
+use etp_protocol::types::datatypes::SupportedDataObject;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::config::ServerConfig;
+use crate::handlers::Registry;
+use crate::metrics::Metrics;
+use crate::session::{ServerOffer, bool_value, long_value};
+
+/// Everything sessions share.
+pub struct ServerState {
+    /// The settings the server started with.
+    pub config: ServerConfig,
+    /// Stable across restarts (persisted in the data directory).
+    pub server_instance_id: Uuid,
+    /// Protocol handlers by protocol number.
+    pub handlers: Registry,
+    /// Live sessions.
+    pub sessions: SessionRegistry,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Flips to `true` when the server shuts down.
+    pub shutdown: watch::Sender<bool>,
+    /// Server start, µs since the epoch.
+    pub started_micros: i64,
+}
+
+impl ServerState {
+    /// The offer every negotiation starts from.
+    pub fn offer(&self) -> ServerOffer {
+        let c = &self.config;
+        let mut endpoint = Map::new();
+        endpoint.insert("ActiveTimeoutPeriod".into(), long_value(3600));
+        endpoint.insert("ChangeRetentionPeriod".into(), long_value(c.change_retention_secs as i64));
+        endpoint.insert("MaxDataObjectSize".into(), long_value(c.max_data_object_size as i64));
+        endpoint.insert("MaxConcurrentMultipart".into(), long_value(crate::session::MAX_CONCURRENT_MULTIPART as i64));
+        endpoint.insert("MaxSessionGlobalCount".into(), long_value(c.max_sessions as i64));
+        endpoint.insert("MultipartMessageTimeoutPeriod".into(), long_value(crate::session::MULTIPART_TIMEOUT_SECS as i64));
+        endpoint.insert("RequestSessionTimeoutPeriod".into(), long_value(c.request_session_timeout_secs as i64));
+        endpoint.insert("SupportsAlternateRequestUris".into(), bool_value(false));
+        endpoint.insert("SupportsMessageHeaderExtensions".into(), bool_value(false));
+        ServerOffer {
+            application_name: APPLICATION_NAME.into(),
+            application_version: env!("CARGO_PKG_VERSION").into(),
+            server_instance_id: self.server_instance_id,
+            protocols: self
+                .handlers
+                .iter()
+                .map(|h| (h.protocol(), (h.role(), h.capabilities(&self.config))))
+                .collect::<BTreeMap<_, _>>(),
+            data_objects: supported_data_objects(),
+            max_message_size: c.max_message_size,
+            max_frame_size: c.max_frame_size,
+            endpoint_capabilities: endpoint,
+            earliest_retained_change_time: self.started_micros,
+        }
+    }
+}
+
+/// Product name in OpenSession and the capabilities document.
+pub const APPLICATION_NAME: &str = "etp";
+
+/// Data object families the store indexes. Every prefix is one pyetp accepts
+/// (01-core.md §3), and each carries explicit Get/Put/Delete flags.
+pub fn supported_data_objects() -> Vec<SupportedDataObject> {
+    ["eml20.*", "eml21.*", "eml22.*", "eml23.*", "resqml20.*", "resqml22.*", "witsml20.*", "witsml21.*", "prodml21.*", "prodml22.*"]
+        .into_iter()
+        // pyetp only accepts these six prefixes in OpenSession; the rest are still
+        // accepted by the store, just not advertised.
+        .filter(|t| ["eml20.", "resqml20.", "resqml22.", "eml23.", "witsml21.", "prodml22."].iter().any(|p| t.starts_with(p)))
+        .map(|t| {
+            let mut caps = Map::new();
+            caps.insert("SupportsGet".into(), bool_value(true));
+            caps.insert("SupportsPut".into(), bool_value(true));
+            caps.insert("SupportsDelete".into(), bool_value(true));
+            SupportedDataObject { qualified_type: t.into(), data_object_capabilities: caps }
+        })
+        .collect()
+}
+
+/// Where a WebSocket came from and what its upgrade request said.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionInfo {
+    /// Remote address.
+    pub peer: Option<SocketAddr>,
+    /// `Authorization` header or query parameter, if any.
+    pub authorization: Option<String>,
+    /// OSDU `data-partition-id`, if any.
+    pub data_partition_id: Option<String>,
+    /// Optional `client-id` (open-etp-client).
+    pub client_id: Option<String>,
+}
+
+/// A live (or just closed) session as `/sessions` shows it.
+#[derive(Debug)]
+pub struct SessionInfo {
+    /// The session id (sent in OpenSession).
+    pub id: Uuid,
+    /// Remote address.
+    pub peer: Option<SocketAddr>,
+    /// µs since the epoch.
+    pub connected_micros: i64,
+    details: Mutex<SessionDetails>,
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+struct SessionDetails {
+    client_application: String,
+    client_version: String,
+    protocols: Vec<i32>,
+    state: &'static str,
+    close_reason: Option<String>,
+    data_partition_id: Option<String>,
+}
+
+/// JSON view of a session.
+#[derive(Debug, Serialize)]
+pub struct SessionSnapshot {
+    id: String,
+    peer: Option<String>,
+    connected_micros: i64,
+    #[serde(flatten)]
+    details: SessionDetails,
+    messages_in: u64,
+    messages_out: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+impl SessionInfo {
+    /// Records what RequestSession told us.
+    pub fn opened(&self, application: &str, version: &str, protocols: &[i32]) {
+        if let Ok(mut d) = self.details.lock() {
+            d.client_application = application.to_owned();
+            d.client_version = version.to_owned();
+            d.protocols = protocols.to_vec();
+            d.state = "open";
+        }
+    }
+
+    /// Records why the session ended.
+    pub fn close(&self, reason: &str) {
+        if let Ok(mut d) = self.details.lock() {
+            d.state = "closed";
+            d.close_reason = Some(reason.to_owned());
+        }
+    }
+
+    /// Counts one incoming message of `bytes`.
+    pub fn count_in(&self, bytes: usize) {
+        self.messages_in.fetch_add(1, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one outgoing message of `bytes`.
+    pub fn count_out(&self, bytes: usize) {
+        self.messages_out.fetch_add(1, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// A JSON-ready copy.
+    pub fn snapshot(&self) -> SessionSnapshot {
+        SessionSnapshot {
+            id: self.id.to_string(),
+            peer: self.peer.map(|p| p.to_string()),
+            connected_micros: self.connected_micros,
+            details: self.details.lock().map(|d| d.clone()).unwrap_or_default(),
+            messages_in: self.messages_in.load(Ordering::Relaxed),
+            messages_out: self.messages_out.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The live sessions, and a notifier for shutdown to wait until they are gone.
+#[derive(Default)]
+pub struct SessionRegistry {
+    live: Mutex<HashMap<Uuid, Arc<SessionInfo>>>,
+    total: AtomicU64,
+    gone: tokio::sync::Notify,
+}
+
+impl SessionRegistry {
+    /// Adds a session for a new connection.
+    pub fn register(&self, conn: &ConnectionInfo) -> Arc<SessionInfo> {
+        let info = Arc::new(SessionInfo {
+            id: Uuid::new_v4(),
+            peer: conn.peer,
+            connected_micros: crate::now_micros(),
+            details: Mutex::new(SessionDetails {
+                state: "awaiting RequestSession",
+                data_partition_id: conn.data_partition_id.clone(),
+                ..Default::default()
+            }),
+            messages_in: AtomicU64::new(0),
+            messages_out: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+        });
+        self.total.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut live) = self.live.lock() {
+            live.insert(info.id, info.clone());
+        }
+        info
+    }
+
+    /// Removes a finished session.
+    pub fn unregister(&self, info: &SessionInfo) {
+        if let Ok(mut live) = self.live.lock() {
+            live.remove(&info.id);
+        }
+        self.gone.notify_waiters();
+    }
+
+    /// Number of live sessions.
+    pub fn len(&self) -> usize {
+        self.live.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
+    /// Whether no session is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sessions opened since start.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Snapshots of every live session, oldest first.
+    pub fn snapshots(&self) -> Vec<SessionSnapshot> {
+        let mut list: Vec<SessionSnapshot> = self
+            .live
+            .lock()
+            .map(|l| l.values().map(|s| s.snapshot()).collect())
+            .unwrap_or_default();
+        list.sort_by_key(|s| s.connected_micros);
+        list
+    }
+
+    /// Waits until every session has ended.
+    pub async fn wait_empty(&self) {
+        loop {
+            let notified = self.gone.notified();
+            if self.is_empty() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
