@@ -76,10 +76,31 @@ struct Schema {
     by_full_name: HashMap<String, usize>,
 }
 
-/// Generates every file, keyed by path relative to the output directory, already formatted.
-pub fn generate(avpr: &str) -> Result<BTreeMap<String, String>> {
+/// Everything the generator produces, per output root, each keyed by path relative to its
+/// root and already formatted.
+pub struct Generated {
+    /// The message types and their codec (`crates/etp-protocol/src/types`).
+    pub types: BTreeMap<String, String>,
+    /// Test support: proptest strategies for every type (`crates/etp-protocol/tests/generated`).
+    pub tests: BTreeMap<String, String>,
+}
+
+/// Generates the types and the test support.
+pub fn generate(avpr: &str) -> Result<Generated> {
     let schema = parse(avpr)?;
-    let depth = max_depth(&schema)?;
+    let types = generate_types(&schema)?;
+    let code = strategies_file(&schema)?;
+    let mut tests = BTreeMap::new();
+    tests.insert(
+        "strategies.rs".to_owned(),
+        rustfmt(&code).context("formatting strategies.rs")?,
+    );
+    Ok(Generated { types, tests })
+}
+
+/// Generates the type modules, keyed by path relative to `src/types`.
+fn generate_types(schema: &Schema) -> Result<BTreeMap<String, String>> {
+    let depth = max_depth(schema)?;
     let mut files = BTreeMap::new();
 
     // Namespace tree: each namespace below the root is a module; intermediate namespaces
@@ -101,15 +122,21 @@ pub fn generate(avpr: &str) -> Result<BTreeMap<String, String>> {
     };
 
     for (path, members) in &modules {
-        let mut module_gen = ModuleGen::new(&schema, path.clone());
+        let mut module_gen = ModuleGen::new(schema, path.clone());
         let code = module_gen.module(members, &children(path))?;
         files.insert(format!("{}.rs", path.join("/")), code);
     }
-    files.insert("mod.rs".to_owned(), root_module(&schema, &children(&[]), depth)?);
+    files.insert(
+        "mod.rs".to_owned(),
+        root_module(schema, &children(&[]), depth)?,
+    );
 
     let mut formatted = BTreeMap::new();
     for (path, code) in files {
-        formatted.insert(path.clone(), rustfmt(&code).with_context(|| format!("formatting {path}"))?);
+        formatted.insert(
+            path.clone(),
+            rustfmt(&code).with_context(|| format!("formatting {path}"))?,
+        );
     }
     Ok(formatted)
 }
@@ -158,7 +185,10 @@ fn existing_files(out: &Path) -> Result<Vec<String>> {
             if path.is_dir() {
                 walk(base, &path, acc)?;
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let rel = path.strip_prefix(base)?.to_string_lossy().replace('\\', "/");
+                let rel = path
+                    .strip_prefix(base)?
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 acc.push(rel);
             }
         }
@@ -241,11 +271,18 @@ fn parse(avpr: &str) -> Result<Schema> {
                     .and_then(Value::as_array)
                     .context("enum without symbols")?
                     .iter()
-                    .map(|s| s.as_str().map(str::to_owned).context("symbol is not a string"))
+                    .map(|s| {
+                        s.as_str()
+                            .map(str::to_owned)
+                            .context("symbol is not a string")
+                    })
                     .collect::<Result<_>>()?,
             },
             "fixed" => Kind::Fixed {
-                size: t.get("size").and_then(Value::as_u64).context("fixed without size")? as usize,
+                size: t
+                    .get("size")
+                    .and_then(Value::as_u64)
+                    .context("fixed without size")? as usize,
             },
             other => bail!("unsupported named type kind {other} for {full_name}"),
         };
@@ -275,10 +312,10 @@ fn parse(avpr: &str) -> Result<Schema> {
                 check_refs(&schema, &f.ty)?;
             }
         }
-        if let Kind::Fixed { size } = t.kind {
-            if t.full_name != UUID_FULL_NAME || size != 16 {
-                bail!("unexpected fixed type {} of size {size}", t.full_name);
-            }
+        if let Kind::Fixed { size } = t.kind
+            && (t.full_name != UUID_FULL_NAME || size != 16)
+        {
+            bail!("unexpected fixed type {} of size {size}", t.full_name);
         }
     }
     Ok(schema)
@@ -395,7 +432,10 @@ fn module_path(namespace: &str) -> Result<Vec<String>> {
 }
 
 fn rust_module_path(namespace: &str) -> Result<String> {
-    Ok(format!("crate::types::{}", module_path(namespace)?.join("::")))
+    Ok(format!(
+        "crate::types::{}",
+        module_path(namespace)?.join("::")
+    ))
 }
 
 fn snake_case(name: &str) -> String {
@@ -418,7 +458,9 @@ fn snake_case(name: &str) -> String {
         if c.is_ascii_uppercase() && i > 0 {
             let prev = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-            if (prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower))
+            if (prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase() && next_lower))
                 && !out.ends_with('_')
             {
                 out.push('_');
@@ -494,13 +536,33 @@ fn primitive_variant(ty: &AvroType) -> Option<&'static str> {
     })
 }
 
+/// The enum variant that holds union branch `b`: the primitive's name or the named type's.
+fn union_variant(b: &AvroType) -> Option<String> {
+    match (primitive_variant(b), b) {
+        (Some(p), _) => Some(p.to_owned()),
+        (None, AvroType::Named(full)) => Some(pascal_case(full.rsplit('.').next().unwrap_or(full))),
+        _ => None,
+    }
+}
+
+/// Name of the enum generated for the non-nullable union of `owner.field`.
+fn union_name(owner: &str, field: &str) -> String {
+    format!("{}{}", pascal_case(owner), pascal_case(&snake_case(field)))
+}
+
 fn avro_type_text(ty: &AvroType) -> String {
     match ty {
         AvroType::Named(n) => n.rsplit('.').next().unwrap_or(n).to_owned(),
         AvroType::Array(t) => format!("array<{}>", avro_type_text(t)),
         AvroType::Map(t) => format!("map<{}>", avro_type_text(t)),
-        AvroType::Union(ts) => ts.iter().map(avro_type_text).collect::<Vec<_>>().join(" | "),
-        other => primitive_variant(other).map(str::to_lowercase).unwrap_or_default(),
+        AvroType::Union(ts) => ts
+            .iter()
+            .map(avro_type_text)
+            .collect::<Vec<_>>()
+            .join(" | "),
+        other => primitive_variant(other)
+            .map(str::to_lowercase)
+            .unwrap_or_default(),
     }
 }
 
@@ -615,7 +677,14 @@ impl<'s> ModuleGen<'s> {
 
         let mut out = String::from(HEADER);
         let title = if self.namespace.is_empty() {
-            format!("{ROOT_NAMESPACE}.{}", self.path.iter().map(|p| pascal_case(p)).collect::<Vec<_>>().join("."))
+            format!(
+                "{ROOT_NAMESPACE}.{}",
+                self.path
+                    .iter()
+                    .map(|p| pascal_case(p))
+                    .collect::<Vec<_>>()
+                    .join(".")
+            )
         } else {
             self.namespace.clone()
         };
@@ -629,7 +698,10 @@ impl<'s> ModuleGen<'s> {
             })
             .map(|p| format!(": protocol {p}"))
             .unwrap_or_default();
-        writeln!(out, "//! Types of the Avro namespace `{title}`{protocol_note}.\n")?;
+        writeln!(
+            out,
+            "//! Types of the Avro namespace `{title}`{protocol_note}.\n"
+        )?;
         for child in children {
             writeln!(out, "pub mod {child};")?;
         }
@@ -698,18 +770,14 @@ impl<'s> ModuleGen<'s> {
     }
 
     fn union_enum(&mut self, branches: &[AvroType], owner: &str, field: &str) -> Result<String> {
-        let name = format!("{}{}", pascal_case(owner), pascal_case(&snake_case(field)));
+        let name = union_name(owner, field);
         if branches.len() > 63 {
             bail!("union {name} too large for a one-byte index");
         }
         let mut variants = Vec::new();
         for b in branches {
-            let variant = match (primitive_variant(b), b) {
-                (Some(p), _) => p.to_owned(),
-                (None, AvroType::Named(full)) => {
-                    pascal_case(full.rsplit('.').next().unwrap_or(full))
-                }
-                _ => bail!("unsupported union branch in {owner}.{field}"),
+            let Some(variant) = union_variant(b) else {
+                bail!("unsupported union branch in {owner}.{field}");
             };
             let payload = match b {
                 AvroType::Null => None,
@@ -726,34 +794,54 @@ impl<'s> ModuleGen<'s> {
             "\n/// The Avro union of `{owner}.{field}`: `{}`.",
             avro_type_text(&AvroType::Union(branches.to_vec()))
         )?;
-        writeln!(s, "#[derive(Debug, Clone, PartialEq, serde::Serialize)]")?;
+        let unit_default = variants
+            .first()
+            .is_some_and(|(_, payload, _)| payload.is_none());
+        let default = if unit_default { "Default, " } else { "" };
+        writeln!(
+            s,
+            "#[derive(Debug, Clone, {default}PartialEq, serde::Serialize)]"
+        )?;
         writeln!(s, "pub enum {name} {{")?;
-        for (v, payload, b) in &variants {
+        for (i, (v, payload, b)) in variants.iter().enumerate() {
             writeln!(s, "    /// Branch `{}`.", avro_type_text(b))?;
+            if i == 0 && unit_default {
+                writeln!(s, "    #[default]")?;
+            }
             match payload {
                 None => writeln!(s, "    {v},")?,
                 Some(p) => writeln!(s, "    {v}({p}),")?,
             }
         }
         writeln!(s, "}}\n")?;
-        let (first_variant, first_payload, _) = &variants[0];
-        writeln!(s, "impl Default for {name} {{\n    fn default() -> Self {{")?;
-        match first_payload {
-            None => writeln!(s, "        {name}::{first_variant}")?,
-            Some(_) => writeln!(s, "        {name}::{first_variant}(Default::default())")?,
+        if !unit_default {
+            let (first_variant, first_payload, _) = &variants[0];
+            writeln!(s, "impl Default for {name} {{\n    fn default() -> Self {{")?;
+            match first_payload {
+                None => writeln!(s, "        {name}::{first_variant}")?,
+                Some(_) => writeln!(s, "        {name}::{first_variant}(Default::default())")?,
+            }
+            writeln!(s, "    }}\n}}\n")?;
         }
-        writeln!(s, "    }}\n}}\n")?;
-        let min = 1 + branches
-            .iter()
-            .map(|b| self.min_size(b))
-            .min()
-            .unwrap_or(0);
+
+        let min = 1 + branches.iter().map(|b| self.min_size(b)).min().unwrap_or(0);
         writeln!(s, "impl Avro for {name} {{")?;
         writeln!(s, "    const MIN_ENCODED_SIZE: usize = {min};")?;
-        writeln!(s, "    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {{")?;
-        writeln!(s, "        Ok(match r.read_union_index({})? {{", variants.len())?;
+        writeln!(
+            s,
+            "    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {{"
+        )?;
+        writeln!(
+            s,
+            "        Ok(match r.read_union_index({})? {{",
+            variants.len()
+        )?;
         for (i, (v, payload, b)) in variants.iter().enumerate() {
-            let arm = if i + 1 == variants.len() { "_".to_owned() } else { i.to_string() };
+            let arm = if i + 1 == variants.len() {
+                "_".to_owned()
+            } else {
+                i.to_string()
+            };
             match payload {
                 None => writeln!(s, "            {arm} => {name}::{v},")?,
                 Some(_) => writeln!(
@@ -764,7 +852,10 @@ impl<'s> ModuleGen<'s> {
             }
         }
         writeln!(s, "        }})\n    }}\n")?;
-        writeln!(s, "    fn encode(&self, out: &mut Vec<u8>) {{\n        match self {{")?;
+        writeln!(
+            s,
+            "    fn encode(&self, out: &mut Vec<u8>) {{\n        match self {{"
+        )?;
         for (i, (v, payload, _)) in variants.iter().enumerate() {
             let zigzag = i * 2;
             match payload {
@@ -776,11 +867,17 @@ impl<'s> ModuleGen<'s> {
             }
         }
         writeln!(s, "        }}\n    }}\n")?;
-        writeln!(s, "    fn encoded_len(&self) -> usize {{\n        match self {{")?;
+        writeln!(
+            s,
+            "    fn encoded_len(&self) -> usize {{\n        match self {{"
+        )?;
         for (v, payload, _) in &variants {
             match payload {
                 None => writeln!(s, "            {name}::{v} => 1,")?,
-                Some(_) => writeln!(s, "            {name}::{v}(value) => 1 + value.encoded_len(),")?,
+                Some(_) => writeln!(
+                    s,
+                    "            {name}::{v}(value) => 1 + value.encoded_len(),"
+                )?,
             }
         }
         writeln!(s, "        }}\n    }}\n}}")?;
@@ -791,7 +888,11 @@ impl<'s> ModuleGen<'s> {
     /// Small plain-value records (headers, versions) are `Copy`, as a hand-written type would be.
     fn is_copy(&self, ty: &AvroType) -> bool {
         match ty {
-            AvroType::Boolean | AvroType::Int | AvroType::Long | AvroType::Float | AvroType::Double => true,
+            AvroType::Boolean
+            | AvroType::Int
+            | AvroType::Long
+            | AvroType::Float
+            | AvroType::Double => true,
             AvroType::Union(bs) => is_nullable(bs).is_some_and(|t| self.is_copy(t)),
             AvroType::Named(full) => {
                 let t = &self.schema.types[self.schema.by_full_name[full]];
@@ -820,7 +921,9 @@ impl<'s> ModuleGen<'s> {
             AvroType::Named(full) => {
                 let t = &self.schema.types[self.schema.by_full_name[full]];
                 match &t.kind {
-                    Kind::Record { fields, .. } => fields.iter().map(|f| self.min_size(&f.ty)).sum(),
+                    Kind::Record { fields, .. } => {
+                        fields.iter().map(|f| self.min_size(&f.ty)).sum()
+                    }
                     Kind::Enum { .. } => 1,
                     Kind::Fixed { size } => *size,
                 }
@@ -853,11 +956,44 @@ impl<'s> ModuleGen<'s> {
                 m.message_type,
                 m.protocol,
                 m.sender_role.replace(',', " or "),
-                if m.multipart { "; may be sent in several parts" } else { "" }
+                if m.multipart {
+                    "; may be sent in several parts"
+                } else {
+                    ""
+                }
             )?;
         }
-        let copy = if fields.iter().all(|f| self.is_copy(&f.ty)) { "Copy, " } else { "" };
-        writeln!(out, "#[derive(Debug, Clone, {copy}PartialEq, serde::Serialize)]")?;
+        let copy = if fields.iter().all(|f| self.is_copy(&f.ty)) {
+            "Copy, "
+        } else {
+            ""
+        };
+        // Schema defaults that equal the type's own default need no hand-written impl.
+        let mut defaults = Vec::new();
+        for (_, _, f) in &rendered {
+            defaults.push(match &f.default {
+                Some(d) => self.default_value(&f.ty, d)?,
+                None => "Default::default()".to_owned(),
+            });
+        }
+        let derive_default = defaults.iter().all(|d| {
+            matches!(
+                d.as_str(),
+                "Default::default()"
+                    | "Vec::new()"
+                    | "Map::new()"
+                    | "String::new()"
+                    | "Bytes::new()"
+                    | "false"
+                    | "0"
+                    | "None"
+            )
+        });
+        let default = if derive_default { "Default, " } else { "" };
+        writeln!(
+            out,
+            "#[derive(Debug, Clone, {copy}{default}PartialEq, serde::Serialize)]"
+        )?;
         if !fields.is_empty() {
             writeln!(out, "#[serde(rename_all = \"camelCase\")]")?;
         }
@@ -873,21 +1009,16 @@ impl<'s> ModuleGen<'s> {
         writeln!(out, "}}\n")?;
 
         // Default honours the schema's field defaults.
-        writeln!(out, "impl Default for {name} {{\n    fn default() -> Self {{")?;
-        if rendered.is_empty() {
-            writeln!(out, "        {name} {{}}")?;
-        } else {
-            writeln!(out, "        {name} {{")?;
-            for (ident, _, f) in &rendered {
-                let value = match &f.default {
-                    Some(d) => self.default_value(&f.ty, d)?,
-                    None => "Default::default()".to_owned(),
-                };
+        if !derive_default {
+            writeln!(
+                out,
+                "impl Default for {name} {{\n    fn default() -> Self {{\n        {name} {{"
+            )?;
+            for ((ident, _, _), value) in rendered.iter().zip(&defaults) {
                 writeln!(out, "            {ident}: {value},")?;
             }
-            writeln!(out, "        }}")?;
+            writeln!(out, "        }}\n    }}\n}}\n")?;
         }
-        writeln!(out, "    }}\n}}\n")?;
 
         let min: usize = fields.iter().map(|f| self.min_size(&f.ty)).sum();
         writeln!(out, "impl Avro for {name} {{")?;
@@ -898,12 +1029,22 @@ impl<'s> ModuleGen<'s> {
                 "    fn decode(_r: &mut Reader<'_>) -> Result<Self, DecodeError> {{\n        Ok({name} {{}})\n    }}\n"
             )?;
             writeln!(out, "    fn encode(&self, _out: &mut Vec<u8>) {{}}\n")?;
-            writeln!(out, "    fn encoded_len(&self) -> usize {{\n        0\n    }}\n}}")?;
+            writeln!(
+                out,
+                "    fn encoded_len(&self) -> usize {{\n        0\n    }}\n}}"
+            )?;
         } else {
-            writeln!(out, "    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {{")?;
+            writeln!(
+                out,
+                "    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {{"
+            )?;
             writeln!(out, "        Ok({name} {{")?;
             for (ident, _, f) in &rendered {
-                writeln!(out, "            {ident}: crate::codec::field(r, \"{}\")?,", f.name)?;
+                writeln!(
+                    out,
+                    "            {ident}: crate::codec::field(r, \"{}\")?,",
+                    f.name
+                )?;
             }
             writeln!(out, "        }})\n    }}\n")?;
             writeln!(out, "    fn encode(&self, out: &mut Vec<u8>) {{")?;
@@ -997,21 +1138,43 @@ impl<'s> ModuleGen<'s> {
         }
         writeln!(out, "}}\n")?;
         writeln!(out, "impl {name} {{")?;
-        writeln!(out, "    /// Every symbol, in schema order (the order of their wire indices).")?;
+        writeln!(
+            out,
+            "    /// Every symbol, in schema order (the order of their wire indices)."
+        )?;
         writeln!(out, "    pub const ALL: [{name}; {}] = [", symbols.len())?;
         for sym in symbols {
             writeln!(out, "        {name}::{},", variant_ident(sym))?;
         }
         writeln!(out, "    ];\n")?;
-        writeln!(out, "    /// The Avro symbol, as written in JSON and in capability maps.")?;
-        writeln!(out, "    pub fn as_str(self) -> &'static str {{\n        match self {{")?;
+        writeln!(
+            out,
+            "    /// The Avro symbol, as written in JSON and in capability maps."
+        )?;
+        writeln!(
+            out,
+            "    pub fn as_str(self) -> &'static str {{\n        match self {{"
+        )?;
         for sym in symbols {
-            writeln!(out, "            {name}::{} => \"{sym}\",", variant_ident(sym))?;
+            writeln!(
+                out,
+                "            {name}::{} => \"{sym}\",",
+                variant_ident(sym)
+            )?;
         }
         writeln!(out, "        }}\n    }}\n")?;
-        writeln!(out, "    /// The value whose Avro symbol is `symbol` (case-sensitive).")?;
-        writeln!(out, "    pub fn from_symbol(symbol: &str) -> Option<{name}> {{")?;
-        writeln!(out, "        {name}::ALL.into_iter().find(|v| v.as_str() == symbol)")?;
+        writeln!(
+            out,
+            "    /// The value whose Avro symbol is `symbol` (case-sensitive)."
+        )?;
+        writeln!(
+            out,
+            "    pub fn from_symbol(symbol: &str) -> Option<{name}> {{"
+        )?;
+        writeln!(
+            out,
+            "        {name}::ALL.into_iter().find(|v| v.as_str() == symbol)"
+        )?;
         writeln!(out, "    }}\n}}\n")?;
         writeln!(out, "impl std::fmt::Display for {name} {{")?;
         writeln!(
@@ -1020,9 +1183,18 @@ impl<'s> ModuleGen<'s> {
         )?;
         writeln!(out, "impl Avro for {name} {{")?;
         writeln!(out, "    const MIN_ENCODED_SIZE: usize = 1;")?;
-        writeln!(out, "    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {{")?;
-        writeln!(out, "        let index = r.read_enum_index({name}::ALL.len())?;")?;
-        writeln!(out, "        // read_enum_index guarantees index < ALL.len().")?;
+        writeln!(
+            out,
+            "    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {{"
+        )?;
+        writeln!(
+            out,
+            "        let index = r.read_enum_index({name}::ALL.len())?;"
+        )?;
+        writeln!(
+            out,
+            "        // read_enum_index guarantees index < ALL.len()."
+        )?;
         writeln!(out, "        Ok({name}::ALL[index])\n    }}\n")?;
         writeln!(
             out,
@@ -1060,7 +1232,10 @@ impl<'s> ModuleGen<'s> {
         }
         writeln!(out, "}}\n")?;
         writeln!(out, "impl {enum_name} {{")?;
-        writeln!(out, "    /// The protocol number of every message in this enum.")?;
+        writeln!(
+            out,
+            "    /// The protocol number of every message in this enum."
+        )?;
         writeln!(out, "    pub const PROTOCOL: i32 = {protocol};\n")?;
         writeln!(
             out,
@@ -1074,7 +1249,8 @@ impl<'s> ModuleGen<'s> {
         for m in messages {
             let n = pascal_case(&m.name);
             let Kind::Record {
-                message: Some(meta), ..
+                message: Some(meta),
+                ..
             } = &m.kind
             else {
                 bail!("not a message");
@@ -1091,21 +1267,30 @@ impl<'s> ModuleGen<'s> {
         )?;
         writeln!(out, "        }})\n    }}\n")?;
         writeln!(out, "    /// Schema facts about the message held.")?;
-        writeln!(out, "    pub fn info(&self) -> &'static MessageInfo {{\n        match self {{")?;
+        writeln!(
+            out,
+            "    pub fn info(&self) -> &'static MessageInfo {{\n        match self {{"
+        )?;
         for m in messages {
             let n = pascal_case(&m.name);
             writeln!(out, "            {enum_name}::{n}(_) => &{n}::INFO,")?;
         }
         writeln!(out, "        }}\n    }}\n")?;
         writeln!(out, "    /// Appends the Avro encoding of the body.")?;
-        writeln!(out, "    pub fn encode(&self, out: &mut Vec<u8>) {{\n        match self {{")?;
+        writeln!(
+            out,
+            "    pub fn encode(&self, out: &mut Vec<u8>) {{\n        match self {{"
+        )?;
         for m in messages {
             let n = pascal_case(&m.name);
             writeln!(out, "            {enum_name}::{n}(m) => m.encode(out),")?;
         }
         writeln!(out, "        }}\n    }}\n")?;
         writeln!(out, "    /// Exact size of the body's Avro encoding.")?;
-        writeln!(out, "    pub fn encoded_len(&self) -> usize {{\n        match self {{")?;
+        writeln!(
+            out,
+            "    pub fn encoded_len(&self) -> usize {{\n        match self {{"
+        )?;
         for m in messages {
             let n = pascal_case(&m.name);
             writeln!(out, "            {enum_name}::{n}(m) => m.encoded_len(),")?;
@@ -1158,7 +1343,10 @@ fn root_module(schema: &Schema, children: &[String], depth: usize) -> Result<Str
         writeln!(s, "pub mod {child};")?;
     }
     writeln!(s, "\nuse crate::codec::Reader;")?;
-    writeln!(s, "use crate::message::{{BodyError, EtpMessage, MessageInfo}};")?;
+    writeln!(
+        s,
+        "use crate::message::{{BodyError, EtpMessage, MessageInfo}};"
+    )?;
     writeln!(s, "use {core}::{{Acknowledge, ProtocolException}};")?;
     for (name, module) in protocols.values() {
         writeln!(s, "use {module}::{name}Message;")?;
@@ -1170,7 +1358,11 @@ fn root_module(schema: &Schema, children: &[String], depth: usize) -> Result<Str
     writeln!(
         s,
         "/// The protocol numbers that have messages in the schema, ascending.\npub const PROTOCOLS: &[i32] = &[{}];\n",
-        protocols.keys().map(i32::to_string).collect::<Vec<_>>().join(", ")
+        protocols
+            .keys()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     )?;
     writeln!(
         s,
@@ -1178,8 +1370,14 @@ fn root_module(schema: &Schema, children: &[String], depth: usize) -> Result<Str
     )?;
     writeln!(s, "#[derive(Debug, Clone, PartialEq, serde::Serialize)]")?;
     writeln!(s, "pub enum Body {{")?;
-    writeln!(s, "    /// Message 1000, in any protocol.\n    ProtocolException(ProtocolException),")?;
-    writeln!(s, "    /// Message 1001, in any protocol.\n    Acknowledge(Acknowledge),")?;
+    writeln!(
+        s,
+        "    /// Message 1000, in any protocol.\n    ProtocolException(ProtocolException),"
+    )?;
+    writeln!(
+        s,
+        "    /// Message 1001, in any protocol.\n    Acknowledge(Acknowledge),"
+    )?;
     for (number, (name, _)) in &protocols {
         writeln!(s, "    /// Protocol {number}.\n    {name}({name}Message),")?;
     }
@@ -1205,32 +1403,56 @@ fn root_module(schema: &Schema, children: &[String], depth: usize) -> Result<Str
     writeln!(s, "            _ => {{}}\n        }}")?;
     writeln!(s, "        Ok(match protocol {{")?;
     for (number, (name, _)) in &protocols {
-        writeln!(s, "            {number} => Body::{name}({name}Message::decode(message_type, r)?),")?;
+        writeln!(
+            s,
+            "            {number} => Body::{name}({name}Message::decode(message_type, r)?),"
+        )?;
     }
-    writeln!(s, "            _ => return Err(BodyError::UnsupportedProtocol(protocol)),")?;
+    writeln!(
+        s,
+        "            _ => return Err(BodyError::UnsupportedProtocol(protocol)),"
+    )?;
     writeln!(s, "        }})\n    }}\n")?;
     writeln!(
         s,
         "    /// Schema facts about the message held (for 1000 and 1001, those of their Core definition)."
     )?;
-    writeln!(s, "    pub fn info(&self) -> &'static MessageInfo {{\n        match self {{")?;
-    writeln!(s, "            Body::ProtocolException(_) => &ProtocolException::INFO,")?;
+    writeln!(
+        s,
+        "    pub fn info(&self) -> &'static MessageInfo {{\n        match self {{"
+    )?;
+    writeln!(
+        s,
+        "            Body::ProtocolException(_) => &ProtocolException::INFO,"
+    )?;
     writeln!(s, "            Body::Acknowledge(_) => &Acknowledge::INFO,")?;
     for (name, _) in protocols.values() {
         writeln!(s, "            Body::{name}(m) => m.info(),")?;
     }
     writeln!(s, "        }}\n    }}\n")?;
     writeln!(s, "    /// Appends the Avro encoding of the body.")?;
-    writeln!(s, "    pub fn encode(&self, out: &mut Vec<u8>) {{\n        use crate::codec::Avro;\n        match self {{")?;
-    writeln!(s, "            Body::ProtocolException(m) => m.encode(out),")?;
+    writeln!(
+        s,
+        "    pub fn encode(&self, out: &mut Vec<u8>) {{\n        use crate::codec::Avro;\n        match self {{"
+    )?;
+    writeln!(
+        s,
+        "            Body::ProtocolException(m) => m.encode(out),"
+    )?;
     writeln!(s, "            Body::Acknowledge(m) => m.encode(out),")?;
     for (name, _) in protocols.values() {
         writeln!(s, "            Body::{name}(m) => m.encode(out),")?;
     }
     writeln!(s, "        }}\n    }}\n")?;
     writeln!(s, "    /// Exact size of the body's Avro encoding.")?;
-    writeln!(s, "    pub fn encoded_len(&self) -> usize {{\n        use crate::codec::Avro;\n        match self {{")?;
-    writeln!(s, "            Body::ProtocolException(m) => m.encoded_len(),")?;
+    writeln!(
+        s,
+        "    pub fn encoded_len(&self) -> usize {{\n        use crate::codec::Avro;\n        match self {{"
+    )?;
+    writeln!(
+        s,
+        "            Body::ProtocolException(m) => m.encoded_len(),"
+    )?;
     writeln!(s, "            Body::Acknowledge(m) => m.encoded_len(),")?;
     for (name, _) in protocols.values() {
         writeln!(s, "            Body::{name}(m) => m.encoded_len(),")?;
@@ -1257,7 +1479,10 @@ fn root_module(schema: &Schema, children: &[String], depth: usize) -> Result<Str
         s,
         "pub fn message_info(protocol: i32, message_type: i32) -> Option<&'static MessageInfo> {{"
     )?;
-    writeln!(s, "    if !PROTOCOLS.contains(&protocol) {{\n        return None;\n    }}")?;
+    writeln!(
+        s,
+        "    if !PROTOCOLS.contains(&protocol) {{\n        return None;\n    }}"
+    )?;
     writeln!(s, "    Some(match (protocol, message_type) {{")?;
     writeln!(s, "        (_, 1000) => &ProtocolException::INFO,")?;
     writeln!(s, "        (_, 1001) => &Acknowledge::INFO,")?;
@@ -1283,5 +1508,362 @@ fn root_module(schema: &Schema, children: &[String], depth: usize) -> Result<Str
         )?;
     }
     writeln!(s, "        _ => return None,\n    }})\n}}")?;
+    Ok(s)
+}
+
+// ---------------------------------------------------------------------------------------
+// Test support: proptest strategies for every type
+
+/// Fixed part of `tests/generated/strategies.rs`: the primitive strategies and size bounds.
+const STRATEGIES_PRELUDE: &str = r#"//! Proptest strategies for every type of the ETP v1.2 schema: one function per named type
+//! and per union enum, named after the type's module path and name
+//! (`protocol_store_get_data_objects` builds a `types::protocol::store::GetDataObjects`).
+//!
+//! Sizes are bounded (short strings that are often non-ASCII, at most a few items per
+//! array or map), floats are never NaN (so values compare equal after a round trip), and
+//! every branch of every union is reachable. The macros at the end list every message,
+//! every type and every union, for tests that must cover all of them.
+//!
+//! Include with `#[path = "generated/strategies.rs"] mod strategies;`.
+
+#![allow(dead_code, unused_imports, unused_macros)]
+
+use bytes::Bytes;
+use etp_protocol::codec::Map;
+use proptest::prelude::*;
+use proptest::strategy::Union;
+
+/// Most items in a generated array or map of records, unions, strings or bytes.
+pub const MAX_ITEMS: usize = 3;
+
+/// Most items in a generated array of fixed-width or varint primitives (the bulk paths).
+pub const MAX_PRIMITIVE_ITEMS: usize = 12;
+
+/// Short strings: mostly ASCII identifiers, often with arbitrary (non-ASCII) characters.
+pub fn strings() -> BoxedStrategy<String> {
+    proptest::collection::vec(
+        prop_oneof![3 => proptest::char::range('a', 'z'), 2 => any::<char>()],
+        0..8,
+    )
+    .prop_map(String::from_iter)
+    .boxed()
+}
+
+/// Short byte strings.
+pub fn byte_strings() -> BoxedStrategy<Bytes> {
+    proptest::collection::vec(any::<u8>(), 0..12)
+        .prop_map(Bytes::from)
+        .boxed()
+}
+
+/// Any `f64` except NaN (which never equals itself): zeros of both signs, subnormals,
+/// normals and infinities.
+pub fn doubles() -> BoxedStrategy<f64> {
+    use proptest::num::f64;
+    (f64::POSITIVE | f64::NEGATIVE | f64::NORMAL | f64::SUBNORMAL | f64::ZERO | f64::INFINITE)
+        .boxed()
+}
+
+/// Any `f32` except NaN.
+pub fn floats() -> BoxedStrategy<f32> {
+    use proptest::num::f32;
+    (f32::POSITIVE | f32::NEGATIVE | f32::NORMAL | f32::SUBNORMAL | f32::ZERO | f32::INFINITE)
+        .boxed()
+}
+
+/// Arrays of at most `max` items.
+pub fn arrays<S>(items: S, max: usize) -> BoxedStrategy<Vec<S::Value>>
+where
+    S: Strategy + 'static,
+{
+    proptest::collection::vec(items, 0..=max).boxed()
+}
+
+/// Maps of at most [`MAX_ITEMS`] entries (a repeated key keeps the last value).
+pub fn maps<S>(values: S) -> BoxedStrategy<Map<S::Value>>
+where
+    S: Strategy + 'static,
+{
+    proptest::collection::vec((strings(), values), 0..=MAX_ITEMS)
+        .prop_map(|entries| entries.into_iter().collect())
+        .boxed()
+}
+
+/// The nullable union `["null", T]`: `None` or `Some` equally often.
+pub fn nullable<S>(value: S) -> BoxedStrategy<Option<S::Value>>
+where
+    S: Strategy + 'static,
+{
+    proptest::option::of(value).boxed()
+}
+
+/// The 16-byte `Uuid`.
+pub fn uuids() -> BoxedStrategy<etp_protocol::Uuid> {
+    any::<[u8; 16]>().prop_map(etp_protocol::Uuid).boxed()
+}
+"#;
+
+/// Records with more fields than this are built from a tuple of tuples (proptest implements
+/// `Strategy` for tuples of up to 12 elements).
+const TUPLE_GROUP: usize = 8;
+
+/// A union enum found while walking the record fields.
+struct UnionStrategy {
+    type_path: String,
+    branches: usize,
+    code: String,
+}
+
+struct StrategyGen<'s> {
+    schema: &'s Schema,
+    unions: BTreeMap<String, UnionStrategy>,
+}
+
+/// The generated strategy function of a named type or union enum in `namespace`.
+fn strategy_fn(namespace: &str, type_name: &str) -> Result<String> {
+    Ok(format!(
+        "{}_{}",
+        module_path(namespace)?.join("_"),
+        snake_case(type_name)
+    ))
+}
+
+impl StrategyGen<'_> {
+    fn named(&self, full: &str) -> Result<&NamedType> {
+        self.schema
+            .by_full_name
+            .get(full)
+            .map(|&i| &self.schema.types[i])
+            .with_context(|| format!("unknown type {full}"))
+    }
+
+    /// Rust path of a named type as seen from a test crate.
+    fn type_path(&self, t: &NamedType) -> Result<String> {
+        if matches!(t.kind, Kind::Fixed { .. }) {
+            return Ok("etp_protocol::Uuid".to_owned());
+        }
+        Ok(format!(
+            "etp_protocol::types::{}::{}",
+            module_path(&t.namespace)?.join("::"),
+            pascal_case(&t.name)
+        ))
+    }
+
+    /// A strategy expression for a value of `ty`, a field (or part of one) of `owner`.
+    fn expr(&mut self, ty: &AvroType, owner: &NamedType, field: &str) -> Result<String> {
+        Ok(match ty {
+            AvroType::Null => bail!("bare null field in {}.{field}", owner.name),
+            AvroType::Boolean => "any::<bool>()".into(),
+            AvroType::Int => "any::<i32>()".into(),
+            AvroType::Long => "any::<i64>()".into(),
+            AvroType::Float => "floats()".into(),
+            AvroType::Double => "doubles()".into(),
+            AvroType::String => "strings()".into(),
+            AvroType::Bytes => "byte_strings()".into(),
+            AvroType::Named(full) => {
+                let t = self.named(full)?;
+                if matches!(t.kind, Kind::Fixed { .. }) {
+                    "uuids()".into()
+                } else {
+                    format!("{}()", strategy_fn(&t.namespace, &t.name)?)
+                }
+            }
+            AvroType::Array(item) => {
+                let max = match **item {
+                    AvroType::Boolean
+                    | AvroType::Int
+                    | AvroType::Long
+                    | AvroType::Float
+                    | AvroType::Double => "MAX_PRIMITIVE_ITEMS",
+                    _ => "MAX_ITEMS",
+                };
+                format!("arrays({}, {max})", self.expr(item, owner, field)?)
+            }
+            AvroType::Map(value) => format!("maps({})", self.expr(value, owner, field)?),
+            AvroType::Union(branches) => match is_nullable(branches) {
+                Some(t) => format!("nullable({})", self.expr(t, owner, field)?),
+                None => format!("{}()", self.union(branches, owner, field)?),
+            },
+        })
+    }
+
+    /// Emits (once) the strategy of the union enum of `owner.field`; returns its function.
+    fn union(&mut self, branches: &[AvroType], owner: &NamedType, field: &str) -> Result<String> {
+        let name = union_name(&owner.name, field);
+        let func = strategy_fn(&owner.namespace, &name)?;
+        if self.unions.contains_key(&func) {
+            return Ok(func);
+        }
+        let type_path = format!(
+            "etp_protocol::types::{}::{name}",
+            module_path(&owner.namespace)?.join("::")
+        );
+        let mut arms = Vec::new();
+        for b in branches {
+            let variant = union_variant(b)
+                .with_context(|| format!("unsupported union branch in {}.{field}", owner.name))?;
+            arms.push(match b {
+                AvroType::Null => format!("Just({type_path}::{variant}).boxed()"),
+                other => format!(
+                    "{}.prop_map({type_path}::{variant}).boxed()",
+                    self.expr(other, owner, field)?
+                ),
+            });
+        }
+        let code = format!(
+            "\n/// Every branch of `{type_path}`, equally often.\npub fn {func}() -> BoxedStrategy<{type_path}> {{\n    Union::new([\n        {}\n    ])\n    .boxed()\n}}\n",
+            arms.join(",\n        ")
+        );
+        self.unions.insert(
+            func.clone(),
+            UnionStrategy {
+                type_path,
+                branches: branches.len(),
+                code,
+            },
+        );
+        Ok(func)
+    }
+
+    fn record(&mut self, t: &NamedType, fields: &[Field]) -> Result<String> {
+        let func = strategy_fn(&t.namespace, &t.name)?;
+        let path = self.type_path(t)?;
+        let mut s = format!(
+            "\n/// Any `{}`.\npub fn {func}() -> BoxedStrategy<{path}> {{\n",
+            t.full_name
+        );
+        if fields.is_empty() {
+            writeln!(s, "    Just({path} {{}}).boxed()\n}}")?;
+            return Ok(s);
+        }
+        if fields.len() > TUPLE_GROUP * TUPLE_GROUP {
+            bail!(
+                "record {} has too many fields for a tuple strategy",
+                t.full_name
+            );
+        }
+        let mut groups = Vec::new();
+        let mut patterns = Vec::new();
+        for (g, chunk) in fields.chunks(TUPLE_GROUP).enumerate() {
+            let mut exprs = Vec::new();
+            let mut names = Vec::new();
+            for (i, f) in chunk.iter().enumerate() {
+                exprs.push(self.expr(&f.ty, t, &f.name)?);
+                names.push(format!("f{}", g * TUPLE_GROUP + i));
+            }
+            groups.push(format!("({},)", exprs.join(", ")));
+            patterns.push(format!("({},)", names.join(", ")));
+        }
+        let inits: Vec<String> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("{}: f{i}", field_ident(&f.name)))
+            .collect();
+        writeln!(
+            s,
+            "    ({},)\n        .prop_map(|({},)| {path} {{ {} }})\n        .boxed()\n}}",
+            groups.join(", "),
+            patterns.join(", "),
+            inits.join(", ")
+        )?;
+        Ok(s)
+    }
+}
+
+/// The text of `tests/generated/strategies.rs` (before rustfmt).
+fn strategies_file(schema: &Schema) -> Result<String> {
+    let mut generator = StrategyGen {
+        schema,
+        unions: BTreeMap::new(),
+    };
+    let mut ordered: Vec<&NamedType> = schema.types.iter().collect();
+    ordered.sort_by_key(|t| {
+        (
+            module_path(&t.namespace).unwrap_or_default(),
+            t.name.clone(),
+        )
+    });
+
+    let mut body = String::new();
+    let mut all_types = Vec::new();
+    let mut messages = Vec::new();
+    for t in &ordered {
+        let func = strategy_fn(&t.namespace, &t.name)?;
+        let path = generator.type_path(t)?;
+        match &t.kind {
+            Kind::Record { fields, message } => {
+                body.push_str(&generator.record(t, fields)?);
+                if let Some(m) = message {
+                    messages.push((m.protocol, m.message_type, func.clone(), path.clone()));
+                }
+            }
+            Kind::Enum { .. } => {
+                write!(
+                    body,
+                    "\n/// Any `{}`.\npub fn {func}() -> BoxedStrategy<{path}> {{\n    proptest::sample::select({path}::ALL.to_vec()).boxed()\n}}\n",
+                    t.full_name
+                )?;
+            }
+            // Uuid has the shared `uuids()` strategy; it is listed for the datum tests.
+            Kind::Fixed { .. } => {
+                write!(
+                    body,
+                    "\n/// Any `{}`.\npub fn {func}() -> BoxedStrategy<{path}> {{\n    uuids()\n}}\n",
+                    t.full_name
+                )?;
+            }
+        }
+        all_types.push((func, path));
+    }
+    let mut seen = BTreeSet::new();
+    for (func, _) in &all_types {
+        if generator.unions.contains_key(func) || !seen.insert(func.clone()) {
+            bail!("two generated strategies are named {func}");
+        }
+    }
+    for (func, u) in &generator.unions {
+        body.push_str(&u.code);
+        all_types.push((func.clone(), u.type_path.clone()));
+    }
+    all_types.sort();
+    messages.sort();
+
+    let mut s = String::from(HEADER);
+    s.push_str(STRATEGIES_PRELUDE);
+    s.push_str(&body);
+    let list = |items: Vec<String>| items.join(",\n            ");
+    write!(
+        s,
+        "\n/// Calls `$callback! {{ strategy: Type, ... }}` with every ETP message ({} of them),\n/// in protocol and message type order.\nmacro_rules! for_each_message {{\n    ($callback:ident) => {{\n        $callback! {{\n            {}\n        }}\n    }};\n}}\npub(crate) use for_each_message;\n",
+        messages.len(),
+        list(
+            messages
+                .iter()
+                .map(|(_, _, func, path)| format!("{func}: {path}"))
+                .collect()
+        )
+    )?;
+    write!(
+        s,
+        "\n/// Calls `$callback! {{ strategy: Type, ... }}` with every named type and union enum\n/// ({} of them).\nmacro_rules! for_each_type {{\n    ($callback:ident) => {{\n        $callback! {{\n            {}\n        }}\n    }};\n}}\npub(crate) use for_each_type;\n",
+        all_types.len(),
+        list(
+            all_types
+                .iter()
+                .map(|(func, path)| format!("{func}: {path}"))
+                .collect()
+        )
+    )?;
+    write!(
+        s,
+        "\n/// Calls `$callback! {{ strategy: Type = branches, ... }}` with every union enum.\nmacro_rules! for_each_union {{\n    ($callback:ident) => {{\n        $callback! {{\n            {}\n        }}\n    }};\n}}\npub(crate) use for_each_union;\n",
+        list(
+            generator
+                .unions
+                .iter()
+                .map(|(func, u)| format!("{func}: {} = {}", u.type_path, u.branches))
+                .collect()
+        )
+    )?;
     Ok(s)
 }

@@ -85,7 +85,7 @@ impl FromStr for Uuid {
                 continue;
             }
             let v = (c as char).to_digit(16).ok_or_else(err)? as u8;
-            out[nibbles / 2] |= if nibbles % 2 == 0 { v << 4 } else { v };
+            out[nibbles / 2] |= if nibbles.is_multiple_of(2) { v << 4 } else { v };
             nibbles += 1;
         }
         Ok(Uuid(out))
@@ -124,9 +124,22 @@ mod tests {
         let u: Uuid = text.parse().unwrap();
         assert_eq!(u.0[0], 0x01);
         assert_eq!(u.to_string(), text);
-        assert_eq!("0123ABCD-4567-89EF-0123-456789ABCDEF".parse::<Uuid>().unwrap(), u);
-        assert!("0123abcd45678-9ef-0123-456789abcdef".parse::<Uuid>().is_err());
-        assert!("0123abcd-4567-89ef-0123-456789abcdeg".parse::<Uuid>().is_err());
+        assert_eq!(
+            "0123ABCD-4567-89EF-0123-456789ABCDEF"
+                .parse::<Uuid>()
+                .unwrap(),
+            u
+        );
+        assert!(
+            "0123abcd45678-9ef-0123-456789abcdef"
+                .parse::<Uuid>()
+                .is_err()
+        );
+        assert!(
+            "0123abcd-4567-89ef-0123-456789abcdeg"
+                .parse::<Uuid>()
+                .is_err()
+        );
         assert!("".parse::<Uuid>().is_err());
     }
 

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use etp_protocol::codec::{Avro, Map};
-use etp_protocol::types::datatypes::{Contact, DataValue, DataValueItem, ServerCapabilities, SupportedProtocol, Version};
+use etp_protocol::types::datatypes::{
+    Contact, DataValue, DataValueItem, ServerCapabilities, SupportedProtocol, Version,
+};
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
@@ -18,8 +20,14 @@ use crate::state::{APPLICATION_NAME, ServerState, supported_data_objects};
 pub fn server_capabilities(server: &ServerState) -> ServerCapabilities {
     let offer = server.offer();
     let mut endpoint = offer.endpoint_capabilities.clone();
-    endpoint.insert("MaxWebSocketMessagePayloadSize".into(), crate::session::long_value(offer.max_message_size as i64));
-    endpoint.insert("MaxWebSocketFramePayloadSize".into(), crate::session::long_value(offer.max_frame_size as i64));
+    endpoint.insert(
+        "MaxWebSocketMessagePayloadSize".into(),
+        crate::session::long_value(offer.max_message_size as i64),
+    );
+    endpoint.insert(
+        "MaxWebSocketFramePayloadSize".into(),
+        crate::session::long_value(offer.max_frame_size as i64),
+    );
     ServerCapabilities {
         application_name: APPLICATION_NAME.into(),
         application_version: env!("CARGO_PKG_VERSION").into(),
@@ -33,7 +41,12 @@ pub fn server_capabilities(server: &ServerState) -> ServerCapabilities {
             .iter()
             .map(|(protocol, (role, caps))| SupportedProtocol {
                 protocol: *protocol,
-                protocol_version: Version { major: 1, minor: 2, revision: 0, patch: 0 },
+                protocol_version: Version {
+                    major: 1,
+                    minor: 2,
+                    revision: 0,
+                    patch: 0,
+                },
                 role: role.as_str().into(),
                 protocol_capabilities: caps.clone(),
             })
@@ -44,28 +57,40 @@ pub fn server_capabilities(server: &ServerState) -> ServerCapabilities {
 
 /// Answers the well-known capabilities URL.
 pub fn respond(server: &ServerState, query: &HashMap<String, String>) -> Response<Full<Bytes>> {
-    if query.get("getversions").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if query
+        .get("getversions")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         return json_response(StatusCode::OK, json!([SUBPROTOCOL]));
     }
-    if let Some(version) = query.get("getversion") {
-        if version != SUBPROTOCOL {
-            return text(StatusCode::NOT_FOUND, &format!("version {version:?} is not supported; this server speaks {SUBPROTOCOL}"));
-        }
+    if let Some(version) = query.get("getversion")
+        && version != SUBPROTOCOL
+    {
+        return text(
+            StatusCode::NOT_FOUND,
+            &format!("version {version:?} is not supported; this server speaks {SUBPROTOCOL}"),
+        );
     }
     let caps = server_capabilities(server);
-    if query.get("$format").is_some_and(|f| f.eq_ignore_ascii_case("binary")) {
+    if query
+        .get("$format")
+        .is_some_and(|f| f.eq_ignore_ascii_case("binary"))
+    {
         let mut body = Vec::with_capacity(caps.encoded_len());
         caps.encode(&mut body);
         let mut r = Response::new(Full::new(Bytes::from(body)));
-        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("avro/binary"));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("avro/binary"));
         return r;
     }
     let mut doc = avro_json(&caps);
     // The OSDU certification (VE0412-1) looks for a top-level copy; extra fields are allowed.
-    if let (Some(obj), Some(details)) = (doc.as_object_mut(), caps.endpoint_capabilities.get("AuthorizationDetails")) {
-        if let DataValueItem::ArrayOfString(a) = &details.item {
-            obj.insert("AuthorizationDetails".into(), json!(a.values));
-        }
+    if let (Some(obj), Some(details)) = (
+        doc.as_object_mut(),
+        caps.endpoint_capabilities.get("AuthorizationDetails"),
+    ) && let DataValueItem::ArrayOfString(a) = &details.item
+    {
+        obj.insert("AuthorizationDetails".into(), json!(a.values));
     }
     json_response(StatusCode::OK, doc)
 }
@@ -99,7 +124,11 @@ pub fn avro_json(caps: &ServerCapabilities) -> Value {
 }
 
 fn map_json(map: &Map<DataValue>) -> Value {
-    Value::Object(map.iter().map(|(k, v)| (k.clone(), json!({"item": data_value_json(&v.item)}))).collect())
+    Value::Object(
+        map.iter()
+            .map(|(k, v)| (k.clone(), json!({"item": data_value_json(&v.item)})))
+            .collect(),
+    )
 }
 
 fn data_value_json(item: &DataValueItem) -> Value {
@@ -112,11 +141,17 @@ fn data_value_json(item: &DataValueItem) -> Value {
         DataValueItem::Float(v) => json!({"float": v}),
         DataValueItem::Double(v) => json!({"double": v}),
         DataValueItem::String(v) => json!({"string": v}),
-        DataValueItem::ArrayOfString(a) => json!({format!("{NS}ArrayOfString"): {"values": a.values}}),
-        DataValueItem::ArrayOfBoolean(a) => json!({format!("{NS}ArrayOfBoolean"): {"values": a.values}}),
+        DataValueItem::ArrayOfString(a) => {
+            json!({format!("{NS}ArrayOfString"): {"values": a.values}})
+        }
+        DataValueItem::ArrayOfBoolean(a) => {
+            json!({format!("{NS}ArrayOfBoolean"): {"values": a.values}})
+        }
         DataValueItem::ArrayOfInt(a) => json!({format!("{NS}ArrayOfInt"): {"values": a.values}}),
         DataValueItem::ArrayOfLong(a) => json!({format!("{NS}ArrayOfLong"): {"values": a.values}}),
-        DataValueItem::ArrayOfDouble(a) => json!({format!("{NS}ArrayOfDouble"): {"values": a.values}}),
+        DataValueItem::ArrayOfDouble(a) => {
+            json!({format!("{NS}ArrayOfDouble"): {"values": a.values}})
+        }
         // Not used in capabilities; written with the serde view of the value.
         other => serde_json::to_value(other).unwrap_or(Value::Null),
     }
@@ -131,6 +166,9 @@ mod tests {
     fn data_values_use_avro_json_branch_names() {
         assert_eq!(data_value_json(&DataValueItem::Long(5)), json!({"long": 5}));
         let v = data_value_json(&strings_value(vec!["a".into()]).item);
-        assert_eq!(v, json!({"Energistics.Etp.v12.Datatypes.ArrayOfString": {"values": ["a"]}}));
+        assert_eq!(
+            v,
+            json!({"Energistics.Etp.v12.Datatypes.ArrayOfString": {"values": ["a"]}})
+        );
     }
 }

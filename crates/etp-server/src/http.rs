@@ -30,7 +30,8 @@ pub async fn route(
     let path = req.uri().path().to_owned();
     let query = parse_query(req.uri().query().unwrap_or(""));
     let prefix = server.config.path_prefix.trim_end_matches('/');
-    let local = if !prefix.is_empty() && (path == prefix || path.starts_with(&format!("{prefix}/"))) {
+    let local = if !prefix.is_empty() && (path == prefix || path.starts_with(&format!("{prefix}/")))
+    {
         &path[prefix.len()..]
     } else {
         path.as_str()
@@ -44,18 +45,35 @@ pub async fn route(
         return Ok(upgrade(&mut req, &query, peer, server));
     }
     if req.method() != Method::GET {
-        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "only GET is served here"));
+        return Ok(text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET is served here",
+        ));
     }
     Ok(match local {
         "/.well-known/etp-server-capabilities" => capabilities::respond(&server, &query),
-        "/health" => json(StatusCode::OK, serde_json::json!({"status": "ok", "sessions": server.sessions.len()})),
+        "/health" => json(
+            StatusCode::OK,
+            serde_json::json!({"status": "ok", "sessions": server.sessions.len()}),
+        ),
         "/metrics" => {
-            let mut r = Response::new(Full::new(Bytes::from(server.metrics.render(&server.sessions))));
-            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            let mut r = Response::new(Full::new(Bytes::from(
+                server.metrics.render(&server.sessions),
+            )));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
             r
         }
-        "/sessions" => json(StatusCode::OK, serde_json::to_value(server.sessions.snapshots()).unwrap_or_default()),
-        "/" => text(StatusCode::UPGRADE_REQUIRED, "this is an ETP 1.2 endpoint: connect with a WebSocket using subprotocol etp12.energistics.org"),
+        "/sessions" => json(
+            StatusCode::OK,
+            serde_json::to_value(server.sessions.snapshots()).unwrap_or_default(),
+        ),
+        "/" => text(
+            StatusCode::UPGRADE_REQUIRED,
+            "this is an ETP 1.2 endpoint: connect with a WebSocket using subprotocol etp12.energistics.org",
+        ),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     })
 }
@@ -76,12 +94,17 @@ fn upgrade(
         .filter(|p| !p.is_empty())
         .collect();
     if offered.is_empty() {
-        return text(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Protocol: this endpoint speaks etp12.energistics.org");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "missing Sec-WebSocket-Protocol: this endpoint speaks etp12.energistics.org",
+        );
     }
     if !offered.iter().any(|p| p == SUBPROTOCOL) {
         return text(
             StatusCode::BAD_REQUEST,
-            &format!("unsupported WebSocket subprotocol {offered:?}: this endpoint speaks etp12.energistics.org (ETP 1.2 only)"),
+            &format!(
+                "unsupported WebSocket subprotocol {offered:?}: this endpoint speaks etp12.energistics.org (ETP 1.2 only)"
+            ),
         );
     }
     // Headers win over query parameters (browsers cannot set headers: open-etp-client's
@@ -94,13 +117,19 @@ fn upgrade(
             .or_else(|| query.get(name).cloned())
             .filter(|v| !v.is_empty())
     };
-    if let Some(encoding) = param("etp-encoding") {
-        if !encoding.eq_ignore_ascii_case("binary") {
-            return text(StatusCode::PRECONDITION_FAILED, &format!("etp-encoding {encoding:?} is not supported; only binary"));
-        }
+    if let Some(encoding) = param("etp-encoding")
+        && !encoding.eq_ignore_ascii_case("binary")
+    {
+        return text(
+            StatusCode::PRECONDITION_FAILED,
+            &format!("etp-encoding {encoding:?} is not supported; only binary"),
+        );
     }
     if server.sessions.len() as u64 >= server.config.max_sessions {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "too many sessions (MaxSessionGlobalCount)");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many sessions (MaxSessionGlobalCount)",
+        );
     }
     let conn = ConnectionInfo {
         peer: Some(peer),
@@ -110,11 +139,17 @@ fn upgrade(
     };
     let (mut response, fut) = match fastwebsockets::upgrade::upgrade(req) {
         Ok(pair) => pair,
-        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("invalid WebSocket upgrade: {e}")),
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid WebSocket upgrade: {e}"),
+            );
+        }
     };
-    response
-        .headers_mut()
-        .insert("sec-websocket-protocol", HeaderValue::from_static(SUBPROTOCOL));
+    response.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
     tokio::spawn(async move {
         match fut.await {
             Ok(ws) => crate::session::run(ws, conn, server).await,
@@ -144,7 +179,9 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -176,7 +213,10 @@ pub fn text(status: StatusCode, body: &str) -> HttpResponse {
     }
     let mut r = Response::new(Full::new(Bytes::from(format!("{body}\n"))));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -185,7 +225,8 @@ pub fn json(status: StatusCode, value: serde_json::Value) -> HttpResponse {
     let body = serde_json::to_string_pretty(&value).unwrap_or_default();
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
@@ -195,7 +236,9 @@ mod tests {
 
     #[test]
     fn query_parsing_decodes_and_lowercases_keys() {
-        let q = parse_query("GetVersion=etp12.energistics.org&Authorization=Bearer%20abc&x=%zz&$format=binary");
+        let q = parse_query(
+            "GetVersion=etp12.energistics.org&Authorization=Bearer%20abc&x=%zz&$format=binary",
+        );
         assert_eq!(q["getversion"], "etp12.energistics.org");
         assert_eq!(q["authorization"], "Bearer abc");
         assert_eq!(q["x"], "%zz");

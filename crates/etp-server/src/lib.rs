@@ -70,8 +70,10 @@ pub struct Server {
 impl Server {
     /// Prepares the data directory, registers the protocol handlers and binds the address.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| ServerError::DataDir { path: config.data_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
         let store_dir = config.data_dir.join("store");
         let store = tokio::task::spawn_blocking(move || etp_store::FjallStore::open(&store_dir))
             .await
@@ -79,17 +81,26 @@ impl Server {
             .map_err(|e| ServerError::Store(e.to_string()))?;
         let store: Arc<dyn etp_store::Store> = Arc::new(store);
         let mut handlers = Registry::default();
-        handlers.register(Arc::new(handlers::dataspace::DataspaceHandler::new(store.clone())));
+        handlers.register(Arc::new(handlers::dataspace::DataspaceHandler::new(
+            store.clone(),
+        )));
         Server::bind_with(config, handlers).await
     }
 
     /// Like [`Server::bind`] with an explicit handler registry (tests and embedders).
-    pub async fn bind_with(config: ServerConfig, handlers: Registry) -> Result<Server, ServerError> {
+    pub async fn bind_with(
+        config: ServerConfig,
+        handlers: Registry,
+    ) -> Result<Server, ServerError> {
         config.validate().map_err(ServerError::Config)?;
         let server_instance_id = load_or_create_instance_id(&config.data_dir)?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let state = Arc::new(ServerState {
             config,
@@ -105,12 +116,17 @@ impl Server {
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.state.config.listen)
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.config.listen)
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, sends CloseSession to every
     /// session, waits up to `shutdown_grace_secs` for them to end, and returns.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let Server { listener, state } = self;
         info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "ETP server listening");
         tokio::pin!(shutdown);
@@ -142,11 +158,20 @@ impl Server {
             }
         }
         drop(listener);
-        info!(sessions = state.sessions.len(), "shutting down: closing sessions");
+        info!(
+            sessions = state.sessions.len(),
+            "shutting down: closing sessions"
+        );
         let _ = state.shutdown.send(true);
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
-        if tokio::time::timeout(grace, state.sessions.wait_empty()).await.is_err() {
-            warn!(remaining = state.sessions.len(), "sessions still open after the grace period");
+        if tokio::time::timeout(grace, state.sessions.wait_empty())
+            .await
+            .is_err()
+        {
+            warn!(
+                remaining = state.sessions.len(),
+                "sessions still open after the grace period"
+            );
         }
         Ok(())
     }
@@ -158,13 +183,16 @@ fn state_handshake_timeout() -> Duration {
 
 /// Reads the server instance id from the data directory, creating both on first start.
 fn load_or_create_instance_id(dir: &Path) -> Result<Uuid, ServerError> {
-    let err = |source| ServerError::DataDir { path: dir.display().to_string(), source };
+    let err = |source| ServerError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(err)?;
     let path = dir.join("server-instance-id");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        if let Ok(id) = text.trim().parse() {
-            return Ok(id);
-        }
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(id) = text.trim().parse()
+    {
+        return Ok(id);
     }
     let id = Uuid::new_v4();
     std::fs::write(&path, format!("{id}\n")).map_err(err)?;

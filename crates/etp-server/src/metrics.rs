@@ -15,7 +15,9 @@ const CELLS: usize = PROTOCOL_SLOTS * TYPE_SLOTS;
 /// Error codes 0..=32 by number, 33 for the rest.
 const ERROR_SLOTS: usize = 34;
 /// Latency bucket upper bounds in seconds.
-const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10.0];
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10.0,
+];
 
 /// All counters. Shared by every session; updated with relaxed atomics on the hot path.
 pub struct Metrics {
@@ -46,7 +48,10 @@ impl Default for Metrics {
 }
 
 fn cell(protocol: i32, message_type: i32) -> usize {
-    let p = usize::try_from(protocol).ok().filter(|&p| p < PROTOCOL_SLOTS - 1).unwrap_or(PROTOCOL_SLOTS - 1);
+    let p = usize::try_from(protocol)
+        .ok()
+        .filter(|&p| p < PROTOCOL_SLOTS - 1)
+        .unwrap_or(PROTOCOL_SLOTS - 1);
     let t = match message_type {
         1000 => 30,
         t => usize::try_from(t).ok().filter(|&t| t < 30).unwrap_or(31),
@@ -57,7 +62,11 @@ fn cell(protocol: i32, message_type: i32) -> usize {
 fn labels(index: usize) -> (String, String) {
     let p = index / TYPE_SLOTS;
     let t = index % TYPE_SLOTS;
-    let protocol = if p == PROTOCOL_SLOTS - 1 { "other".to_owned() } else { p.to_string() };
+    let protocol = if p == PROTOCOL_SLOTS - 1 {
+        "other".to_owned()
+    } else {
+        p.to_string()
+    };
     let message_type = match t {
         30 => "1000".to_owned(),
         31 => "other".to_owned(),
@@ -83,7 +92,10 @@ impl Metrics {
 
     /// Counts one ProtocolException sent with `code`.
     pub fn count_error(&self, code: i32) {
-        let slot = usize::try_from(code).ok().filter(|&c| c < ERROR_SLOTS - 1).unwrap_or(ERROR_SLOTS - 1);
+        let slot = usize::try_from(code)
+            .ok()
+            .filter(|&c| c < ERROR_SLOTS - 1)
+            .unwrap_or(ERROR_SLOTS - 1);
         self.errors[slot].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -103,16 +115,43 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self, sessions: &SessionRegistry) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "# HELP etp_sessions_open Sessions currently open.\n# TYPE etp_sessions_open gauge\netp_sessions_open {}", sessions.len());
-        let _ = writeln!(s, "# HELP etp_sessions_total Sessions accepted since start.\n# TYPE etp_sessions_total counter\netp_sessions_total {}", sessions.total());
+        let _ = writeln!(
+            s,
+            "# HELP etp_sessions_open Sessions currently open.\n# TYPE etp_sessions_open gauge\netp_sessions_open {}",
+            sessions.len()
+        );
+        let _ = writeln!(
+            s,
+            "# HELP etp_sessions_total Sessions accepted since start.\n# TYPE etp_sessions_total counter\netp_sessions_total {}",
+            sessions.total()
+        );
         let series: [(&str, &str, &Vec<AtomicU64>); 4] = [
-            ("etp_messages_received_total", "Messages received", &self.messages_in),
-            ("etp_bytes_received_total", "Bytes received (WebSocket payload)", &self.bytes_in),
-            ("etp_messages_sent_total", "Messages sent", &self.messages_out),
-            ("etp_bytes_sent_total", "Bytes sent (WebSocket payload)", &self.bytes_out),
+            (
+                "etp_messages_received_total",
+                "Messages received",
+                &self.messages_in,
+            ),
+            (
+                "etp_bytes_received_total",
+                "Bytes received (WebSocket payload)",
+                &self.bytes_in,
+            ),
+            (
+                "etp_messages_sent_total",
+                "Messages sent",
+                &self.messages_out,
+            ),
+            (
+                "etp_bytes_sent_total",
+                "Bytes sent (WebSocket payload)",
+                &self.bytes_out,
+            ),
         ];
         for (name, help, values) in series {
-            let _ = writeln!(s, "# HELP {name} {help}, by protocol and message type.\n# TYPE {name} counter");
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}, by protocol and message type.\n# TYPE {name} counter"
+            );
             for (i, v) in values.iter().enumerate() {
                 let v = v.load(Ordering::Relaxed);
                 if v > 0 {
@@ -121,15 +160,25 @@ impl Metrics {
                 }
             }
         }
-        let _ = writeln!(s, "# HELP etp_protocol_exceptions_total ProtocolExceptions sent, by error code.\n# TYPE etp_protocol_exceptions_total counter");
+        let _ = writeln!(
+            s,
+            "# HELP etp_protocol_exceptions_total ProtocolExceptions sent, by error code.\n# TYPE etp_protocol_exceptions_total counter"
+        );
         for (i, v) in self.errors.iter().enumerate() {
             let v = v.load(Ordering::Relaxed);
             if v > 0 {
-                let code = if i == ERROR_SLOTS - 1 { "other".to_owned() } else { i.to_string() };
+                let code = if i == ERROR_SLOTS - 1 {
+                    "other".to_owned()
+                } else {
+                    i.to_string()
+                };
                 let _ = writeln!(s, "etp_protocol_exceptions_total{{code=\"{code}\"}} {v}");
             }
         }
-        let _ = writeln!(s, "# HELP etp_request_duration_seconds Time to handle a request, by protocol and message type.\n# TYPE etp_request_duration_seconds histogram");
+        let _ = writeln!(
+            s,
+            "# HELP etp_request_duration_seconds Time to handle a request, by protocol and message type.\n# TYPE etp_request_duration_seconds histogram"
+        );
         for c in 0..CELLS {
             let count = self.latency_count[c].load(Ordering::Relaxed);
             if count == 0 {
@@ -138,12 +187,24 @@ impl Metrics {
             let (p, t) = labels(c);
             for (i, bound) in BUCKETS.iter().enumerate() {
                 let v = self.latency_buckets[c * BUCKETS.len() + i].load(Ordering::Relaxed);
-                let _ = writeln!(s, "etp_request_duration_seconds_bucket{{protocol=\"{p}\",message_type=\"{t}\",le=\"{bound}\"}} {v}");
+                let _ = writeln!(
+                    s,
+                    "etp_request_duration_seconds_bucket{{protocol=\"{p}\",message_type=\"{t}\",le=\"{bound}\"}} {v}"
+                );
             }
-            let _ = writeln!(s, "etp_request_duration_seconds_bucket{{protocol=\"{p}\",message_type=\"{t}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(
+                s,
+                "etp_request_duration_seconds_bucket{{protocol=\"{p}\",message_type=\"{t}\",le=\"+Inf\"}} {count}"
+            );
             let sum = self.latency_sum_micros[c].load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(s, "etp_request_duration_seconds_sum{{protocol=\"{p}\",message_type=\"{t}\"}} {sum}");
-            let _ = writeln!(s, "etp_request_duration_seconds_count{{protocol=\"{p}\",message_type=\"{t}\"}} {count}");
+            let _ = writeln!(
+                s,
+                "etp_request_duration_seconds_sum{{protocol=\"{p}\",message_type=\"{t}\"}} {sum}"
+            );
+            let _ = writeln!(
+                s,
+                "etp_request_duration_seconds_count{{protocol=\"{p}\",message_type=\"{t}\"}} {count}"
+            );
         }
         s
     }

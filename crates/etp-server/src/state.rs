@@ -41,12 +41,30 @@ impl ServerState {
         let c = &self.config;
         let mut endpoint = Map::new();
         endpoint.insert("ActiveTimeoutPeriod".into(), long_value(3600));
-        endpoint.insert("ChangeRetentionPeriod".into(), long_value(c.change_retention_secs as i64));
-        endpoint.insert("MaxDataObjectSize".into(), long_value(c.max_data_object_size as i64));
-        endpoint.insert("MaxConcurrentMultipart".into(), long_value(crate::session::MAX_CONCURRENT_MULTIPART as i64));
-        endpoint.insert("MaxSessionGlobalCount".into(), long_value(c.max_sessions as i64));
-        endpoint.insert("MultipartMessageTimeoutPeriod".into(), long_value(crate::session::MULTIPART_TIMEOUT_SECS as i64));
-        endpoint.insert("RequestSessionTimeoutPeriod".into(), long_value(c.request_session_timeout_secs as i64));
+        endpoint.insert(
+            "ChangeRetentionPeriod".into(),
+            long_value(c.change_retention_secs as i64),
+        );
+        endpoint.insert(
+            "MaxDataObjectSize".into(),
+            long_value(c.max_data_object_size as i64),
+        );
+        endpoint.insert(
+            "MaxConcurrentMultipart".into(),
+            long_value(crate::session::MAX_CONCURRENT_MULTIPART as i64),
+        );
+        endpoint.insert(
+            "MaxSessionGlobalCount".into(),
+            long_value(c.max_sessions as i64),
+        );
+        endpoint.insert(
+            "MultipartMessageTimeoutPeriod".into(),
+            long_value(crate::session::MULTIPART_TIMEOUT_SECS as i64),
+        );
+        endpoint.insert(
+            "RequestSessionTimeoutPeriod".into(),
+            long_value(c.request_session_timeout_secs as i64),
+        );
         endpoint.insert("SupportsAlternateRequestUris".into(), bool_value(false));
         endpoint.insert("SupportsMessageHeaderExtensions".into(), bool_value(false));
         ServerOffer {
@@ -73,19 +91,44 @@ pub const APPLICATION_NAME: &str = "etp";
 /// Data object families the store indexes. Every prefix is one pyetp accepts
 /// (01-core.md §3), and each carries explicit Get/Put/Delete flags.
 pub fn supported_data_objects() -> Vec<SupportedDataObject> {
-    ["eml20.*", "eml21.*", "eml22.*", "eml23.*", "resqml20.*", "resqml22.*", "witsml20.*", "witsml21.*", "prodml21.*", "prodml22.*"]
-        .into_iter()
-        // pyetp only accepts these six prefixes in OpenSession; the rest are still
-        // accepted by the store, just not advertised.
-        .filter(|t| ["eml20.", "resqml20.", "resqml22.", "eml23.", "witsml21.", "prodml22."].iter().any(|p| t.starts_with(p)))
-        .map(|t| {
-            let mut caps = Map::new();
-            caps.insert("SupportsGet".into(), bool_value(true));
-            caps.insert("SupportsPut".into(), bool_value(true));
-            caps.insert("SupportsDelete".into(), bool_value(true));
-            SupportedDataObject { qualified_type: t.into(), data_object_capabilities: caps }
-        })
-        .collect()
+    [
+        "eml20.*",
+        "eml21.*",
+        "eml22.*",
+        "eml23.*",
+        "resqml20.*",
+        "resqml22.*",
+        "witsml20.*",
+        "witsml21.*",
+        "prodml21.*",
+        "prodml22.*",
+    ]
+    .into_iter()
+    // pyetp only accepts these six prefixes in OpenSession; the rest are still
+    // accepted by the store, just not advertised.
+    .filter(|t| {
+        [
+            "eml20.",
+            "resqml20.",
+            "resqml22.",
+            "eml23.",
+            "witsml21.",
+            "prodml22.",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p))
+    })
+    .map(|t| {
+        let mut caps = Map::new();
+        caps.insert("SupportsGet".into(), bool_value(true));
+        caps.insert("SupportsPut".into(), bool_value(true));
+        caps.insert("SupportsDelete".into(), bool_value(true));
+        SupportedDataObject {
+            qualified_type: t.into(),
+            data_object_capabilities: caps,
+        }
+    })
+    .collect()
 }
 
 /// Where a WebSocket came from and what its upgrade request said.

@@ -13,19 +13,11 @@ use crate::types::datatypes::channel_data::PassIndexedDepth;
 use bytes::Bytes;
 
 /// `Energistics.Etp.v12.Datatypes.AnyArray`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnyArray {
     /// `item`: `ArrayOfBoolean | ArrayOfInt | ArrayOfLong | ArrayOfFloat | ArrayOfDouble | ArrayOfString | bytes`.
     pub item: AnyArrayItem,
-}
-
-impl Default for AnyArray {
-    fn default() -> Self {
-        AnyArray {
-            item: Default::default(),
-        }
-    }
 }
 
 impl Avro for AnyArray {
@@ -280,19 +272,11 @@ impl Avro for AnyLogicalArrayType {
 }
 
 /// `Energistics.Etp.v12.Datatypes.AnySparseArray`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnySparseArray {
     /// `slices`: `array<AnySubarray>`.
     pub slices: Vec<AnySubarray>,
-}
-
-impl Default for AnySparseArray {
-    fn default() -> Self {
-        AnySparseArray {
-            slices: Default::default(),
-        }
-    }
 }
 
 impl Avro for AnySparseArray {
@@ -313,22 +297,13 @@ impl Avro for AnySparseArray {
 }
 
 /// `Energistics.Etp.v12.Datatypes.AnySubarray`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnySubarray {
     /// `start`: `long`.
     pub start: i64,
     /// `slice`: `AnyArray`.
     pub slice: AnyArray,
-}
-
-impl Default for AnySubarray {
-    fn default() -> Self {
-        AnySubarray {
-            start: Default::default(),
-            slice: Default::default(),
-        }
-    }
 }
 
 impl Avro for AnySubarray {
@@ -351,19 +326,11 @@ impl Avro for AnySubarray {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ArrayOfBoolean`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfBoolean {
     /// `values`: `array<boolean>`.
     pub values: Vec<bool>,
-}
-
-impl Default for ArrayOfBoolean {
-    fn default() -> Self {
-        ArrayOfBoolean {
-            values: Default::default(),
-        }
-    }
 }
 
 impl Avro for ArrayOfBoolean {
@@ -384,19 +351,11 @@ impl Avro for ArrayOfBoolean {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ArrayOfBytes`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfBytes {
     /// `values`: `array<bytes>`.
     pub values: Vec<Bytes>,
-}
-
-impl Default for ArrayOfBytes {
-    fn default() -> Self {
-        ArrayOfBytes {
-            values: Default::default(),
-        }
-    }
 }
 
 impl Avro for ArrayOfBytes {
@@ -417,19 +376,11 @@ impl Avro for ArrayOfBytes {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ArrayOfDouble`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfDouble {
     /// `values`: `array<double>`.
     pub values: Vec<f64>,
-}
-
-impl Default for ArrayOfDouble {
-    fn default() -> Self {
-        ArrayOfDouble {
-            values: Default::default(),
-        }
-    }
 }
 
 impl Avro for ArrayOfDouble {
@@ -450,19 +401,11 @@ impl Avro for ArrayOfDouble {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ArrayOfFloat`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfFloat {
     /// `values`: `array<float>`.
     pub values: Vec<f32>,
-}
-
-impl Default for ArrayOfFloat {
-    fn default() -> Self {
-        ArrayOfFloat {
-            values: Default::default(),
-        }
-    }
 }
 
 impl Avro for ArrayOfFloat {
@@ -483,19 +426,11 @@ impl Avro for ArrayOfFloat {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ArrayOfInt`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfInt {
     /// `values`: `array<int>`.
     pub values: Vec<i32>,
-}
-
-impl Default for ArrayOfInt {
-    fn default() -> Self {
-        ArrayOfInt {
-            values: Default::default(),
-        }
-    }
 }
 
 impl Avro for ArrayOfInt {
@@ -516,19 +451,11 @@ impl Avro for ArrayOfInt {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ArrayOfLong`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfLong {
     /// `values`: `array<long>`.
     pub values: Vec<i64>,
-}
-
-impl Default for ArrayOfLong {
-    fn default() -> Self {
-        ArrayOfLong {
-            values: Default::default(),
-        }
-    }
 }
 
 impl Avro for ArrayOfLong {
@@ -549,19 +476,11 @@ impl Avro for ArrayOfLong {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ArrayOfNullableBoolean`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfNullableBoolean {
     /// `values`: `array<null | boolean>`.
     pub values: Vec<Option<bool>>,
-}
-
-impl Default for ArrayOfNullableBoolean {
-    fn default() -> Self {
-        ArrayOfNullableBoolean {
-            values: Default::default(),
-        }
-    }
 }
 
 impl Avro for ArrayOfNullableBoolean {
@@ -582,19 +501,11 @@ impl Avro for ArrayOfNullableBoolean {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ArrayOfNullableInt`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfNullableInt {
     /// `values`: `array<null | int>`.
     pub values: Vec<Option<i32>>,
-}
-
-impl Default for ArrayOfNullableInt {
-    fn default() -> Self {
-        ArrayOfNullableInt {
-            values: Default::default(),
-        }
-    }
 }
 
 impl Avro for ArrayOfNullableInt {
@@ -615,19 +526,11 @@ impl Avro for ArrayOfNullableInt {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ArrayOfNullableLong`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfNullableLong {
     /// `values`: `array<null | long>`.
     pub values: Vec<Option<i64>>,
-}
-
-impl Default for ArrayOfNullableLong {
-    fn default() -> Self {
-        ArrayOfNullableLong {
-            values: Default::default(),
-        }
-    }
 }
 
 impl Avro for ArrayOfNullableLong {
@@ -648,19 +551,11 @@ impl Avro for ArrayOfNullableLong {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ArrayOfString`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfString {
     /// `values`: `array<string>`.
     pub values: Vec<String>,
-}
-
-impl Default for ArrayOfString {
-    fn default() -> Self {
-        ArrayOfString {
-            values: Default::default(),
-        }
-    }
 }
 
 impl Avro for ArrayOfString {
@@ -681,7 +576,7 @@ impl Avro for ArrayOfString {
 }
 
 /// `Energistics.Etp.v12.Datatypes.AttributeMetadataRecord`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttributeMetadataRecord {
     /// `attributeId`: `int`.
@@ -698,20 +593,6 @@ pub struct AttributeMetadataRecord {
     pub attribute_property_kind_uri: String,
     /// `axisVectorLengths`: `array<int>`.
     pub axis_vector_lengths: Vec<i32>,
-}
-
-impl Default for AttributeMetadataRecord {
-    fn default() -> Self {
-        AttributeMetadataRecord {
-            attribute_id: Default::default(),
-            attribute_name: Default::default(),
-            data_kind: Default::default(),
-            uom: Default::default(),
-            depth_datum: Default::default(),
-            attribute_property_kind_uri: Default::default(),
-            axis_vector_lengths: Default::default(),
-        }
-    }
 }
 
 impl Avro for AttributeMetadataRecord {
@@ -750,7 +631,7 @@ impl Avro for AttributeMetadataRecord {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Contact`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
     /// `organizationName`: `string`.
@@ -761,17 +642,6 @@ pub struct Contact {
     pub contact_phone: String,
     /// `contactEmail`: `string`.
     pub contact_email: String,
-}
-
-impl Default for Contact {
-    fn default() -> Self {
-        Contact {
-            organization_name: String::new(),
-            contact_name: String::new(),
-            contact_phone: String::new(),
-            contact_email: String::new(),
-        }
-    }
 }
 
 impl Avro for Contact {
@@ -801,22 +671,13 @@ impl Avro for Contact {
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataAttribute`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataAttribute {
     /// `attributeId`: `int`.
     pub attribute_id: i32,
     /// `attributeValue`: `DataValue`.
     pub attribute_value: DataValue,
-}
-
-impl Default for DataAttribute {
-    fn default() -> Self {
-        DataAttribute {
-            attribute_id: Default::default(),
-            attribute_value: Default::default(),
-        }
-    }
 }
 
 impl Avro for DataAttribute {
@@ -921,19 +782,11 @@ impl Avro for DataObjectCapabilityKind {
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataValue`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataValue {
     /// `item`: `null | boolean | int | long | float | double | string | ArrayOfBoolean | ArrayOfNullableBoolean | ArrayOfInt | ArrayOfNullableInt | ArrayOfLong | ArrayOfNullableLong | ArrayOfFloat | ArrayOfDouble | ArrayOfString | ArrayOfBytes | bytes | AnySparseArray`.
     pub item: DataValueItem,
-}
-
-impl Default for DataValue {
-    fn default() -> Self {
-        DataValue {
-            item: Default::default(),
-        }
-    }
 }
 
 impl Avro for DataValue {
@@ -1078,22 +931,13 @@ impl Avro for EndpointCapabilityKind {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ErrorInfo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorInfo {
     /// `message`: `string`.
     pub message: String,
     /// `code`: `int`.
     pub code: i32,
-}
-
-impl Default for ErrorInfo {
-    fn default() -> Self {
-        ErrorInfo {
-            message: Default::default(),
-            code: Default::default(),
-        }
-    }
 }
 
 impl Avro for ErrorInfo {
@@ -1116,19 +960,11 @@ impl Avro for ErrorInfo {
 }
 
 /// `Energistics.Etp.v12.Datatypes.IndexValue`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexValue {
     /// `item`: `null | long | double | PassIndexedDepth`.
     pub item: IndexValueItem,
-}
-
-impl Default for IndexValue {
-    fn default() -> Self {
-        IndexValue {
-            item: Default::default(),
-        }
-    }
 }
 
 impl Avro for IndexValue {
@@ -1149,7 +985,7 @@ impl Avro for IndexValue {
 }
 
 /// `Energistics.Etp.v12.Datatypes.MessageHeader`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageHeader {
     /// `protocol`: `int`.
@@ -1162,18 +998,6 @@ pub struct MessageHeader {
     pub message_id: i64,
     /// `messageFlags`: `int`.
     pub message_flags: i32,
-}
-
-impl Default for MessageHeader {
-    fn default() -> Self {
-        MessageHeader {
-            protocol: Default::default(),
-            message_type: Default::default(),
-            correlation_id: Default::default(),
-            message_id: Default::default(),
-            message_flags: Default::default(),
-        }
-    }
 }
 
 impl Avro for MessageHeader {
@@ -1206,19 +1030,11 @@ impl Avro for MessageHeader {
 }
 
 /// `Energistics.Etp.v12.Datatypes.MessageHeaderExtension`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageHeaderExtension {
     /// `extension`: `map<DataValue>`.
     pub extension: Map<DataValue>,
-}
-
-impl Default for MessageHeaderExtension {
-    fn default() -> Self {
-        MessageHeaderExtension {
-            extension: Map::new(),
-        }
-    }
 }
 
 impl Avro for MessageHeaderExtension {
@@ -1583,22 +1399,13 @@ impl Avro for ServerCapabilities {
 }
 
 /// `Energistics.Etp.v12.Datatypes.SupportedDataObject`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SupportedDataObject {
     /// `qualifiedType`: `string`.
     pub qualified_type: String,
     /// `dataObjectCapabilities`: `map<DataValue>`.
     pub data_object_capabilities: Map<DataValue>,
-}
-
-impl Default for SupportedDataObject {
-    fn default() -> Self {
-        SupportedDataObject {
-            qualified_type: Default::default(),
-            data_object_capabilities: Map::new(),
-        }
-    }
 }
 
 impl Avro for SupportedDataObject {
@@ -1621,7 +1428,7 @@ impl Avro for SupportedDataObject {
 }
 
 /// `Energistics.Etp.v12.Datatypes.SupportedProtocol`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SupportedProtocol {
     /// `protocol`: `int`.
@@ -1632,17 +1439,6 @@ pub struct SupportedProtocol {
     pub role: String,
     /// `protocolCapabilities`: `map<DataValue>`.
     pub protocol_capabilities: Map<DataValue>,
-}
-
-impl Default for SupportedProtocol {
-    fn default() -> Self {
-        SupportedProtocol {
-            protocol: Default::default(),
-            protocol_version: Default::default(),
-            role: Default::default(),
-            protocol_capabilities: Map::new(),
-        }
-    }
 }
 
 impl Avro for SupportedProtocol {
@@ -1675,7 +1471,7 @@ impl Avro for SupportedProtocol {
 pub use crate::Uuid;
 
 /// `Energistics.Etp.v12.Datatypes.Version`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Version {
     /// `major`: `int`.
@@ -1686,17 +1482,6 @@ pub struct Version {
     pub revision: i32,
     /// `patch`: `int`.
     pub patch: i32,
-}
-
-impl Default for Version {
-    fn default() -> Self {
-        Version {
-            major: 0,
-            minor: 0,
-            revision: 0,
-            patch: 0,
-        }
-    }
 }
 
 impl Avro for Version {
@@ -1811,9 +1596,10 @@ impl Avro for AnyArrayItem {
 }
 
 /// The Avro union of `DataValue.item`: `null | boolean | int | long | float | double | string | ArrayOfBoolean | ArrayOfNullableBoolean | ArrayOfInt | ArrayOfNullableInt | ArrayOfLong | ArrayOfNullableLong | ArrayOfFloat | ArrayOfDouble | ArrayOfString | ArrayOfBytes | bytes | AnySparseArray`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub enum DataValueItem {
     /// Branch `null`.
+    #[default]
     Null,
     /// Branch `boolean`.
     Boolean(bool),
@@ -1851,12 +1637,6 @@ pub enum DataValueItem {
     Bytes(Bytes),
     /// Branch `AnySparseArray`.
     AnySparseArray(AnySparseArray),
-}
-
-impl Default for DataValueItem {
-    fn default() -> Self {
-        DataValueItem::Null
-    }
 }
 
 impl Avro for DataValueItem {
@@ -1994,9 +1774,10 @@ impl Avro for DataValueItem {
 }
 
 /// The Avro union of `IndexValue.item`: `null | long | double | PassIndexedDepth`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub enum IndexValueItem {
     /// Branch `null`.
+    #[default]
     Null,
     /// Branch `long`.
     Long(i64),
@@ -2004,12 +1785,6 @@ pub enum IndexValueItem {
     Double(f64),
     /// Branch `PassIndexedDepth`.
     PassIndexedDepth(PassIndexedDepth),
-}
-
-impl Default for IndexValueItem {
-    fn default() -> Self {
-        IndexValueItem::Null
-    }
 }
 
 impl Avro for IndexValueItem {

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use etp_protocol::codec::{Avro, Map, decode_exact};
 use etp_protocol::error_code::ErrorCode;
+use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::object::Dataspace as EtpDataspace;
 use etp_protocol::types::datatypes::{DataValue, ErrorInfo};
 use etp_protocol::types::protocol::dataspace::{
-    DataspaceMessage, DeleteDataspaces, DeleteDataspacesResponse, GetDataspaces, GetDataspacesResponse,
-    PutDataspaces, PutDataspacesResponse,
+    DataspaceMessage, DeleteDataspaces, DeleteDataspacesResponse, GetDataspaces,
+    GetDataspacesResponse, PutDataspaces, PutDataspacesResponse,
 };
-use etp_protocol::types::Body;
 use etp_protocol::uri::DataspaceUri;
 use etp_store::{Dataspace, Store};
 
@@ -42,17 +42,34 @@ impl ProtocolHandler for DataspaceHandler {
 
     fn capabilities(&self, config: &ServerConfig) -> Map<DataValue> {
         let mut caps = Map::new();
-        caps.insert("MaxResponseCount".into(), long_value(config.max_response_count as i64));
+        caps.insert(
+            "MaxResponseCount".into(),
+            long_value(config.max_response_count as i64),
+        );
         caps
     }
 
-    fn handle(self: Arc<Self>, _session: Arc<SessionContext>, request: Request, responder: Responder) -> HandlerFuture {
+    fn handle(
+        self: Arc<Self>,
+        _session: Arc<SessionContext>,
+        request: Request,
+        responder: Responder,
+    ) -> HandlerFuture {
         Box::pin(async move {
             let result = match request.body {
                 Body::Dataspace(DataspaceMessage::GetDataspaces(m)) => self.get(m, responder).await,
                 Body::Dataspace(DataspaceMessage::PutDataspaces(m)) => self.put(m, responder).await,
-                Body::Dataspace(DataspaceMessage::DeleteDataspaces(m)) => self.delete(m, responder).await,
-                other => responder.error(ErrorCode::EINVALID_MESSAGETYPE, format!("{} is not a Dataspace request", other.info().name)).await,
+                Body::Dataspace(DataspaceMessage::DeleteDataspaces(m)) => {
+                    self.delete(m, responder).await
+                }
+                other => {
+                    responder
+                        .error(
+                            ErrorCode::EINVALID_MESSAGETYPE,
+                            format!("{} is not a Dataspace request", other.info().name),
+                        )
+                        .await
+                }
             };
             // A closed session cannot be answered; nothing else to do.
             let _ = result;
@@ -61,7 +78,11 @@ impl ProtocolHandler for DataspaceHandler {
 }
 
 impl DataspaceHandler {
-    async fn get(&self, m: GetDataspaces, responder: Responder) -> Result<(), crate::session::SessionClosed> {
+    async fn get(
+        &self,
+        m: GetDataspaces,
+        responder: Responder,
+    ) -> Result<(), crate::session::SessionClosed> {
         let store = self.store.clone();
         let listed = blocking(move || store.read()?.list_dataspaces()).await;
         let list = match listed {
@@ -71,7 +92,10 @@ impl DataspaceHandler {
         let dataspaces: Vec<EtpDataspace> = list
             .into_iter()
             .filter(|d| !d.path.is_empty())
-            .filter(|d| m.store_last_write_filter.is_none_or(|after| d.store_last_write > after))
+            .filter(|d| {
+                m.store_last_write_filter
+                    .is_none_or(|after| d.store_last_write > after)
+            })
             .map(to_etp)
             .collect();
         let budget = responder.max_body_size().saturating_sub(16);
@@ -79,10 +103,18 @@ impl DataspaceHandler {
             .into_iter()
             .map(|dataspaces| GetDataspacesResponse { dataspaces }.into())
             .collect();
-        responder.reply_set(parts, Map::new(), || GetDataspacesResponse::default().into()).await
+        responder
+            .reply_set(parts, Map::new(), || {
+                GetDataspacesResponse::default().into()
+            })
+            .await
     }
 
-    async fn put(&self, m: PutDataspaces, responder: Responder) -> Result<(), crate::session::SessionClosed> {
+    async fn put(
+        &self,
+        m: PutDataspaces,
+        responder: Responder,
+    ) -> Result<(), crate::session::SessionClosed> {
         let mut errors = Map::new();
         let mut accepted = Vec::new();
         for (key, ds) in m.dataspaces {
@@ -100,10 +132,13 @@ impl DataspaceHandler {
             let mut results = Vec::new();
             for (key, path, ds) in accepted {
                 if txn.get_dataspace(&path)?.is_some() {
-                    results.push((key, Err(ErrorInfo {
-                        message: format!("dataspace {} already exists", ds.uri),
-                        code: ErrorCode::EINVALID_ARGUMENT.code(),
-                    })));
+                    results.push((
+                        key,
+                        Err(ErrorInfo {
+                            message: format!("dataspace {} already exists", ds.uri),
+                            code: ErrorCode::EINVALID_ARGUMENT.code(),
+                        }),
+                    ));
                     continue;
                 }
                 let mut custom = Vec::new();
@@ -137,11 +172,21 @@ impl DataspaceHandler {
             }
             Err((code, message)) => return responder.error(code, message).await,
         }
-        let parts = if success.is_empty() { Vec::new() } else { vec![PutDataspacesResponse { success }.into()] };
-        responder.reply_set(parts, errors, || PutDataspacesResponse::default().into()).await
+        let parts = if success.is_empty() {
+            Vec::new()
+        } else {
+            vec![PutDataspacesResponse { success }.into()]
+        };
+        responder
+            .reply_set(parts, errors, || PutDataspacesResponse::default().into())
+            .await
     }
 
-    async fn delete(&self, m: DeleteDataspaces, responder: Responder) -> Result<(), crate::session::SessionClosed> {
+    async fn delete(
+        &self,
+        m: DeleteDataspaces,
+        responder: Responder,
+    ) -> Result<(), crate::session::SessionClosed> {
         let mut errors = Map::new();
         let mut targets = Vec::new();
         for (key, uri) in m.uris {
@@ -150,13 +195,22 @@ impl DataspaceHandler {
                     targets.push((key, ds.path_or_empty().to_owned(), uri))
                 }
                 Ok(_) => {
-                    errors.insert(key, ErrorInfo {
-                        message: "the default dataspace eml:/// cannot be deleted".into(),
-                        code: ErrorCode::EREQUEST_DENIED.code(),
-                    });
+                    errors.insert(
+                        key,
+                        ErrorInfo {
+                            message: "the default dataspace eml:/// cannot be deleted".into(),
+                            code: ErrorCode::EREQUEST_DENIED.code(),
+                        },
+                    );
                 }
                 Err(e) => {
-                    errors.insert(key, ErrorInfo { message: format!("invalid dataspace URI {uri:?}: {e}"), code: ErrorCode::EINVALID_URI.code() });
+                    errors.insert(
+                        key,
+                        ErrorInfo {
+                            message: format!("invalid dataspace URI {uri:?}: {e}"),
+                            code: ErrorCode::EINVALID_URI.code(),
+                        },
+                    );
                 }
             }
         }
@@ -179,24 +233,43 @@ impl DataspaceHandler {
                     if existed {
                         success.insert(key, uri);
                     } else {
-                        errors.insert(key, ErrorInfo { message: format!("dataspace {uri} not found"), code: ErrorCode::ENOT_FOUND.code() });
+                        errors.insert(
+                            key,
+                            ErrorInfo {
+                                message: format!("dataspace {uri} not found"),
+                                code: ErrorCode::ENOT_FOUND.code(),
+                            },
+                        );
                     }
                 }
             }
             Err((code, message)) => return responder.error(code, message).await,
         }
-        let parts = if success.is_empty() { Vec::new() } else { vec![DeleteDataspacesResponse { success }.into()] };
-        responder.reply_set(parts, errors, || DeleteDataspacesResponse::default().into()).await
+        let parts = if success.is_empty() {
+            Vec::new()
+        } else {
+            vec![DeleteDataspacesResponse { success }.into()]
+        };
+        responder
+            .reply_set(parts, errors, || DeleteDataspacesResponse::default().into())
+            .await
     }
 }
 
 /// Checks a Dataspace record of PutDataspaces and returns its path.
 fn validate(ds: &EtpDataspace) -> Result<String, ErrorInfo> {
-    let invalid = |message: String| ErrorInfo { message, code: ErrorCode::EINVALID_URI.code() };
-    let uri = DataspaceUri::parse(&ds.uri).map_err(|e| invalid(format!("invalid dataspace URI {:?}: {e}", ds.uri)))?;
+    let invalid = |message: String| ErrorInfo {
+        message,
+        code: ErrorCode::EINVALID_URI.code(),
+    };
+    let uri = DataspaceUri::parse(&ds.uri)
+        .map_err(|e| invalid(format!("invalid dataspace URI {:?}: {e}", ds.uri)))?;
     let path = uri.path_or_empty().to_owned();
     if path.is_empty() {
-        return Err(ErrorInfo { message: "the default dataspace eml:/// always exists".into(), code: ErrorCode::EINVALID_ARGUMENT.code() });
+        return Err(ErrorInfo {
+            message: "the default dataspace eml:/// always exists".into(),
+            code: ErrorCode::EINVALID_ARGUMENT.code(),
+        });
     }
     if !ds.path.is_empty() && !uri.path_matches(&ds.path) {
         return Err(ErrorInfo {
@@ -208,7 +281,9 @@ fn validate(ds: &EtpDataspace) -> Result<String, ErrorInfo> {
 }
 
 fn to_etp(d: Dataspace) -> EtpDataspace {
-    let uri = DataspaceUri::from_path(&d.path).map(|u| u.to_string()).unwrap_or_default();
+    let uri = DataspaceUri::from_path(&d.path)
+        .map(|u| u.to_string())
+        .unwrap_or_default();
     EtpDataspace {
         uri,
         path: d.path,

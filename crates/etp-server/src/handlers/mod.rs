@@ -47,7 +47,12 @@ pub trait ProtocolHandler: Send + Sync + 'static {
     }
 
     /// Answers one request through `responder`. Runs on its own task; must always answer.
-    fn handle(self: Arc<Self>, session: Arc<SessionContext>, request: Request, responder: Responder) -> HandlerFuture;
+    fn handle(
+        self: Arc<Self>,
+        session: Arc<SessionContext>,
+        request: Request,
+        responder: Responder,
+    ) -> HandlerFuture;
 }
 
 /// Handlers by protocol number.
@@ -81,17 +86,26 @@ pub(crate) async fn blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(store_error(&e)),
-        Err(e) => Err((etp_protocol::error_code::ErrorCode::EINVALID_STATE, format!("internal error: {e}"))),
+        Err(e) => Err((
+            etp_protocol::error_code::ErrorCode::EINVALID_STATE,
+            format!("internal error: {e}"),
+        )),
     }
 }
 
 /// The ETP error code for a store failure.
-pub(crate) fn store_error(e: &etp_store::StoreError) -> (etp_protocol::error_code::ErrorCode, String) {
+pub(crate) fn store_error(
+    e: &etp_store::StoreError,
+) -> (etp_protocol::error_code::ErrorCode, String) {
     use etp_protocol::error_code::ErrorCode;
     use etp_store::StoreError;
     let code = match e {
         StoreError::DataspaceNotFound(_) | StoreError::ArrayNotFound(_) => ErrorCode::ENOT_FOUND,
-        StoreError::DataspaceNotEmpty(_) | StoreError::InvalidArgument(_) | StoreError::OutOfRange { .. } | StoreError::SizeOverflow(_) | StoreError::TypeMismatch { .. } => ErrorCode::EINVALID_ARGUMENT,
+        StoreError::DataspaceNotEmpty(_)
+        | StoreError::InvalidArgument(_)
+        | StoreError::OutOfRange { .. }
+        | StoreError::SizeOverflow(_)
+        | StoreError::TypeMismatch { .. } => ErrorCode::EINVALID_ARGUMENT,
         StoreError::Conflict => ErrorCode::EMAX_TRANSACTIONS_EXCEEDED,
         // No ETP code means "internal error"; EINVALID_STATE is what the DevKit uses.
         _ => ErrorCode::EINVALID_STATE,

@@ -69,8 +69,11 @@ struct PendingSet {
 }
 
 /// Runs one session to completion on an upgraded WebSocket.
-pub(crate) async fn run<S>(ws: fastwebsockets::WebSocket<S>, conn: ConnectionInfo, server: Arc<ServerState>)
-where
+pub(crate) async fn run<S>(
+    ws: fastwebsockets::WebSocket<S>,
+    conn: ConnectionInfo,
+    server: Arc<ServerState>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let hard_limit = server.config.max_message_size as usize;
@@ -114,13 +117,17 @@ struct Actor {
 }
 
 impl Actor {
-    async fn run_loop<R>(&mut self, wire: &mut WireReader<R>, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> String
+    async fn run_loop<R>(
+        &mut self,
+        wire: &mut WireReader<R>,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> String
     where
         R: tokio::io::AsyncRead + Unpin,
     {
         let config = &self.server.config;
-        let request_session_deadline =
-            tokio::time::Instant::now() + std::time::Duration::from_secs(config.request_session_timeout_secs);
+        let request_session_deadline = tokio::time::Instant::now()
+            + std::time::Duration::from_secs(config.request_session_timeout_secs);
         let idle = std::time::Duration::from_secs(config.idle_timeout_secs);
         let mut idle_deadline = tokio::time::Instant::now() + idle;
         loop {
@@ -157,7 +164,13 @@ impl Actor {
                     }
                 }
                 WireEvent::Text => {
-                    self.send_error(0, 0, ErrorCode::EINVALID_MESSAGE, "text messages (JSON encoding) are not supported; use binary").await;
+                    self.send_error(
+                        0,
+                        0,
+                        ErrorCode::EINVALID_MESSAGE,
+                        "text messages (JSON encoding) are not supported; use binary",
+                    )
+                    .await;
                 }
                 WireEvent::TooLarge(limit) => {
                     self.close_socket(1009, "message too big").await;
@@ -171,7 +184,10 @@ impl Actor {
     /// Handles one complete WebSocket message; returns a close reason when the session ends.
     async fn on_payload(&mut self, payload: Bytes) -> Option<String> {
         let (negotiated_gzip, session_limit) = match &self.state {
-            State::Open(ctx) => (ctx.negotiated.gzip, ctx.negotiated.max_message_size as usize),
+            State::Open(ctx) => (
+                ctx.negotiated.gzip,
+                ctx.negotiated.max_message_size as usize,
+            ),
             _ => (false, self.server.config.max_message_size as usize),
         };
         if payload.len() > session_limit {
@@ -191,14 +207,20 @@ impl Actor {
         let message = match decode_message(&payload, &options) {
             Ok(m) => m,
             Err(e) => {
-                let (protocol, correlation) = e.header().map_or((0, 0), |h| (h.protocol, h.message_id));
+                let (protocol, correlation) =
+                    e.header().map_or((0, 0), |h| (h.protocol, h.message_id));
                 self.server.metrics.count_error(e.error_code().code());
                 debug!(session = %self.info.id, error = %e, "undecodable message");
-                self.send_error(protocol, correlation, e.error_code(), &e.to_string()).await;
+                self.send_error(protocol, correlation, e.error_code(), &e.to_string())
+                    .await;
                 return None;
             }
         };
-        self.server.metrics.count_in(message.header.protocol, message.header.message_type, payload.len());
+        self.server.metrics.count_in(
+            message.header.protocol,
+            message.header.message_type,
+            payload.len(),
+        );
         if message.wants_acknowledge() && !matches!(message.body, Body::Acknowledge(_)) {
             self.send(Outgoing::message(
                 message.header.protocol,
@@ -232,7 +254,11 @@ impl Actor {
                     Ok(negotiated) => {
                         let open = negotiated.open_session.clone();
                         let protocols: Vec<i32> = negotiated.protocols.keys().copied().collect();
-                        self.info.opened(&request.application_name, &request.application_version, &protocols);
+                        self.info.opened(
+                            &request.application_name,
+                            &request.application_version,
+                            &protocols,
+                        );
                         info!(
                             session = %session_id,
                             client = %request.application_name,
@@ -249,7 +275,8 @@ impl Actor {
                             protocol_state: Default::default(),
                         });
                         self.state = State::Open(ctx);
-                        self.send(Outgoing::message(0, 2, id, open.into(), true)).await;
+                        self.send(Outgoing::message(0, 2, id, open.into(), true))
+                            .await;
                         None
                     }
                     Err(error) => {
@@ -262,8 +289,12 @@ impl Actor {
             }
             Body::Core(CoreMessage::Authorize(_)) => {
                 // Authentication is off: every authorization is accepted.
-                let reply = AuthorizeResponse { success: true, challenges: Vec::new() };
-                self.send(Outgoing::message(0, 7, id, reply.into(), true)).await;
+                let reply = AuthorizeResponse {
+                    success: true,
+                    challenges: Vec::new(),
+                };
+                self.send(Outgoing::message(0, 7, id, reply.into(), true))
+                    .await;
                 None
             }
             Body::Core(CoreMessage::CloseSession(close)) => {
@@ -300,24 +331,53 @@ impl Actor {
                         Some(format!("client closed the session: {}", close.reason))
                     }
                     CoreMessage::Ping(_) => {
-                        let pong = Pong { current_date_time: crate::now_micros() };
-                        self.send(Outgoing::message(0, 9, header.message_id, pong.into(), true)).await;
+                        let pong = Pong {
+                            current_date_time: crate::now_micros(),
+                        };
+                        self.send(Outgoing::message(
+                            0,
+                            9,
+                            header.message_id,
+                            pong.into(),
+                            true,
+                        ))
+                        .await;
                         None
                     }
                     CoreMessage::Pong(_) => None,
                     CoreMessage::Authorize(_) => {
-                        let reply = AuthorizeResponse { success: true, challenges: Vec::new() };
-                        self.send(Outgoing::message(0, 7, header.message_id, reply.into(), true)).await;
+                        let reply = AuthorizeResponse {
+                            success: true,
+                            challenges: Vec::new(),
+                        };
+                        self.send(Outgoing::message(
+                            0,
+                            7,
+                            header.message_id,
+                            reply.into(),
+                            true,
+                        ))
+                        .await;
                         None
                     }
                     CoreMessage::RequestSession(_) => {
-                        self.send_error(0, header.message_id, ErrorCode::EINVALID_STATE, "the session is already open").await;
+                        self.send_error(
+                            0,
+                            header.message_id,
+                            ErrorCode::EINVALID_STATE,
+                            "the session is already open",
+                        )
+                        .await;
                         None
                     }
                     other => {
-                        self.send_error(0, header.message_id, ErrorCode::EINVALID_MESSAGETYPE, &format!(
-                            "{} is not sent to a server", other.info().name
-                        )).await;
+                        self.send_error(
+                            0,
+                            header.message_id,
+                            ErrorCode::EINVALID_MESSAGETYPE,
+                            &format!("{} is not sent to a server", other.info().name),
+                        )
+                        .await;
                         None
                     }
                 };
@@ -333,9 +393,16 @@ impl Actor {
         // Continuation of a multipart request (later parts carry the first part's id).
         if header.correlation_id != 0 {
             let Some(set) = self.pending.get_mut(&header.correlation_id) else {
-                self.send_error(header.protocol, header.correlation_id, ErrorCode::EINVALID_STATE, &format!(
-                    "message {} continues unknown message set {}", header.message_id, header.correlation_id
-                )).await;
+                self.send_error(
+                    header.protocol,
+                    header.correlation_id,
+                    ErrorCode::EINVALID_STATE,
+                    &format!(
+                        "message {} continues unknown message set {}",
+                        header.message_id, header.correlation_id
+                    ),
+                )
+                .await;
                 return None;
             };
             set.bytes += message.body.encoded_len();
@@ -343,42 +410,75 @@ impl Actor {
             set.rest.push(message);
             if set.bytes > self.server.config.max_decompressed_size as usize {
                 self.pending.remove(&header.correlation_id);
-                self.send_error(header.protocol, header.correlation_id, ErrorCode::EMAXSIZE_EXCEEDED, "multipart request too large").await;
-            } else if fin {
-                if let Some(set) = self.pending.remove(&header.correlation_id) {
-                    self.dispatch(ctx, set.first, set.rest).await;
-                }
+                self.send_error(
+                    header.protocol,
+                    header.correlation_id,
+                    ErrorCode::EMAXSIZE_EXCEEDED,
+                    "multipart request too large",
+                )
+                .await;
+            } else if fin && let Some(set) = self.pending.remove(&header.correlation_id) {
+                self.dispatch(ctx, set.first, set.rest).await;
             }
             return None;
         }
 
         let info = message.body.info();
         let Some(&role) = ctx.negotiated.protocols.get(&header.protocol) else {
-            self.send_error(header.protocol, header.message_id, ErrorCode::EUNSUPPORTED_PROTOCOL, &format!(
-                "protocol {} was not negotiated in this session", header.protocol
-            )).await;
+            self.send_error(
+                header.protocol,
+                header.message_id,
+                ErrorCode::EUNSUPPORTED_PROTOCOL,
+                &format!(
+                    "protocol {} was not negotiated in this session",
+                    header.protocol
+                ),
+            )
+            .await;
             return None;
         };
         if !info.receivable_by(role) {
-            self.send_error(header.protocol, header.message_id, ErrorCode::EINVALID_MESSAGETYPE, &format!(
-                "{} is not sent to a {role}", info.name
-            )).await;
+            self.send_error(
+                header.protocol,
+                header.message_id,
+                ErrorCode::EINVALID_MESSAGETYPE,
+                &format!("{} is not sent to a {role}", info.name),
+            )
+            .await;
             return None;
         }
         if !message.is_final() {
             if !info.multipart {
-                self.send_error(header.protocol, header.message_id, ErrorCode::EINVALID_MESSAGE, &format!(
-                    "{} cannot be sent in several parts", info.name
-                )).await;
+                self.send_error(
+                    header.protocol,
+                    header.message_id,
+                    ErrorCode::EINVALID_MESSAGE,
+                    &format!("{} cannot be sent in several parts", info.name),
+                )
+                .await;
                 return None;
             }
             self.expire_pending();
             if self.pending.len() >= MAX_CONCURRENT_MULTIPART {
-                self.send_error(header.protocol, header.message_id, ErrorCode::EMULTIPART_CANCELLED, "too many multipart requests in flight").await;
+                self.send_error(
+                    header.protocol,
+                    header.message_id,
+                    ErrorCode::EMULTIPART_CANCELLED,
+                    "too many multipart requests in flight",
+                )
+                .await;
                 return None;
             }
             let bytes = message.body.encoded_len();
-            self.pending.insert(header.message_id, PendingSet { first: message, rest: Vec::new(), bytes, started: Instant::now() });
+            self.pending.insert(
+                header.message_id,
+                PendingSet {
+                    first: message,
+                    rest: Vec::new(),
+                    bytes,
+                    started: Instant::now(),
+                },
+            );
             return None;
         }
         self.dispatch(ctx, message, Vec::new()).await;
@@ -387,14 +487,21 @@ impl Actor {
 
     fn expire_pending(&mut self) {
         let timeout = std::time::Duration::from_secs(MULTIPART_TIMEOUT_SECS);
-        self.pending.retain(|_, set| set.started.elapsed() < timeout);
+        self.pending
+            .retain(|_, set| set.started.elapsed() < timeout);
     }
 
     /// Runs the protocol handler for a complete request on its own task.
     async fn dispatch(&mut self, ctx: Arc<SessionContext>, first: Message, rest: Vec<Message>) {
         let header = first.header;
         let Some(handler) = self.server.handlers.get(header.protocol) else {
-            self.send_error(header.protocol, header.message_id, ErrorCode::EUNSUPPORTED_PROTOCOL, "protocol not implemented").await;
+            self.send_error(
+                header.protocol,
+                header.message_id,
+                ErrorCode::EUNSUPPORTED_PROTOCOL,
+                "protocol not implemented",
+            )
+            .await;
             return;
         };
         // Waiting here stops reading from the socket: TCP backpressure on a client that
@@ -409,7 +516,11 @@ impl Actor {
             ctx.negotiated.max_message_size as usize,
             ctx.negotiated.gzip,
         );
-        let request = Request { header, body: first.body, continuation: rest };
+        let request = Request {
+            header,
+            body: first.body,
+            continuation: rest,
+        };
         let metrics = self.server.metrics.clone();
         let started = Instant::now();
         let message_type = header.message_type;
@@ -426,20 +537,41 @@ impl Actor {
     }
 
     async fn send_error(&self, protocol: i32, correlation_id: i64, code: ErrorCode, message: &str) {
-        self.send_error_info(protocol, correlation_id, ErrorInfo { message: message.to_owned(), code: code.code() }).await;
+        self.send_error_info(
+            protocol,
+            correlation_id,
+            ErrorInfo {
+                message: message.to_owned(),
+                code: code.code(),
+            },
+        )
+        .await;
     }
 
     async fn send_error_info(&self, protocol: i32, correlation_id: i64, error: ErrorInfo) {
         self.server.metrics.count_error(error.code);
-        let pe = ProtocolException { error: Some(error), errors: Map::new() };
-        self.send(Outgoing::message(protocol, 1000, correlation_id, pe.into(), true)).await;
+        let pe = ProtocolException {
+            error: Some(error),
+            errors: Map::new(),
+        };
+        self.send(Outgoing::message(
+            protocol,
+            1000,
+            correlation_id,
+            pe.into(),
+            true,
+        ))
+        .await;
     }
 
     /// Sends CloseSession, then closes the WebSocket.
     async fn close_session(&mut self, reason: &str) {
         if matches!(self.state, State::Open(_) | State::AwaitingRequestSession) {
-            let close = CloseSession { reason: reason.to_owned() };
-            self.send(Outgoing::message(0, 5, 0, close.into(), true)).await;
+            let close = CloseSession {
+                reason: reason.to_owned(),
+            };
+            self.send(Outgoing::message(0, 5, 0, close.into(), true))
+                .await;
         }
         self.state = State::Closing;
         self.close_socket(1000, reason).await;
@@ -447,7 +579,11 @@ impl Actor {
 
     async fn close_socket(&mut self, code: u16, reason: &str) {
         self.state = State::Closing;
-        self.send(Outgoing::Close { code, reason: reason.to_owned() }).await;
+        self.send(Outgoing::Close {
+            code,
+            reason: reason.to_owned(),
+        })
+        .await;
     }
 }
 

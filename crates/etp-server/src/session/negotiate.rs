@@ -177,7 +177,8 @@ pub fn negotiate(
         .and_then(capability_number)
         .filter(|&v| v > 0)
         .map(|v| v as u64);
-    let max_message_size = client_limit.map_or(offer.max_message_size, |c| c.min(offer.max_message_size));
+    let max_message_size =
+        client_limit.map_or(offer.max_message_size, |c| c.min(offer.max_message_size));
     let client_frame = request
         .endpoint_capabilities
         .get("MaxWebSocketFramePayloadSize")
@@ -279,9 +280,19 @@ mod tests {
     #[test]
     fn pyetp_gets_the_intersection_with_its_roles_and_a_long_size() {
         let n = negotiate(&pyetp_request(), &offer(), Uuid([2; 16]), 7).unwrap();
-        let numbers: Vec<i32> = n.open_session.supported_protocols.iter().map(|p| p.protocol).collect();
+        let numbers: Vec<i32> = n
+            .open_session
+            .supported_protocols
+            .iter()
+            .map(|p| p.protocol)
+            .collect();
         assert_eq!(numbers, vec![4, 24]);
-        assert!(n.open_session.supported_protocols.iter().all(|p| p.role == "store"));
+        assert!(
+            n.open_session
+                .supported_protocols
+                .iter()
+                .all(|p| p.role == "store")
+        );
         assert_eq!(n.open_session.supported_formats, vec!["xml".to_owned()]);
         assert_eq!(n.open_session.supported_compression, "gzip");
         assert_eq!(n.max_message_size, 1 << 20);

@@ -19,8 +19,8 @@ pub enum Outgoing {
     Message {
         /// Header without message id.
         header: MessageHeader,
-        /// The body.
-        body: Body,
+        /// The body (boxed: message bodies are large next to control frames).
+        body: Box<Body>,
         /// Whether gzip may be applied (it is only when negotiated and it pays).
         compress: bool,
     },
@@ -42,7 +42,13 @@ pub enum Outgoing {
 
 impl Outgoing {
     /// A message to send uncompressed.
-    pub fn message(protocol: i32, message_type: i32, correlation_id: i64, body: Body, fin: bool) -> Outgoing {
+    pub fn message(
+        protocol: i32,
+        message_type: i32,
+        correlation_id: i64,
+        body: Body,
+        fin: bool,
+    ) -> Outgoing {
         Outgoing::Message {
             header: MessageHeader {
                 protocol,
@@ -51,7 +57,7 @@ impl Outgoing {
                 message_id: 0,
                 message_flags: if fin { flags::FIN } else { 0 },
             },
-            body,
+            body: Box::new(body),
             compress: false,
         }
     }
@@ -76,8 +82,21 @@ pub struct Responder {
 
 impl Responder {
     /// A responder for the request with message id `correlation_id`.
-    pub fn new(tx: mpsc::Sender<Outgoing>, protocol: i32, correlation_id: i64, max_message_size: usize, gzip: bool) -> Self {
-        Responder { tx, protocol, correlation_id, max_message_size, gzip, sent: 0 }
+    pub fn new(
+        tx: mpsc::Sender<Outgoing>,
+        protocol: i32,
+        correlation_id: i64,
+        max_message_size: usize,
+        gzip: bool,
+    ) -> Self {
+        Responder {
+            tx,
+            protocol,
+            correlation_id,
+            max_message_size,
+            gzip,
+            sent: 0,
+        }
     }
 
     /// Largest body that fits in one message of this session.
@@ -110,7 +129,11 @@ impl Responder {
         };
         self.sent += 1;
         self.tx
-            .send(Outgoing::Message { header, body, compress })
+            .send(Outgoing::Message {
+                header,
+                body: Box::new(body),
+                compress,
+            })
             .await
             .map_err(|_| SessionClosed)
     }
@@ -130,15 +153,26 @@ impl Responder {
     }
 
     /// Answers the whole request with one error.
-    pub async fn error(mut self, code: ErrorCode, message: impl Into<String>) -> Result<(), SessionClosed> {
+    pub async fn error(
+        mut self,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) -> Result<(), SessionClosed> {
         let pe = ProtocolException {
-            error: Some(ErrorInfo { message: message.into(), code: code.code() }),
+            error: Some(ErrorInfo {
+                message: message.into(),
+                code: code.code(),
+            }),
             errors: Map::new(),
         };
         self.send_exception(pe, true).await
     }
 
-    async fn send_exception(&mut self, pe: ProtocolException, fin: bool) -> Result<(), SessionClosed> {
+    async fn send_exception(
+        &mut self,
+        pe: ProtocolException,
+        fin: bool,
+    ) -> Result<(), SessionClosed> {
         let header = MessageHeader {
             protocol: self.protocol,
             message_type: 1000,
@@ -148,7 +182,11 @@ impl Responder {
         };
         self.sent += 1;
         self.tx
-            .send(Outgoing::Message { header, body: pe.into(), compress: false })
+            .send(Outgoing::Message {
+                header,
+                body: Box::new(pe.into()),
+                compress: false,
+            })
             .await
             .map_err(|_| SessionClosed)
     }
@@ -157,7 +195,12 @@ impl Responder {
     /// per-key `errors` of a map request, split over as many ProtocolException messages as
     /// the message size needs. FIN goes on the very last message. With neither parts nor
     /// errors, `empty` is sent so the requester always gets an answer.
-    pub async fn reply_set(mut self, parts: Vec<Body>, errors: Map<ErrorInfo>, empty: impl FnOnce() -> Body) -> Result<(), SessionClosed> {
+    pub async fn reply_set(
+        mut self,
+        parts: Vec<Body>,
+        errors: Map<ErrorInfo>,
+        empty: impl FnOnce() -> Body,
+    ) -> Result<(), SessionClosed> {
         let mut parts = parts;
         if parts.is_empty() {
             parts.push(empty());
@@ -185,14 +228,20 @@ fn split_errors(errors: Map<ErrorInfo>, max_body: usize) -> Vec<ProtocolExceptio
     for (key, error) in errors {
         let entry = key.encoded_len() + error.encoded_len();
         if !current.is_empty() && size + entry + 10 > max_body {
-            out.push(ProtocolException { error: None, errors: std::mem::take(&mut current) });
+            out.push(ProtocolException {
+                error: None,
+                errors: std::mem::take(&mut current),
+            });
             size = 2;
         }
         size += entry;
         current.insert(key, error);
     }
     if !current.is_empty() {
-        out.push(ProtocolException { error: None, errors: current });
+        out.push(ProtocolException {
+            error: None,
+            errors: current,
+        });
     }
     out
 }

@@ -35,17 +35,29 @@ pub(crate) struct WireReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> WireReader<R> {
-    pub(crate) fn new(mut read: WebSocketRead<ReadHalf<R>>, limit: usize, control: mpsc::Sender<Outgoing>) -> Self {
+    pub(crate) fn new(
+        mut read: WebSocketRead<ReadHalf<R>>,
+        limit: usize,
+        control: mpsc::Sender<Outgoing>,
+    ) -> Self {
         // A single frame may carry a whole message plus its frame header.
         read.set_max_message_size(limit.saturating_add(16));
-        WireReader { read, limit, control, fragments: None }
+        WireReader {
+            read,
+            limit,
+            control,
+            fragments: None,
+        }
     }
 
     pub(crate) async fn next(&mut self) -> WireEvent {
         loop {
             let control = self.control.clone();
             let mut send_fn = move |frame: Frame<'_>| {
-                let owned = Outgoing::Control { opcode: frame.opcode, payload: frame.payload.to_vec() };
+                let owned = Outgoing::Control {
+                    opcode: frame.opcode,
+                    payload: frame.payload.to_vec(),
+                };
                 let control = control.clone();
                 async move {
                     control
@@ -56,7 +68,9 @@ impl<R: AsyncRead + Unpin> WireReader<R> {
             };
             let frame = match self.read.read_frame(&mut send_fn).await {
                 Ok(frame) => frame,
-                Err(fastwebsockets::WebSocketError::FrameTooLarge) => return WireEvent::TooLarge(self.limit),
+                Err(fastwebsockets::WebSocketError::FrameTooLarge) => {
+                    return WireEvent::TooLarge(self.limit);
+                }
                 Err(e) => return WireEvent::Closed(format!("connection error: {e}")),
             };
             let (opcode, fin) = (frame.opcode, frame.fin);
@@ -89,7 +103,6 @@ impl<R: AsyncRead + Unpin> WireReader<R> {
             }
         }
     }
-
 }
 
 fn complete(limit: usize, opcode: OpCode, payload: BytesMut) -> WireEvent {
@@ -124,25 +137,41 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
     let mut buf = Vec::new();
     while let Some(item) = rx.recv().await {
         let result = match item {
-            Outgoing::Message { mut header, body, compress } => {
+            Outgoing::Message {
+                mut header,
+                body,
+                compress,
+            } => {
                 header.message_id = next_id;
                 next_id += 2;
                 buf.clear();
-                let compression = if compress { Compression::Gzip(compression_level) } else { Compression::None };
+                let compression = if compress {
+                    Compression::Gzip(compression_level)
+                } else {
+                    Compression::None
+                };
                 encode_message(&header, None, &body, compression, &mut buf);
-                server.metrics.count_out(header.protocol, header.message_type, buf.len());
+                server
+                    .metrics
+                    .count_out(header.protocol, header.message_type, buf.len());
                 info.count_out(buf.len());
-                let result = write.write_frame(Frame::binary(Payload::Borrowed(&buf))).await;
+                let result = write
+                    .write_frame(Frame::binary(Payload::Borrowed(&buf)))
+                    .await;
                 if buf.capacity() > KEEP_BUFFER {
                     buf = Vec::new();
                 }
                 result
             }
             Outgoing::Control { opcode, payload } => {
-                write.write_frame(Frame::new(true, opcode, None, Payload::Owned(payload))).await
+                write
+                    .write_frame(Frame::new(true, opcode, None, Payload::Owned(payload)))
+                    .await
             }
             Outgoing::Close { code, reason } => {
-                let _ = write.write_frame(Frame::close(code, reason.as_bytes())).await;
+                let _ = write
+                    .write_frame(Frame::close(code, reason.as_bytes()))
+                    .await;
                 break;
             }
         };

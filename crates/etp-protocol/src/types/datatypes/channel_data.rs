@@ -13,22 +13,13 @@ use crate::types::datatypes::object::ActiveStatusKind;
 use crate::types::datatypes::object::IndexInterval;
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.ChannelChangeRequestInfo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelChangeRequestInfo {
     /// `sinceChangeTime`: `long`.
     pub since_change_time: i64,
     /// `channelIds`: `array<long>`.
     pub channel_ids: Vec<i64>,
-}
-
-impl Default for ChannelChangeRequestInfo {
-    fn default() -> Self {
-        ChannelChangeRequestInfo {
-            since_change_time: Default::default(),
-            channel_ids: Default::default(),
-        }
-    }
 }
 
 impl Avro for ChannelChangeRequestInfo {
@@ -234,7 +225,7 @@ impl Avro for ChannelIndexKind {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.ChannelMetadataRecord`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelMetadataRecord {
     /// `uri`: `string`.
@@ -263,26 +254,6 @@ pub struct ChannelMetadataRecord {
     pub attribute_metadata: Vec<AttributeMetadataRecord>,
     /// `customData`: `map<DataValue>`.
     pub custom_data: Map<DataValue>,
-}
-
-impl Default for ChannelMetadataRecord {
-    fn default() -> Self {
-        ChannelMetadataRecord {
-            uri: Default::default(),
-            id: Default::default(),
-            indexes: Default::default(),
-            channel_name: Default::default(),
-            data_kind: Default::default(),
-            uom: Default::default(),
-            depth_datum: Default::default(),
-            channel_class_uri: Default::default(),
-            status: Default::default(),
-            source: Default::default(),
-            axis_vector_lengths: Default::default(),
-            attribute_metadata: Vec::new(),
-            custom_data: Map::new(),
-        }
-    }
 }
 
 impl Avro for ChannelMetadataRecord {
@@ -339,7 +310,7 @@ impl Avro for ChannelMetadataRecord {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.ChannelRangeInfo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelRangeInfo {
     /// `channelIds`: `array<long>`.
@@ -348,16 +319,6 @@ pub struct ChannelRangeInfo {
     pub interval: IndexInterval,
     /// `secondaryIntervals`: `array<IndexInterval>`.
     pub secondary_intervals: Vec<IndexInterval>,
-}
-
-impl Default for ChannelRangeInfo {
-    fn default() -> Self {
-        ChannelRangeInfo {
-            channel_ids: Default::default(),
-            interval: Default::default(),
-            secondary_intervals: Vec::new(),
-        }
-    }
 }
 
 impl Avro for ChannelRangeInfo {
@@ -435,7 +396,7 @@ impl Avro for ChannelSubscribeInfo {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.DataItem`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataItem {
     /// `channelId`: `long`.
@@ -446,17 +407,6 @@ pub struct DataItem {
     pub value: DataValue,
     /// `valueAttributes`: `array<DataAttribute>`.
     pub value_attributes: Vec<DataAttribute>,
-}
-
-impl Default for DataItem {
-    fn default() -> Self {
-        DataItem {
-            channel_id: Default::default(),
-            indexes: Default::default(),
-            value: Default::default(),
-            value_attributes: Vec::new(),
-        }
-    }
 }
 
 impl Avro for DataItem {
@@ -486,7 +436,7 @@ impl Avro for DataItem {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.FrameChannelMetadataRecord`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FrameChannelMetadataRecord {
     /// `uri`: `string`.
@@ -511,24 +461,6 @@ pub struct FrameChannelMetadataRecord {
     pub attribute_metadata: Vec<AttributeMetadataRecord>,
     /// `customData`: `map<DataValue>`.
     pub custom_data: Map<DataValue>,
-}
-
-impl Default for FrameChannelMetadataRecord {
-    fn default() -> Self {
-        FrameChannelMetadataRecord {
-            uri: Default::default(),
-            channel_name: Default::default(),
-            data_kind: Default::default(),
-            uom: Default::default(),
-            depth_datum: Default::default(),
-            channel_property_kind_uri: Default::default(),
-            status: Default::default(),
-            source: Default::default(),
-            axis_vector_lengths: Default::default(),
-            attribute_metadata: Vec::new(),
-            custom_data: Map::new(),
-        }
-    }
 }
 
 impl Avro for FrameChannelMetadataRecord {
@@ -579,22 +511,13 @@ impl Avro for FrameChannelMetadataRecord {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.FramePoint`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FramePoint {
     /// `value`: `DataValue`.
     pub value: DataValue,
     /// `valueAttributes`: `array<DataAttribute>`.
     pub value_attributes: Vec<DataAttribute>,
-}
-
-impl Default for FramePoint {
-    fn default() -> Self {
-        FramePoint {
-            value: Default::default(),
-            value_attributes: Vec::new(),
-        }
-    }
 }
 
 impl Avro for FramePoint {
@@ -617,22 +540,13 @@ impl Avro for FramePoint {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.FrameRow`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FrameRow {
     /// `indexes`: `array<IndexValue>`.
     pub indexes: Vec<IndexValue>,
     /// `points`: `array<FramePoint>`.
     pub points: Vec<FramePoint>,
-}
-
-impl Default for FrameRow {
-    fn default() -> Self {
-        FrameRow {
-            indexes: Default::default(),
-            points: Default::default(),
-        }
-    }
 }
 
 impl Avro for FrameRow {
@@ -895,7 +809,7 @@ impl Avro for PassDirection {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.PassIndexedDepth`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PassIndexedDepth {
     /// `pass`: `long`.
@@ -904,16 +818,6 @@ pub struct PassIndexedDepth {
     pub direction: PassDirection,
     /// `depth`: `double`.
     pub depth: f64,
-}
-
-impl Default for PassIndexedDepth {
-    fn default() -> Self {
-        PassIndexedDepth {
-            pass: Default::default(),
-            direction: Default::default(),
-            depth: Default::default(),
-        }
-    }
 }
 
 impl Avro for PassIndexedDepth {
@@ -938,22 +842,13 @@ impl Avro for PassIndexedDepth {
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.TruncateInfo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TruncateInfo {
     /// `channelId`: `long`.
     pub channel_id: i64,
     /// `newEndIndex`: `IndexValue`.
     pub new_end_index: IndexValue,
-}
-
-impl Default for TruncateInfo {
-    fn default() -> Self {
-        TruncateInfo {
-            channel_id: Default::default(),
-            new_end_index: Default::default(),
-        }
-    }
 }
 
 impl Avro for TruncateInfo {

@@ -11,22 +11,13 @@ use crate::types::datatypes::AnyLogicalArrayType;
 use crate::types::datatypes::DataValue;
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.DataArray`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataArray {
     /// `dimensions`: `array<long>`.
     pub dimensions: Vec<i64>,
     /// `data`: `AnyArray`.
     pub data: AnyArray,
-}
-
-impl Default for DataArray {
-    fn default() -> Self {
-        DataArray {
-            dimensions: Default::default(),
-            data: Default::default(),
-        }
-    }
 }
 
 impl Avro for DataArray {
@@ -49,22 +40,13 @@ impl Avro for DataArray {
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.DataArrayIdentifier`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataArrayIdentifier {
     /// `uri`: `string`.
     pub uri: String,
     /// `pathInResource`: `string`.
     pub path_in_resource: String,
-}
-
-impl Default for DataArrayIdentifier {
-    fn default() -> Self {
-        DataArrayIdentifier {
-            uri: Default::default(),
-            path_in_resource: Default::default(),
-        }
-    }
 }
 
 impl Avro for DataArrayIdentifier {
@@ -87,7 +69,7 @@ impl Avro for DataArrayIdentifier {
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.DataArrayMetadata`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataArrayMetadata {
     /// `dimensions`: `array<long>`.
@@ -104,20 +86,6 @@ pub struct DataArrayMetadata {
     pub store_created: i64,
     /// `customData`: `map<DataValue>`.
     pub custom_data: Map<DataValue>,
-}
-
-impl Default for DataArrayMetadata {
-    fn default() -> Self {
-        DataArrayMetadata {
-            dimensions: Default::default(),
-            preferred_subarray_dimensions: Vec::new(),
-            transport_array_type: Default::default(),
-            logical_array_type: Default::default(),
-            store_last_write: Default::default(),
-            store_created: Default::default(),
-            custom_data: Map::new(),
-        }
-    }
 }
 
 impl Avro for DataArrayMetadata {
@@ -156,7 +124,7 @@ impl Avro for DataArrayMetadata {
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.GetDataSubarraysType`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDataSubarraysType {
     /// `uid`: `DataArrayIdentifier`.
@@ -165,16 +133,6 @@ pub struct GetDataSubarraysType {
     pub starts: Vec<i64>,
     /// `counts`: `array<long>`.
     pub counts: Vec<i64>,
-}
-
-impl Default for GetDataSubarraysType {
-    fn default() -> Self {
-        GetDataSubarraysType {
-            uid: Default::default(),
-            starts: Vec::new(),
-            counts: Vec::new(),
-        }
-    }
 }
 
 impl Avro for GetDataSubarraysType {
@@ -199,7 +157,7 @@ impl Avro for GetDataSubarraysType {
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.PutDataArraysType`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutDataArraysType {
     /// `uid`: `DataArrayIdentifier`.
@@ -208,16 +166,6 @@ pub struct PutDataArraysType {
     pub array: DataArray,
     /// `customData`: `map<DataValue>`.
     pub custom_data: Map<DataValue>,
-}
-
-impl Default for PutDataArraysType {
-    fn default() -> Self {
-        PutDataArraysType {
-            uid: Default::default(),
-            array: Default::default(),
-            custom_data: Map::new(),
-        }
-    }
 }
 
 impl Avro for PutDataArraysType {
@@ -242,7 +190,7 @@ impl Avro for PutDataArraysType {
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.PutDataSubarraysType`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutDataSubarraysType {
     /// `uid`: `DataArrayIdentifier`.
@@ -253,17 +201,6 @@ pub struct PutDataSubarraysType {
     pub starts: Vec<i64>,
     /// `counts`: `array<long>`.
     pub counts: Vec<i64>,
-}
-
-impl Default for PutDataSubarraysType {
-    fn default() -> Self {
-        PutDataSubarraysType {
-            uid: Default::default(),
-            data: Default::default(),
-            starts: Default::default(),
-            counts: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutDataSubarraysType {
@@ -293,22 +230,13 @@ impl Avro for PutDataSubarraysType {
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.PutUninitializedDataArrayType`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutUninitializedDataArrayType {
     /// `uid`: `DataArrayIdentifier`.
     pub uid: DataArrayIdentifier,
     /// `metadata`: `DataArrayMetadata`.
     pub metadata: DataArrayMetadata,
-}
-
-impl Default for PutUninitializedDataArrayType {
-    fn default() -> Self {
-        PutUninitializedDataArrayType {
-            uid: Default::default(),
-            metadata: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutUninitializedDataArrayType {

@@ -65,22 +65,13 @@ impl Avro for ActiveStatusKind {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.ChangeAnnotation`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeAnnotation {
     /// `changeTime`: `long`.
     pub change_time: i64,
     /// `interval`: `IndexInterval`.
     pub interval: IndexInterval,
-}
-
-impl Default for ChangeAnnotation {
-    fn default() -> Self {
-        ChangeAnnotation {
-            change_time: Default::default(),
-            interval: Default::default(),
-        }
-    }
 }
 
 impl Avro for ChangeAnnotation {
@@ -103,22 +94,13 @@ impl Avro for ChangeAnnotation {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.ChangeResponseInfo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeResponseInfo {
     /// `responseTimestamp`: `long`.
     pub response_timestamp: i64,
     /// `changes`: `map<array<ChangeAnnotation>>`.
     pub changes: Map<Vec<ChangeAnnotation>>,
-}
-
-impl Default for ChangeResponseInfo {
-    fn default() -> Self {
-        ChangeResponseInfo {
-            response_timestamp: Default::default(),
-            changes: Default::default(),
-        }
-    }
 }
 
 impl Avro for ChangeResponseInfo {
@@ -141,7 +123,7 @@ impl Avro for ChangeResponseInfo {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.ContextInfo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContextInfo {
     /// `uri`: `string`.
@@ -156,19 +138,6 @@ pub struct ContextInfo {
     pub include_secondary_targets: bool,
     /// `includeSecondarySources`: `boolean`.
     pub include_secondary_sources: bool,
-}
-
-impl Default for ContextInfo {
-    fn default() -> Self {
-        ContextInfo {
-            uri: Default::default(),
-            depth: Default::default(),
-            data_object_types: Vec::new(),
-            navigable_edges: Default::default(),
-            include_secondary_targets: false,
-            include_secondary_sources: false,
-        }
-    }
 }
 
 impl Avro for ContextInfo {
@@ -328,7 +297,7 @@ impl Avro for DataObject {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.Dataspace`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Dataspace {
     /// `uri`: `string`.
@@ -341,18 +310,6 @@ pub struct Dataspace {
     pub store_created: i64,
     /// `customData`: `map<DataValue>`.
     pub custom_data: Map<DataValue>,
-}
-
-impl Default for Dataspace {
-    fn default() -> Self {
-        Dataspace {
-            uri: Default::default(),
-            path: String::new(),
-            store_last_write: Default::default(),
-            store_created: Default::default(),
-            custom_data: Map::new(),
-        }
-    }
 }
 
 impl Avro for Dataspace {
@@ -385,7 +342,7 @@ impl Avro for Dataspace {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.DeletedResource`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletedResource {
     /// `uri`: `string`.
@@ -394,16 +351,6 @@ pub struct DeletedResource {
     pub deleted_time: i64,
     /// `customData`: `map<DataValue>`.
     pub custom_data: Map<DataValue>,
-}
-
-impl Default for DeletedResource {
-    fn default() -> Self {
-        DeletedResource {
-            uri: Default::default(),
-            deleted_time: Default::default(),
-            custom_data: Map::new(),
-        }
-    }
 }
 
 impl Avro for DeletedResource {
@@ -428,7 +375,7 @@ impl Avro for DeletedResource {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.Edge`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Edge {
     /// `sourceUri`: `string`.
@@ -439,17 +386,6 @@ pub struct Edge {
     pub relationship_kind: RelationshipKind,
     /// `customData`: `map<DataValue>`.
     pub custom_data: Map<DataValue>,
-}
-
-impl Default for Edge {
-    fn default() -> Self {
-        Edge {
-            source_uri: Default::default(),
-            target_uri: Default::default(),
-            relationship_kind: Default::default(),
-            custom_data: Map::new(),
-        }
-    }
 }
 
 impl Avro for Edge {
@@ -479,7 +415,7 @@ impl Avro for Edge {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.IndexInterval`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexInterval {
     /// `startIndex`: `IndexValue`.
@@ -490,17 +426,6 @@ pub struct IndexInterval {
     pub uom: String,
     /// `depthDatum`: `string`.
     pub depth_datum: String,
-}
-
-impl Default for IndexInterval {
-    fn default() -> Self {
-        IndexInterval {
-            start_index: Default::default(),
-            end_index: Default::default(),
-            uom: Default::default(),
-            depth_datum: String::new(),
-        }
-    }
 }
 
 impl Avro for IndexInterval {
@@ -530,7 +455,7 @@ impl Avro for IndexInterval {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.ObjectChange`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectChange {
     /// `changeKind`: `ObjectChangeKind`.
@@ -539,16 +464,6 @@ pub struct ObjectChange {
     pub change_time: i64,
     /// `dataObject`: `DataObject`.
     pub data_object: DataObject,
-}
-
-impl Default for ObjectChange {
-    fn default() -> Self {
-        ObjectChange {
-            change_kind: Default::default(),
-            change_time: Default::default(),
-            data_object: Default::default(),
-        }
-    }
 }
 
 impl Avro for ObjectChange {
@@ -658,22 +573,13 @@ impl Avro for ObjectChangeKind {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.ObjectPart`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectPart {
     /// `uid`: `string`.
     pub uid: String,
     /// `data`: `bytes`.
     pub data: Bytes,
-}
-
-impl Default for ObjectPart {
-    fn default() -> Self {
-        ObjectPart {
-            uid: Default::default(),
-            data: Default::default(),
-        }
-    }
 }
 
 impl Avro for ObjectPart {
@@ -696,7 +602,7 @@ impl Avro for ObjectPart {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.PartsMetadataInfo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartsMetadataInfo {
     /// `uri`: `string`.
@@ -707,17 +613,6 @@ pub struct PartsMetadataInfo {
     pub index: IndexMetadataRecord,
     /// `customData`: `map<DataValue>`.
     pub custom_data: Map<DataValue>,
-}
-
-impl Default for PartsMetadataInfo {
-    fn default() -> Self {
-        PartsMetadataInfo {
-            uri: Default::default(),
-            name: Default::default(),
-            index: Default::default(),
-            custom_data: Map::new(),
-        }
-    }
 }
 
 impl Avro for PartsMetadataInfo {
@@ -747,7 +642,7 @@ impl Avro for PartsMetadataInfo {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.PutResponse`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutResponse {
     /// `createdContainedObjectUris`: `array<string>`.
@@ -758,17 +653,6 @@ pub struct PutResponse {
     pub joined_contained_object_uris: Vec<String>,
     /// `unjoinedContainedObjectUris`: `array<string>`.
     pub unjoined_contained_object_uris: Vec<String>,
-}
-
-impl Default for PutResponse {
-    fn default() -> Self {
-        PutResponse {
-            created_contained_object_uris: Vec::new(),
-            deleted_contained_object_uris: Vec::new(),
-            joined_contained_object_uris: Vec::new(),
-            unjoined_contained_object_uris: Vec::new(),
-        }
-    }
 }
 
 impl Avro for PutResponse {
@@ -858,7 +742,7 @@ impl Avro for RelationshipKind {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.Resource`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Resource {
     /// `uri`: `string`.
@@ -881,23 +765,6 @@ pub struct Resource {
     pub active_status: ActiveStatusKind,
     /// `customData`: `map<DataValue>`.
     pub custom_data: Map<DataValue>,
-}
-
-impl Default for Resource {
-    fn default() -> Self {
-        Resource {
-            uri: Default::default(),
-            alternate_uris: Vec::new(),
-            name: Default::default(),
-            source_count: None,
-            target_count: None,
-            last_changed: Default::default(),
-            store_last_write: Default::default(),
-            store_created: Default::default(),
-            active_status: Default::default(),
-            custom_data: Map::new(),
-        }
-    }
 }
 
 impl Avro for Resource {
@@ -1002,7 +869,7 @@ impl Avro for SubscriptionInfo {
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.SupportedType`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SupportedType {
     /// `dataObjectType`: `string`.
@@ -1011,16 +878,6 @@ pub struct SupportedType {
     pub object_count: Option<i32>,
     /// `relationshipKind`: `RelationshipKind`.
     pub relationship_kind: RelationshipKind,
-}
-
-impl Default for SupportedType {
-    fn default() -> Self {
-        SupportedType {
-            data_object_type: Default::default(),
-            object_count: Default::default(),
-            relationship_kind: Default::default(),
-        }
-    }
 }
 
 impl Avro for SupportedType {

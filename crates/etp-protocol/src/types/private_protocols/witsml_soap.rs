@@ -13,7 +13,7 @@ use crate::types::Body;
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_AddToStore`.
 ///
 /// Message 1 of protocol 2100, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsAddToStore {
     /// `WMLtypeIn`: `string`.
@@ -28,17 +28,6 @@ pub struct WmlsAddToStore {
     /// `CapabilitiesIn`: `string`.
     #[serde(rename = "CapabilitiesIn")]
     pub capabilities_in: String,
-}
-
-impl Default for WmlsAddToStore {
-    fn default() -> Self {
-        WmlsAddToStore {
-            wml_type_in: Default::default(),
-            xml_in: Default::default(),
-            options_in: Default::default(),
-            capabilities_in: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsAddToStore {
@@ -81,7 +70,7 @@ impl EtpMessage for WmlsAddToStore {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_AddToStoreResponse`.
 ///
 /// Message 2 of protocol 2100, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsAddToStoreResponse {
     /// `Result`: `int`.
@@ -90,15 +79,6 @@ pub struct WmlsAddToStoreResponse {
     /// `SuppMsgOut`: `string`.
     #[serde(rename = "SuppMsgOut")]
     pub supp_msg_out: String,
-}
-
-impl Default for WmlsAddToStoreResponse {
-    fn default() -> Self {
-        WmlsAddToStoreResponse {
-            result: Default::default(),
-            supp_msg_out: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsAddToStoreResponse {
@@ -134,7 +114,7 @@ impl EtpMessage for WmlsAddToStoreResponse {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_DeleteFromStore`.
 ///
 /// Message 3 of protocol 2100, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsDeleteFromStore {
     /// `WMLtypeIn`: `string`.
@@ -149,17 +129,6 @@ pub struct WmlsDeleteFromStore {
     /// `CapabilitiesIn`: `string`.
     #[serde(rename = "CapabilitiesIn")]
     pub capabilities_in: String,
-}
-
-impl Default for WmlsDeleteFromStore {
-    fn default() -> Self {
-        WmlsDeleteFromStore {
-            wml_type_in: Default::default(),
-            xml_in: Default::default(),
-            options_in: Default::default(),
-            capabilities_in: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsDeleteFromStore {
@@ -202,7 +171,7 @@ impl EtpMessage for WmlsDeleteFromStore {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_DeleteFromStoreResponse`.
 ///
 /// Message 4 of protocol 2100, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsDeleteFromStoreResponse {
     /// `Result`: `int`.
@@ -211,15 +180,6 @@ pub struct WmlsDeleteFromStoreResponse {
     /// `SuppMsgOut`: `string`.
     #[serde(rename = "SuppMsgOut")]
     pub supp_msg_out: String,
-}
-
-impl Default for WmlsDeleteFromStoreResponse {
-    fn default() -> Self {
-        WmlsDeleteFromStoreResponse {
-            result: Default::default(),
-            supp_msg_out: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsDeleteFromStoreResponse {
@@ -255,20 +215,12 @@ impl EtpMessage for WmlsDeleteFromStoreResponse {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_GetBaseMsg`.
 ///
 /// Message 5 of protocol 2100, sent by customer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsGetBaseMsg {
     /// `ReturnValueIn`: `int`.
     #[serde(rename = "ReturnValueIn")]
     pub return_value_in: i32,
-}
-
-impl Default for WmlsGetBaseMsg {
-    fn default() -> Self {
-        WmlsGetBaseMsg {
-            return_value_in: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsGetBaseMsg {
@@ -302,20 +254,12 @@ impl EtpMessage for WmlsGetBaseMsg {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_GetBaseMsgResponse`.
 ///
 /// Message 6 of protocol 2100, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsGetBaseMsgResponse {
     /// `Result`: `string`.
     #[serde(rename = "Result")]
     pub result: String,
-}
-
-impl Default for WmlsGetBaseMsgResponse {
-    fn default() -> Self {
-        WmlsGetBaseMsgResponse {
-            result: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsGetBaseMsgResponse {
@@ -349,20 +293,12 @@ impl EtpMessage for WmlsGetBaseMsgResponse {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_GetCap`.
 ///
 /// Message 7 of protocol 2100, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsGetCap {
     /// `OptionsIn`: `string`.
     #[serde(rename = "OptionsIn")]
     pub options_in: String,
-}
-
-impl Default for WmlsGetCap {
-    fn default() -> Self {
-        WmlsGetCap {
-            options_in: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsGetCap {
@@ -396,7 +332,7 @@ impl EtpMessage for WmlsGetCap {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_GetCapResponse`.
 ///
 /// Message 8 of protocol 2100, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsGetCapResponse {
     /// `Result`: `int`.
@@ -408,16 +344,6 @@ pub struct WmlsGetCapResponse {
     /// `SuppMsgOut`: `string`.
     #[serde(rename = "SuppMsgOut")]
     pub supp_msg_out: String,
-}
-
-impl Default for WmlsGetCapResponse {
-    fn default() -> Self {
-        WmlsGetCapResponse {
-            result: Default::default(),
-            capabilities_out: Default::default(),
-            supp_msg_out: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsGetCapResponse {
@@ -457,7 +383,7 @@ impl EtpMessage for WmlsGetCapResponse {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_GetFromStore`.
 ///
 /// Message 9 of protocol 2100, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsGetFromStore {
     /// `WMLtypeIn`: `string`.
@@ -472,17 +398,6 @@ pub struct WmlsGetFromStore {
     /// `CapabilitiesIn`: `string`.
     #[serde(rename = "CapabilitiesIn")]
     pub capabilities_in: String,
-}
-
-impl Default for WmlsGetFromStore {
-    fn default() -> Self {
-        WmlsGetFromStore {
-            wml_type_in: Default::default(),
-            xml_in: Default::default(),
-            options_in: Default::default(),
-            capabilities_in: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsGetFromStore {
@@ -525,7 +440,7 @@ impl EtpMessage for WmlsGetFromStore {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_GetFromStoreResponse`.
 ///
 /// Message 10 of protocol 2100, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsGetFromStoreResponse {
     /// `Result`: `int`.
@@ -537,16 +452,6 @@ pub struct WmlsGetFromStoreResponse {
     /// `SuppMsgOut`: `string`.
     #[serde(rename = "SuppMsgOut")]
     pub supp_msg_out: String,
-}
-
-impl Default for WmlsGetFromStoreResponse {
-    fn default() -> Self {
-        WmlsGetFromStoreResponse {
-            result: Default::default(),
-            xml_out: Default::default(),
-            supp_msg_out: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsGetFromStoreResponse {
@@ -584,14 +489,8 @@ impl EtpMessage for WmlsGetFromStoreResponse {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_GetVersion`.
 ///
 /// Message 11 of protocol 2100, sent by customer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct WmlsGetVersion {}
-
-impl Default for WmlsGetVersion {
-    fn default() -> Self {
-        WmlsGetVersion {}
-    }
-}
 
 impl Avro for WmlsGetVersion {
     const MIN_ENCODED_SIZE: usize = 0;
@@ -620,20 +519,12 @@ impl EtpMessage for WmlsGetVersion {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_GetVersionResponse`.
 ///
 /// Message 12 of protocol 2100, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsGetVersionResponse {
     /// `Result`: `string`.
     #[serde(rename = "Result")]
     pub result: String,
-}
-
-impl Default for WmlsGetVersionResponse {
-    fn default() -> Self {
-        WmlsGetVersionResponse {
-            result: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsGetVersionResponse {
@@ -667,7 +558,7 @@ impl EtpMessage for WmlsGetVersionResponse {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_UpdateInStore`.
 ///
 /// Message 13 of protocol 2100, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsUpdateInStore {
     /// `WMLtypeIn`: `string`.
@@ -682,17 +573,6 @@ pub struct WmlsUpdateInStore {
     /// `CapabilitiesIn`: `string`.
     #[serde(rename = "CapabilitiesIn")]
     pub capabilities_in: String,
-}
-
-impl Default for WmlsUpdateInStore {
-    fn default() -> Self {
-        WmlsUpdateInStore {
-            wml_type_in: Default::default(),
-            xml_in: Default::default(),
-            options_in: Default::default(),
-            capabilities_in: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsUpdateInStore {
@@ -735,7 +615,7 @@ impl EtpMessage for WmlsUpdateInStore {
 /// `Energistics.Etp.v12.PrivateProtocols.WitsmlSoap.WMLS_UpdateInStoreResponse`.
 ///
 /// Message 14 of protocol 2100, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WmlsUpdateInStoreResponse {
     /// `Result`: `int`.
@@ -744,15 +624,6 @@ pub struct WmlsUpdateInStoreResponse {
     /// `SuppMsgOut`: `string`.
     #[serde(rename = "SuppMsgOut")]
     pub supp_msg_out: String,
-}
-
-impl Default for WmlsUpdateInStoreResponse {
-    fn default() -> Self {
-        WmlsUpdateInStoreResponse {
-            result: Default::default(),
-            supp_msg_out: Default::default(),
-        }
-    }
 }
 
 impl Avro for WmlsUpdateInStoreResponse {

@@ -18,22 +18,13 @@ use crate::types::datatypes::object::IndexInterval;
 /// `Energistics.Etp.v12.Protocol.ChannelDataFrame.GetFrameMetadata`.
 ///
 /// Message 1 of protocol 2, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetFrameMetadata {
     /// `uri`: `string`.
     pub uri: String,
     /// `includeAllChannelSecondaryIndexes`: `boolean`.
     pub include_all_channel_secondary_indexes: bool,
-}
-
-impl Default for GetFrameMetadata {
-    fn default() -> Self {
-        GetFrameMetadata {
-            uri: Default::default(),
-            include_all_channel_secondary_indexes: false,
-        }
-    }
 }
 
 impl Avro for GetFrameMetadata {
@@ -72,7 +63,7 @@ impl EtpMessage for GetFrameMetadata {
 /// `Energistics.Etp.v12.Protocol.ChannelDataFrame.GetFrameMetadataResponse`.
 ///
 /// Message 2 of protocol 2, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetFrameMetadataResponse {
     /// `uri`: `string`.
@@ -81,16 +72,6 @@ pub struct GetFrameMetadataResponse {
     pub indexes: Vec<IndexMetadataRecord>,
     /// `channels`: `array<FrameChannelMetadataRecord>`.
     pub channels: Vec<FrameChannelMetadataRecord>,
-}
-
-impl Default for GetFrameMetadataResponse {
-    fn default() -> Self {
-        GetFrameMetadataResponse {
-            uri: Default::default(),
-            indexes: Default::default(),
-            channels: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetFrameMetadataResponse {
@@ -128,7 +109,7 @@ impl EtpMessage for GetFrameMetadataResponse {
 /// `Energistics.Etp.v12.Protocol.ChannelDataFrame.GetFrame`.
 ///
 /// Message 3 of protocol 2, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetFrame {
     /// `uri`: `string`.
@@ -141,18 +122,6 @@ pub struct GetFrame {
     pub request_uuid: Uuid,
     /// `requestedSecondaryIntervals`: `array<IndexInterval>`.
     pub requested_secondary_intervals: Vec<IndexInterval>,
-}
-
-impl Default for GetFrame {
-    fn default() -> Self {
-        GetFrame {
-            uri: Default::default(),
-            include_all_channel_secondary_indexes: false,
-            requested_interval: Default::default(),
-            request_uuid: Default::default(),
-            requested_secondary_intervals: Vec::new(),
-        }
-    }
 }
 
 impl Avro for GetFrame {
@@ -201,22 +170,13 @@ impl EtpMessage for GetFrame {
 /// `Energistics.Etp.v12.Protocol.ChannelDataFrame.GetFrameResponseHeader`.
 ///
 /// Message 4 of protocol 2, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetFrameResponseHeader {
     /// `channelUris`: `array<string>`.
     pub channel_uris: Vec<String>,
     /// `indexes`: `array<IndexMetadataRecord>`.
     pub indexes: Vec<IndexMetadataRecord>,
-}
-
-impl Default for GetFrameResponseHeader {
-    fn default() -> Self {
-        GetFrameResponseHeader {
-            channel_uris: Default::default(),
-            indexes: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetFrameResponseHeader {
@@ -252,19 +212,11 @@ impl EtpMessage for GetFrameResponseHeader {
 /// `Energistics.Etp.v12.Protocol.ChannelDataFrame.CancelGetFrame`.
 ///
 /// Message 5 of protocol 2, sent by customer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelGetFrame {
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
-}
-
-impl Default for CancelGetFrame {
-    fn default() -> Self {
-        CancelGetFrame {
-            request_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for CancelGetFrame {
@@ -298,19 +250,11 @@ impl EtpMessage for CancelGetFrame {
 /// `Energistics.Etp.v12.Protocol.ChannelDataFrame.GetFrameResponseRows`.
 ///
 /// Message 6 of protocol 2, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetFrameResponseRows {
     /// `frame`: `array<FrameRow>`.
     pub frame: Vec<FrameRow>,
-}
-
-impl Default for GetFrameResponseRows {
-    fn default() -> Self {
-        GetFrameResponseRows {
-            frame: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetFrameResponseRows {

@@ -18,19 +18,11 @@ use crate::types::datatypes::object::IndexInterval;
 /// `Energistics.Etp.v12.Protocol.ChannelDataLoad.OpenChannels`.
 ///
 /// Message 1 of protocol 22, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenChannels {
     /// `uris`: `map<string>`.
     pub uris: Map<String>,
-}
-
-impl Default for OpenChannels {
-    fn default() -> Self {
-        OpenChannels {
-            uris: Default::default(),
-        }
-    }
 }
 
 impl Avro for OpenChannels {
@@ -64,19 +56,11 @@ impl EtpMessage for OpenChannels {
 /// `Energistics.Etp.v12.Protocol.ChannelDataLoad.OpenChannelsResponse`.
 ///
 /// Message 2 of protocol 22, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenChannelsResponse {
     /// `channels`: `map<OpenChannelInfo>`.
     pub channels: Map<OpenChannelInfo>,
-}
-
-impl Default for OpenChannelsResponse {
-    fn default() -> Self {
-        OpenChannelsResponse {
-            channels: Map::new(),
-        }
-    }
 }
 
 impl Avro for OpenChannelsResponse {
@@ -110,19 +94,11 @@ impl EtpMessage for OpenChannelsResponse {
 /// `Energistics.Etp.v12.Protocol.ChannelDataLoad.CloseChannels`.
 ///
 /// Message 3 of protocol 22, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CloseChannels {
     /// `id`: `map<long>`.
     pub id: Map<i64>,
-}
-
-impl Default for CloseChannels {
-    fn default() -> Self {
-        CloseChannels {
-            id: Default::default(),
-        }
-    }
 }
 
 impl Avro for CloseChannels {
@@ -156,19 +132,11 @@ impl EtpMessage for CloseChannels {
 /// `Energistics.Etp.v12.Protocol.ChannelDataLoad.ChannelData`.
 ///
 /// Message 4 of protocol 22, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelData {
     /// `data`: `array<DataItem>`.
     pub data: Vec<DataItem>,
-}
-
-impl Default for ChannelData {
-    fn default() -> Self {
-        ChannelData {
-            data: Default::default(),
-        }
-    }
 }
 
 impl Avro for ChannelData {
@@ -202,7 +170,7 @@ impl EtpMessage for ChannelData {
 /// `Energistics.Etp.v12.Protocol.ChannelDataLoad.ReplaceRange`.
 ///
 /// Message 6 of protocol 22, sent by customer; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplaceRange {
     /// `changedInterval`: `IndexInterval`.
@@ -211,16 +179,6 @@ pub struct ReplaceRange {
     pub channel_ids: Vec<i64>,
     /// `data`: `array<DataItem>`.
     pub data: Vec<DataItem>,
-}
-
-impl Default for ReplaceRange {
-    fn default() -> Self {
-        ReplaceRange {
-            changed_interval: Default::default(),
-            channel_ids: Default::default(),
-            data: Default::default(),
-        }
-    }
 }
 
 impl Avro for ReplaceRange {
@@ -260,22 +218,13 @@ impl EtpMessage for ReplaceRange {
 /// `Energistics.Etp.v12.Protocol.ChannelDataLoad.ChannelsClosed`.
 ///
 /// Message 7 of protocol 22, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelsClosed {
     /// `reason`: `string`.
     pub reason: String,
     /// `id`: `map<long>`.
     pub id: Map<i64>,
-}
-
-impl Default for ChannelsClosed {
-    fn default() -> Self {
-        ChannelsClosed {
-            reason: Default::default(),
-            id: Default::default(),
-        }
-    }
 }
 
 impl Avro for ChannelsClosed {
@@ -311,19 +260,11 @@ impl EtpMessage for ChannelsClosed {
 /// `Energistics.Etp.v12.Protocol.ChannelDataLoad.ReplaceRangeResponse`.
 ///
 /// Message 8 of protocol 22, sent by store.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplaceRangeResponse {
     /// `channelChangeTime`: `long`.
     pub channel_change_time: i64,
-}
-
-impl Default for ReplaceRangeResponse {
-    fn default() -> Self {
-        ReplaceRangeResponse {
-            channel_change_time: Default::default(),
-        }
-    }
 }
 
 impl Avro for ReplaceRangeResponse {
@@ -357,19 +298,11 @@ impl EtpMessage for ReplaceRangeResponse {
 /// `Energistics.Etp.v12.Protocol.ChannelDataLoad.TruncateChannels`.
 ///
 /// Message 9 of protocol 22, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TruncateChannels {
     /// `channels`: `map<TruncateInfo>`.
     pub channels: Map<TruncateInfo>,
-}
-
-impl Default for TruncateChannels {
-    fn default() -> Self {
-        TruncateChannels {
-            channels: Default::default(),
-        }
-    }
 }
 
 impl Avro for TruncateChannels {
@@ -403,19 +336,11 @@ impl EtpMessage for TruncateChannels {
 /// `Energistics.Etp.v12.Protocol.ChannelDataLoad.TruncateChannelsResponse`.
 ///
 /// Message 10 of protocol 22, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TruncateChannelsResponse {
     /// `channelsTruncatedTime`: `map<long>`.
     pub channels_truncated_time: Map<i64>,
-}
-
-impl Default for TruncateChannelsResponse {
-    fn default() -> Self {
-        TruncateChannelsResponse {
-            channels_truncated_time: Default::default(),
-        }
-    }
 }
 
 impl Avro for TruncateChannelsResponse {

@@ -16,19 +16,11 @@ use crate::types::datatypes::channel_data::TruncateInfo;
 /// `Energistics.Etp.v12.Protocol.ChannelStreaming.ChannelMetadata`.
 ///
 /// Message 1 of protocol 1, sent by producer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelMetadata {
     /// `channels`: `array<ChannelMetadataRecord>`.
     pub channels: Vec<ChannelMetadataRecord>,
-}
-
-impl Default for ChannelMetadata {
-    fn default() -> Self {
-        ChannelMetadata {
-            channels: Default::default(),
-        }
-    }
 }
 
 impl Avro for ChannelMetadata {
@@ -62,19 +54,11 @@ impl EtpMessage for ChannelMetadata {
 /// `Energistics.Etp.v12.Protocol.ChannelStreaming.ChannelData`.
 ///
 /// Message 2 of protocol 1, sent by producer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelData {
     /// `data`: `array<DataItem>`.
     pub data: Vec<DataItem>,
-}
-
-impl Default for ChannelData {
-    fn default() -> Self {
-        ChannelData {
-            data: Default::default(),
-        }
-    }
 }
 
 impl Avro for ChannelData {
@@ -108,14 +92,8 @@ impl EtpMessage for ChannelData {
 /// `Energistics.Etp.v12.Protocol.ChannelStreaming.StartStreaming`.
 ///
 /// Message 3 of protocol 1, sent by consumer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct StartStreaming {}
-
-impl Default for StartStreaming {
-    fn default() -> Self {
-        StartStreaming {}
-    }
-}
 
 impl Avro for StartStreaming {
     const MIN_ENCODED_SIZE: usize = 0;
@@ -144,14 +122,8 @@ impl EtpMessage for StartStreaming {
 /// `Energistics.Etp.v12.Protocol.ChannelStreaming.StopStreaming`.
 ///
 /// Message 4 of protocol 1, sent by consumer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct StopStreaming {}
-
-impl Default for StopStreaming {
-    fn default() -> Self {
-        StopStreaming {}
-    }
-}
 
 impl Avro for StopStreaming {
     const MIN_ENCODED_SIZE: usize = 0;
@@ -180,19 +152,11 @@ impl EtpMessage for StopStreaming {
 /// `Energistics.Etp.v12.Protocol.ChannelStreaming.TruncateChannels`.
 ///
 /// Message 5 of protocol 1, sent by producer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TruncateChannels {
     /// `channels`: `array<TruncateInfo>`.
     pub channels: Vec<TruncateInfo>,
-}
-
-impl Default for TruncateChannels {
-    fn default() -> Self {
-        TruncateChannels {
-            channels: Default::default(),
-        }
-    }
 }
 
 impl Avro for TruncateChannels {

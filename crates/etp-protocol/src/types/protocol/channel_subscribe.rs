@@ -23,19 +23,11 @@ use crate::types::datatypes::object::IndexInterval;
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.GetChannelMetadata`.
 ///
 /// Message 1 of protocol 21, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetChannelMetadata {
     /// `uris`: `map<string>`.
     pub uris: Map<String>,
-}
-
-impl Default for GetChannelMetadata {
-    fn default() -> Self {
-        GetChannelMetadata {
-            uris: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetChannelMetadata {
@@ -69,19 +61,11 @@ impl EtpMessage for GetChannelMetadata {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.GetChannelMetadataResponse`.
 ///
 /// Message 2 of protocol 21, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetChannelMetadataResponse {
     /// `metadata`: `map<ChannelMetadataRecord>`.
     pub metadata: Map<ChannelMetadataRecord>,
-}
-
-impl Default for GetChannelMetadataResponse {
-    fn default() -> Self {
-        GetChannelMetadataResponse {
-            metadata: Map::new(),
-        }
-    }
 }
 
 impl Avro for GetChannelMetadataResponse {
@@ -115,19 +99,11 @@ impl EtpMessage for GetChannelMetadataResponse {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.SubscribeChannels`.
 ///
 /// Message 3 of protocol 21, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscribeChannels {
     /// `channels`: `map<ChannelSubscribeInfo>`.
     pub channels: Map<ChannelSubscribeInfo>,
-}
-
-impl Default for SubscribeChannels {
-    fn default() -> Self {
-        SubscribeChannels {
-            channels: Default::default(),
-        }
-    }
 }
 
 impl Avro for SubscribeChannels {
@@ -161,19 +137,11 @@ impl EtpMessage for SubscribeChannels {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.ChannelData`.
 ///
 /// Message 4 of protocol 21, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelData {
     /// `data`: `array<DataItem>`.
     pub data: Vec<DataItem>,
-}
-
-impl Default for ChannelData {
-    fn default() -> Self {
-        ChannelData {
-            data: Default::default(),
-        }
-    }
 }
 
 impl Avro for ChannelData {
@@ -207,7 +175,7 @@ impl EtpMessage for ChannelData {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.RangeReplaced`.
 ///
 /// Message 6 of protocol 21, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RangeReplaced {
     /// `changeTime`: `long`.
@@ -218,17 +186,6 @@ pub struct RangeReplaced {
     pub changed_interval: IndexInterval,
     /// `data`: `array<DataItem>`.
     pub data: Vec<DataItem>,
-}
-
-impl Default for RangeReplaced {
-    fn default() -> Self {
-        RangeReplaced {
-            change_time: Default::default(),
-            channel_ids: Default::default(),
-            changed_interval: Default::default(),
-            data: Default::default(),
-        }
-    }
 }
 
 impl Avro for RangeReplaced {
@@ -271,19 +228,11 @@ impl EtpMessage for RangeReplaced {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.UnsubscribeChannels`.
 ///
 /// Message 7 of protocol 21, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnsubscribeChannels {
     /// `channelIds`: `map<long>`.
     pub channel_ids: Map<i64>,
-}
-
-impl Default for UnsubscribeChannels {
-    fn default() -> Self {
-        UnsubscribeChannels {
-            channel_ids: Default::default(),
-        }
-    }
 }
 
 impl Avro for UnsubscribeChannels {
@@ -317,22 +266,13 @@ impl EtpMessage for UnsubscribeChannels {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.SubscriptionsStopped`.
 ///
 /// Message 8 of protocol 21, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionsStopped {
     /// `reason`: `string`.
     pub reason: String,
     /// `channelIds`: `map<long>`.
     pub channel_ids: Map<i64>,
-}
-
-impl Default for SubscriptionsStopped {
-    fn default() -> Self {
-        SubscriptionsStopped {
-            reason: Default::default(),
-            channel_ids: Map::new(),
-        }
-    }
 }
 
 impl Avro for SubscriptionsStopped {
@@ -368,22 +308,13 @@ impl EtpMessage for SubscriptionsStopped {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.GetRanges`.
 ///
 /// Message 9 of protocol 21, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetRanges {
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
     /// `channelRanges`: `array<ChannelRangeInfo>`.
     pub channel_ranges: Vec<ChannelRangeInfo>,
-}
-
-impl Default for GetRanges {
-    fn default() -> Self {
-        GetRanges {
-            request_uuid: Default::default(),
-            channel_ranges: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetRanges {
@@ -419,17 +350,11 @@ impl EtpMessage for GetRanges {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.GetRangesResponse`.
 ///
 /// Message 10 of protocol 21, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetRangesResponse {
     /// `data`: `array<DataItem>`.
     pub data: Vec<DataItem>,
-}
-
-impl Default for GetRangesResponse {
-    fn default() -> Self {
-        GetRangesResponse { data: Vec::new() }
-    }
 }
 
 impl Avro for GetRangesResponse {
@@ -463,19 +388,11 @@ impl EtpMessage for GetRangesResponse {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.CancelGetRanges`.
 ///
 /// Message 11 of protocol 21, sent by customer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelGetRanges {
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
-}
-
-impl Default for CancelGetRanges {
-    fn default() -> Self {
-        CancelGetRanges {
-            request_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for CancelGetRanges {
@@ -509,19 +426,11 @@ impl EtpMessage for CancelGetRanges {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.SubscribeChannelsResponse`.
 ///
 /// Message 12 of protocol 21, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscribeChannelsResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for SubscribeChannelsResponse {
-    fn default() -> Self {
-        SubscribeChannelsResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for SubscribeChannelsResponse {
@@ -555,22 +464,13 @@ impl EtpMessage for SubscribeChannelsResponse {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.ChannelsTruncated`.
 ///
 /// Message 13 of protocol 21, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelsTruncated {
     /// `channels`: `array<TruncateInfo>`.
     pub channels: Vec<TruncateInfo>,
     /// `changeTime`: `long`.
     pub change_time: i64,
-}
-
-impl Default for ChannelsTruncated {
-    fn default() -> Self {
-        ChannelsTruncated {
-            channels: Default::default(),
-            change_time: Default::default(),
-        }
-    }
 }
 
 impl Avro for ChannelsTruncated {
@@ -606,22 +506,13 @@ impl EtpMessage for ChannelsTruncated {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.GetChangeAnnotations`.
 ///
 /// Message 14 of protocol 21, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetChangeAnnotations {
     /// `channels`: `map<ChannelChangeRequestInfo>`.
     pub channels: Map<ChannelChangeRequestInfo>,
     /// `latestOnly`: `boolean`.
     pub latest_only: bool,
-}
-
-impl Default for GetChangeAnnotations {
-    fn default() -> Self {
-        GetChangeAnnotations {
-            channels: Default::default(),
-            latest_only: false,
-        }
-    }
 }
 
 impl Avro for GetChangeAnnotations {
@@ -657,19 +548,11 @@ impl EtpMessage for GetChangeAnnotations {
 /// `Energistics.Etp.v12.Protocol.ChannelSubscribe.GetChangeAnnotationsResponse`.
 ///
 /// Message 15 of protocol 21, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetChangeAnnotationsResponse {
     /// `changes`: `map<ChangeResponseInfo>`.
     pub changes: Map<ChangeResponseInfo>,
-}
-
-impl Default for GetChangeAnnotationsResponse {
-    fn default() -> Self {
-        GetChangeAnnotationsResponse {
-            changes: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetChangeAnnotationsResponse {

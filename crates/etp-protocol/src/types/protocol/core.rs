@@ -231,19 +231,11 @@ impl EtpMessage for OpenSession {
 /// `Energistics.Etp.v12.Protocol.Core.CloseSession`.
 ///
 /// Message 5 of protocol 0, sent by client or server.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CloseSession {
     /// `reason`: `string`.
     pub reason: String,
-}
-
-impl Default for CloseSession {
-    fn default() -> Self {
-        CloseSession {
-            reason: String::new(),
-        }
-    }
 }
 
 impl Avro for CloseSession {
@@ -277,22 +269,13 @@ impl EtpMessage for CloseSession {
 /// `Energistics.Etp.v12.Protocol.Core.Authorize`.
 ///
 /// Message 6 of protocol 0, sent by client or server.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Authorize {
     /// `authorization`: `string`.
     pub authorization: String,
     /// `supplementalAuthorization`: `map<string>`.
     pub supplemental_authorization: Map<String>,
-}
-
-impl Default for Authorize {
-    fn default() -> Self {
-        Authorize {
-            authorization: Default::default(),
-            supplemental_authorization: Default::default(),
-        }
-    }
 }
 
 impl Avro for Authorize {
@@ -328,22 +311,13 @@ impl EtpMessage for Authorize {
 /// `Energistics.Etp.v12.Protocol.Core.AuthorizeResponse`.
 ///
 /// Message 7 of protocol 0, sent by client or server.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizeResponse {
     /// `success`: `boolean`.
     pub success: bool,
     /// `challenges`: `array<string>`.
     pub challenges: Vec<String>,
-}
-
-impl Default for AuthorizeResponse {
-    fn default() -> Self {
-        AuthorizeResponse {
-            success: Default::default(),
-            challenges: Default::default(),
-        }
-    }
 }
 
 impl Avro for AuthorizeResponse {
@@ -379,19 +353,11 @@ impl EtpMessage for AuthorizeResponse {
 /// `Energistics.Etp.v12.Protocol.Core.Ping`.
 ///
 /// Message 8 of protocol 0, sent by client or server.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Ping {
     /// `currentDateTime`: `long`.
     pub current_date_time: i64,
-}
-
-impl Default for Ping {
-    fn default() -> Self {
-        Ping {
-            current_date_time: Default::default(),
-        }
-    }
 }
 
 impl Avro for Ping {
@@ -425,19 +391,11 @@ impl EtpMessage for Ping {
 /// `Energistics.Etp.v12.Protocol.Core.Pong`.
 ///
 /// Message 9 of protocol 0, sent by client or server.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pong {
     /// `currentDateTime`: `long`.
     pub current_date_time: i64,
-}
-
-impl Default for Pong {
-    fn default() -> Self {
-        Pong {
-            current_date_time: Default::default(),
-        }
-    }
 }
 
 impl Avro for Pong {
@@ -471,22 +429,13 @@ impl EtpMessage for Pong {
 /// `Energistics.Etp.v12.Protocol.Core.ProtocolException`.
 ///
 /// Message 1000 of protocol 0, sent by *; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProtocolException {
     /// `error`: `null | ErrorInfo`.
     pub error: Option<ErrorInfo>,
     /// `errors`: `map<ErrorInfo>`.
     pub errors: Map<ErrorInfo>,
-}
-
-impl Default for ProtocolException {
-    fn default() -> Self {
-        ProtocolException {
-            error: Default::default(),
-            errors: Map::new(),
-        }
-    }
 }
 
 impl Avro for ProtocolException {
@@ -522,14 +471,8 @@ impl EtpMessage for ProtocolException {
 /// `Energistics.Etp.v12.Protocol.Core.Acknowledge`.
 ///
 /// Message 1001 of protocol 0, sent by *.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Acknowledge {}
-
-impl Default for Acknowledge {
-    fn default() -> Self {
-        Acknowledge {}
-    }
-}
 
 impl Avro for Acknowledge {
     const MIN_ENCODED_SIZE: usize = 0;

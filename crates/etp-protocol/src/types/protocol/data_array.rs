@@ -21,19 +21,11 @@ use crate::types::datatypes::data_array_types::PutUninitializedDataArrayType;
 /// `Energistics.Etp.v12.Protocol.DataArray.GetDataArraysResponse`.
 ///
 /// Message 1 of protocol 9, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDataArraysResponse {
     /// `dataArrays`: `map<DataArray>`.
     pub data_arrays: Map<DataArray>,
-}
-
-impl Default for GetDataArraysResponse {
-    fn default() -> Self {
-        GetDataArraysResponse {
-            data_arrays: Map::new(),
-        }
-    }
 }
 
 impl Avro for GetDataArraysResponse {
@@ -67,19 +59,11 @@ impl EtpMessage for GetDataArraysResponse {
 /// `Energistics.Etp.v12.Protocol.DataArray.GetDataArrays`.
 ///
 /// Message 2 of protocol 9, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDataArrays {
     /// `dataArrays`: `map<DataArrayIdentifier>`.
     pub data_arrays: Map<DataArrayIdentifier>,
-}
-
-impl Default for GetDataArrays {
-    fn default() -> Self {
-        GetDataArrays {
-            data_arrays: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetDataArrays {
@@ -113,19 +97,11 @@ impl EtpMessage for GetDataArrays {
 /// `Energistics.Etp.v12.Protocol.DataArray.GetDataSubarrays`.
 ///
 /// Message 3 of protocol 9, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDataSubarrays {
     /// `dataSubarrays`: `map<GetDataSubarraysType>`.
     pub data_subarrays: Map<GetDataSubarraysType>,
-}
-
-impl Default for GetDataSubarrays {
-    fn default() -> Self {
-        GetDataSubarrays {
-            data_subarrays: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetDataSubarrays {
@@ -159,19 +135,11 @@ impl EtpMessage for GetDataSubarrays {
 /// `Energistics.Etp.v12.Protocol.DataArray.PutDataArrays`.
 ///
 /// Message 4 of protocol 9, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutDataArrays {
     /// `dataArrays`: `map<PutDataArraysType>`.
     pub data_arrays: Map<PutDataArraysType>,
-}
-
-impl Default for PutDataArrays {
-    fn default() -> Self {
-        PutDataArrays {
-            data_arrays: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutDataArrays {
@@ -205,19 +173,11 @@ impl EtpMessage for PutDataArrays {
 /// `Energistics.Etp.v12.Protocol.DataArray.PutDataSubarrays`.
 ///
 /// Message 5 of protocol 9, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutDataSubarrays {
     /// `dataSubarrays`: `map<PutDataSubarraysType>`.
     pub data_subarrays: Map<PutDataSubarraysType>,
-}
-
-impl Default for PutDataSubarrays {
-    fn default() -> Self {
-        PutDataSubarrays {
-            data_subarrays: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutDataSubarrays {
@@ -251,19 +211,11 @@ impl EtpMessage for PutDataSubarrays {
 /// `Energistics.Etp.v12.Protocol.DataArray.GetDataArrayMetadata`.
 ///
 /// Message 6 of protocol 9, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDataArrayMetadata {
     /// `dataArrays`: `map<DataArrayIdentifier>`.
     pub data_arrays: Map<DataArrayIdentifier>,
-}
-
-impl Default for GetDataArrayMetadata {
-    fn default() -> Self {
-        GetDataArrayMetadata {
-            data_arrays: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetDataArrayMetadata {
@@ -297,19 +249,11 @@ impl EtpMessage for GetDataArrayMetadata {
 /// `Energistics.Etp.v12.Protocol.DataArray.GetDataArrayMetadataResponse`.
 ///
 /// Message 7 of protocol 9, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDataArrayMetadataResponse {
     /// `arrayMetadata`: `map<DataArrayMetadata>`.
     pub array_metadata: Map<DataArrayMetadata>,
-}
-
-impl Default for GetDataArrayMetadataResponse {
-    fn default() -> Self {
-        GetDataArrayMetadataResponse {
-            array_metadata: Map::new(),
-        }
-    }
 }
 
 impl Avro for GetDataArrayMetadataResponse {
@@ -343,19 +287,11 @@ impl EtpMessage for GetDataArrayMetadataResponse {
 /// `Energistics.Etp.v12.Protocol.DataArray.GetDataSubarraysResponse`.
 ///
 /// Message 8 of protocol 9, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDataSubarraysResponse {
     /// `dataSubarrays`: `map<DataArray>`.
     pub data_subarrays: Map<DataArray>,
-}
-
-impl Default for GetDataSubarraysResponse {
-    fn default() -> Self {
-        GetDataSubarraysResponse {
-            data_subarrays: Map::new(),
-        }
-    }
 }
 
 impl Avro for GetDataSubarraysResponse {
@@ -389,19 +325,11 @@ impl EtpMessage for GetDataSubarraysResponse {
 /// `Energistics.Etp.v12.Protocol.DataArray.PutUninitializedDataArrays`.
 ///
 /// Message 9 of protocol 9, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutUninitializedDataArrays {
     /// `dataArrays`: `map<PutUninitializedDataArrayType>`.
     pub data_arrays: Map<PutUninitializedDataArrayType>,
-}
-
-impl Default for PutUninitializedDataArrays {
-    fn default() -> Self {
-        PutUninitializedDataArrays {
-            data_arrays: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutUninitializedDataArrays {
@@ -435,19 +363,11 @@ impl EtpMessage for PutUninitializedDataArrays {
 /// `Energistics.Etp.v12.Protocol.DataArray.PutDataArraysResponse`.
 ///
 /// Message 10 of protocol 9, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutDataArraysResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for PutDataArraysResponse {
-    fn default() -> Self {
-        PutDataArraysResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutDataArraysResponse {
@@ -481,19 +401,11 @@ impl EtpMessage for PutDataArraysResponse {
 /// `Energistics.Etp.v12.Protocol.DataArray.PutDataSubarraysResponse`.
 ///
 /// Message 11 of protocol 9, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutDataSubarraysResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for PutDataSubarraysResponse {
-    fn default() -> Self {
-        PutDataSubarraysResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutDataSubarraysResponse {
@@ -527,19 +439,11 @@ impl EtpMessage for PutDataSubarraysResponse {
 /// `Energistics.Etp.v12.Protocol.DataArray.PutUninitializedDataArraysResponse`.
 ///
 /// Message 12 of protocol 9, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutUninitializedDataArraysResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for PutUninitializedDataArraysResponse {
-    fn default() -> Self {
-        PutUninitializedDataArraysResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutUninitializedDataArraysResponse {

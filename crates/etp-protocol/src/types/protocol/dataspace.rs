@@ -15,19 +15,11 @@ use crate::types::datatypes::object::Dataspace;
 /// `Energistics.Etp.v12.Protocol.Dataspace.GetDataspaces`.
 ///
 /// Message 1 of protocol 24, sent by customer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDataspaces {
     /// `storeLastWriteFilter`: `null | long`.
     pub store_last_write_filter: Option<i64>,
-}
-
-impl Default for GetDataspaces {
-    fn default() -> Self {
-        GetDataspaces {
-            store_last_write_filter: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetDataspaces {
@@ -61,19 +53,11 @@ impl EtpMessage for GetDataspaces {
 /// `Energistics.Etp.v12.Protocol.Dataspace.GetDataspacesResponse`.
 ///
 /// Message 2 of protocol 24, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDataspacesResponse {
     /// `dataspaces`: `array<Dataspace>`.
     pub dataspaces: Vec<Dataspace>,
-}
-
-impl Default for GetDataspacesResponse {
-    fn default() -> Self {
-        GetDataspacesResponse {
-            dataspaces: Vec::new(),
-        }
-    }
 }
 
 impl Avro for GetDataspacesResponse {
@@ -107,19 +91,11 @@ impl EtpMessage for GetDataspacesResponse {
 /// `Energistics.Etp.v12.Protocol.Dataspace.PutDataspaces`.
 ///
 /// Message 3 of protocol 24, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutDataspaces {
     /// `dataspaces`: `map<Dataspace>`.
     pub dataspaces: Map<Dataspace>,
-}
-
-impl Default for PutDataspaces {
-    fn default() -> Self {
-        PutDataspaces {
-            dataspaces: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutDataspaces {
@@ -153,19 +129,11 @@ impl EtpMessage for PutDataspaces {
 /// `Energistics.Etp.v12.Protocol.Dataspace.DeleteDataspaces`.
 ///
 /// Message 4 of protocol 24, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteDataspaces {
     /// `uris`: `map<string>`.
     pub uris: Map<String>,
-}
-
-impl Default for DeleteDataspaces {
-    fn default() -> Self {
-        DeleteDataspaces {
-            uris: Default::default(),
-        }
-    }
 }
 
 impl Avro for DeleteDataspaces {
@@ -199,19 +167,11 @@ impl EtpMessage for DeleteDataspaces {
 /// `Energistics.Etp.v12.Protocol.Dataspace.DeleteDataspacesResponse`.
 ///
 /// Message 5 of protocol 24, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteDataspacesResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for DeleteDataspacesResponse {
-    fn default() -> Self {
-        DeleteDataspacesResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for DeleteDataspacesResponse {
@@ -245,19 +205,11 @@ impl EtpMessage for DeleteDataspacesResponse {
 /// `Energistics.Etp.v12.Protocol.Dataspace.PutDataspacesResponse`.
 ///
 /// Message 6 of protocol 24, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutDataspacesResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for PutDataspacesResponse {
-    fn default() -> Self {
-        PutDataspacesResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutDataspacesResponse {

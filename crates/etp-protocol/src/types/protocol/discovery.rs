@@ -19,7 +19,7 @@ use crate::types::datatypes::object::Resource;
 /// `Energistics.Etp.v12.Protocol.Discovery.GetResources`.
 ///
 /// Message 1 of protocol 3, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetResources {
     /// `context`: `ContextInfo`.
@@ -34,19 +34,6 @@ pub struct GetResources {
     pub active_status_filter: Option<ActiveStatusKind>,
     /// `includeEdges`: `boolean`.
     pub include_edges: bool,
-}
-
-impl Default for GetResources {
-    fn default() -> Self {
-        GetResources {
-            context: Default::default(),
-            scope: Default::default(),
-            count_objects: false,
-            store_last_write_filter: Default::default(),
-            active_status_filter: Default::default(),
-            include_edges: false,
-        }
-    }
 }
 
 impl Avro for GetResources {
@@ -95,19 +82,11 @@ impl EtpMessage for GetResources {
 /// `Energistics.Etp.v12.Protocol.Discovery.GetResourcesResponse`.
 ///
 /// Message 4 of protocol 3, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetResourcesResponse {
     /// `resources`: `array<Resource>`.
     pub resources: Vec<Resource>,
-}
-
-impl Default for GetResourcesResponse {
-    fn default() -> Self {
-        GetResourcesResponse {
-            resources: Vec::new(),
-        }
-    }
 }
 
 impl Avro for GetResourcesResponse {
@@ -141,7 +120,7 @@ impl EtpMessage for GetResourcesResponse {
 /// `Energistics.Etp.v12.Protocol.Discovery.GetDeletedResources`.
 ///
 /// Message 5 of protocol 3, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDeletedResources {
     /// `dataspaceUri`: `string`.
@@ -150,16 +129,6 @@ pub struct GetDeletedResources {
     pub delete_time_filter: Option<i64>,
     /// `dataObjectTypes`: `array<string>`.
     pub data_object_types: Vec<String>,
-}
-
-impl Default for GetDeletedResources {
-    fn default() -> Self {
-        GetDeletedResources {
-            dataspace_uri: Default::default(),
-            delete_time_filter: Default::default(),
-            data_object_types: Vec::new(),
-        }
-    }
 }
 
 impl Avro for GetDeletedResources {
@@ -199,19 +168,11 @@ impl EtpMessage for GetDeletedResources {
 /// `Energistics.Etp.v12.Protocol.Discovery.GetDeletedResourcesResponse`.
 ///
 /// Message 6 of protocol 3, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDeletedResourcesResponse {
     /// `deletedResources`: `array<DeletedResource>`.
     pub deleted_resources: Vec<DeletedResource>,
-}
-
-impl Default for GetDeletedResourcesResponse {
-    fn default() -> Self {
-        GetDeletedResourcesResponse {
-            deleted_resources: Vec::new(),
-        }
-    }
 }
 
 impl Avro for GetDeletedResourcesResponse {
@@ -245,19 +206,11 @@ impl EtpMessage for GetDeletedResourcesResponse {
 /// `Energistics.Etp.v12.Protocol.Discovery.GetResourcesEdgesResponse`.
 ///
 /// Message 7 of protocol 3, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetResourcesEdgesResponse {
     /// `edges`: `array<Edge>`.
     pub edges: Vec<Edge>,
-}
-
-impl Default for GetResourcesEdgesResponse {
-    fn default() -> Self {
-        GetResourcesEdgesResponse {
-            edges: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetResourcesEdgesResponse {

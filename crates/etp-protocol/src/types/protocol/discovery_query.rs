@@ -17,7 +17,7 @@ use crate::types::datatypes::object::Resource;
 /// `Energistics.Etp.v12.Protocol.DiscoveryQuery.FindResources`.
 ///
 /// Message 1 of protocol 13, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FindResources {
     /// `context`: `ContextInfo`.
@@ -28,17 +28,6 @@ pub struct FindResources {
     pub store_last_write_filter: Option<i64>,
     /// `activeStatusFilter`: `null | ActiveStatusKind`.
     pub active_status_filter: Option<ActiveStatusKind>,
-}
-
-impl Default for FindResources {
-    fn default() -> Self {
-        FindResources {
-            context: Default::default(),
-            scope: Default::default(),
-            store_last_write_filter: Default::default(),
-            active_status_filter: Default::default(),
-        }
-    }
 }
 
 impl Avro for FindResources {
@@ -81,22 +70,13 @@ impl EtpMessage for FindResources {
 /// `Energistics.Etp.v12.Protocol.DiscoveryQuery.FindResourcesResponse`.
 ///
 /// Message 2 of protocol 13, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FindResourcesResponse {
     /// `resources`: `array<Resource>`.
     pub resources: Vec<Resource>,
     /// `serverSortOrder`: `string`.
     pub server_sort_order: String,
-}
-
-impl Default for FindResourcesResponse {
-    fn default() -> Self {
-        FindResourcesResponse {
-            resources: Vec::new(),
-            server_sort_order: Default::default(),
-        }
-    }
 }
 
 impl Avro for FindResourcesResponse {

@@ -19,22 +19,13 @@ use crate::types::datatypes::object::PartsMetadataInfo;
 /// `Energistics.Etp.v12.Protocol.GrowingObject.DeleteParts`.
 ///
 /// Message 1 of protocol 6, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteParts {
     /// `uri`: `string`.
     pub uri: String,
     /// `uids`: `map<string>`.
     pub uids: Map<String>,
-}
-
-impl Default for DeleteParts {
-    fn default() -> Self {
-        DeleteParts {
-            uri: Default::default(),
-            uids: Default::default(),
-        }
-    }
 }
 
 impl Avro for DeleteParts {
@@ -372,19 +363,11 @@ impl EtpMessage for ReplacePartsByRange {
 /// `Energistics.Etp.v12.Protocol.GrowingObject.GetPartsMetadata`.
 ///
 /// Message 8 of protocol 6, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetPartsMetadata {
     /// `uris`: `map<string>`.
     pub uris: Map<String>,
-}
-
-impl Default for GetPartsMetadata {
-    fn default() -> Self {
-        GetPartsMetadata {
-            uris: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetPartsMetadata {
@@ -418,19 +401,11 @@ impl EtpMessage for GetPartsMetadata {
 /// `Energistics.Etp.v12.Protocol.GrowingObject.GetPartsMetadataResponse`.
 ///
 /// Message 9 of protocol 6, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetPartsMetadataResponse {
     /// `metadata`: `map<PartsMetadataInfo>`.
     pub metadata: Map<PartsMetadataInfo>,
-}
-
-impl Default for GetPartsMetadataResponse {
-    fn default() -> Self {
-        GetPartsMetadataResponse {
-            metadata: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetPartsMetadataResponse {
@@ -520,19 +495,11 @@ impl EtpMessage for GetPartsByRangeResponse {
 /// `Energistics.Etp.v12.Protocol.GrowingObject.DeletePartsResponse`.
 ///
 /// Message 11 of protocol 6, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletePartsResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for DeletePartsResponse {
-    fn default() -> Self {
-        DeletePartsResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for DeletePartsResponse {
@@ -566,19 +533,11 @@ impl EtpMessage for DeletePartsResponse {
 /// `Energistics.Etp.v12.Protocol.GrowingObject.PutPartsResponse`.
 ///
 /// Message 13 of protocol 6, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutPartsResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for PutPartsResponse {
-    fn default() -> Self {
-        PutPartsResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutPartsResponse {
@@ -663,19 +622,11 @@ impl EtpMessage for GetGrowingDataObjectsHeader {
 /// `Energistics.Etp.v12.Protocol.GrowingObject.GetGrowingDataObjectsHeaderResponse`.
 ///
 /// Message 15 of protocol 6, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetGrowingDataObjectsHeaderResponse {
     /// `dataObjects`: `map<DataObject>`.
     pub data_objects: Map<DataObject>,
-}
-
-impl Default for GetGrowingDataObjectsHeaderResponse {
-    fn default() -> Self {
-        GetGrowingDataObjectsHeaderResponse {
-            data_objects: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetGrowingDataObjectsHeaderResponse {
@@ -709,19 +660,11 @@ impl EtpMessage for GetGrowingDataObjectsHeaderResponse {
 /// `Energistics.Etp.v12.Protocol.GrowingObject.PutGrowingDataObjectsHeader`.
 ///
 /// Message 16 of protocol 6, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutGrowingDataObjectsHeader {
     /// `dataObjects`: `map<DataObject>`.
     pub data_objects: Map<DataObject>,
-}
-
-impl Default for PutGrowingDataObjectsHeader {
-    fn default() -> Self {
-        PutGrowingDataObjectsHeader {
-            data_objects: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutGrowingDataObjectsHeader {
@@ -755,19 +698,11 @@ impl EtpMessage for PutGrowingDataObjectsHeader {
 /// `Energistics.Etp.v12.Protocol.GrowingObject.PutGrowingDataObjectsHeaderResponse`.
 ///
 /// Message 17 of protocol 6, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutGrowingDataObjectsHeaderResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for PutGrowingDataObjectsHeaderResponse {
-    fn default() -> Self {
-        PutGrowingDataObjectsHeaderResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutGrowingDataObjectsHeaderResponse {
@@ -801,14 +736,8 @@ impl EtpMessage for PutGrowingDataObjectsHeaderResponse {
 /// `Energistics.Etp.v12.Protocol.GrowingObject.ReplacePartsByRangeResponse`.
 ///
 /// Message 18 of protocol 6, sent by store.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct ReplacePartsByRangeResponse {}
-
-impl Default for ReplacePartsByRangeResponse {
-    fn default() -> Self {
-        ReplacePartsByRangeResponse {}
-    }
-}
 
 impl Avro for ReplacePartsByRangeResponse {
     const MIN_ENCODED_SIZE: usize = 0;
@@ -837,7 +766,7 @@ impl EtpMessage for ReplacePartsByRangeResponse {
 /// `Energistics.Etp.v12.Protocol.GrowingObject.GetChangeAnnotations`.
 ///
 /// Message 19 of protocol 6, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetChangeAnnotations {
     /// `sinceChangeTime`: `long`.
@@ -846,16 +775,6 @@ pub struct GetChangeAnnotations {
     pub uris: Map<String>,
     /// `latestOnly`: `boolean`.
     pub latest_only: bool,
-}
-
-impl Default for GetChangeAnnotations {
-    fn default() -> Self {
-        GetChangeAnnotations {
-            since_change_time: Default::default(),
-            uris: Default::default(),
-            latest_only: false,
-        }
-    }
 }
 
 impl Avro for GetChangeAnnotations {
@@ -895,19 +814,11 @@ impl EtpMessage for GetChangeAnnotations {
 /// `Energistics.Etp.v12.Protocol.GrowingObject.GetChangeAnnotationsResponse`.
 ///
 /// Message 20 of protocol 6, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetChangeAnnotationsResponse {
     /// `changes`: `map<ChangeResponseInfo>`.
     pub changes: Map<ChangeResponseInfo>,
-}
-
-impl Default for GetChangeAnnotationsResponse {
-    fn default() -> Self {
-        GetChangeAnnotationsResponse {
-            changes: Default::default(),
-        }
-    }
 }
 
 impl Avro for GetChangeAnnotationsResponse {

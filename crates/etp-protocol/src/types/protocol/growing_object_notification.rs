@@ -19,7 +19,7 @@ use crate::types::datatypes::object::SubscriptionInfo;
 /// `Energistics.Etp.v12.Protocol.GrowingObjectNotification.PartsChanged`.
 ///
 /// Message 2 of protocol 7, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartsChanged {
     /// `uri`: `string`.
@@ -34,19 +34,6 @@ pub struct PartsChanged {
     pub format: String,
     /// `parts`: `array<ObjectPart>`.
     pub parts: Vec<ObjectPart>,
-}
-
-impl Default for PartsChanged {
-    fn default() -> Self {
-        PartsChanged {
-            uri: Default::default(),
-            request_uuid: Default::default(),
-            change_kind: Default::default(),
-            change_time: Default::default(),
-            format: String::new(),
-            parts: Default::default(),
-        }
-    }
 }
 
 impl Avro for PartsChanged {
@@ -95,7 +82,7 @@ impl EtpMessage for PartsChanged {
 /// `Energistics.Etp.v12.Protocol.GrowingObjectNotification.PartsDeleted`.
 ///
 /// Message 3 of protocol 7, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartsDeleted {
     /// `uri`: `string`.
@@ -106,17 +93,6 @@ pub struct PartsDeleted {
     pub change_time: i64,
     /// `uids`: `array<string>`.
     pub uids: Vec<String>,
-}
-
-impl Default for PartsDeleted {
-    fn default() -> Self {
-        PartsDeleted {
-            uri: Default::default(),
-            request_uuid: Default::default(),
-            change_time: Default::default(),
-            uids: Default::default(),
-        }
-    }
 }
 
 impl Avro for PartsDeleted {
@@ -159,19 +135,11 @@ impl EtpMessage for PartsDeleted {
 /// `Energistics.Etp.v12.Protocol.GrowingObjectNotification.UnsubscribePartNotification`.
 ///
 /// Message 4 of protocol 7, sent by customer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnsubscribePartNotification {
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
-}
-
-impl Default for UnsubscribePartNotification {
-    fn default() -> Self {
-        UnsubscribePartNotification {
-            request_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for UnsubscribePartNotification {
@@ -205,7 +173,7 @@ impl EtpMessage for UnsubscribePartNotification {
 /// `Energistics.Etp.v12.Protocol.GrowingObjectNotification.PartsReplacedByRange`.
 ///
 /// Message 6 of protocol 7, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartsReplacedByRange {
     /// `uri`: `string`.
@@ -222,20 +190,6 @@ pub struct PartsReplacedByRange {
     pub format: String,
     /// `parts`: `array<ObjectPart>`.
     pub parts: Vec<ObjectPart>,
-}
-
-impl Default for PartsReplacedByRange {
-    fn default() -> Self {
-        PartsReplacedByRange {
-            uri: Default::default(),
-            request_uuid: Default::default(),
-            change_time: Default::default(),
-            deleted_interval: Default::default(),
-            include_overlapping_intervals: Default::default(),
-            format: String::new(),
-            parts: Default::default(),
-        }
-    }
 }
 
 impl Avro for PartsReplacedByRange {
@@ -287,19 +241,11 @@ impl EtpMessage for PartsReplacedByRange {
 /// `Energistics.Etp.v12.Protocol.GrowingObjectNotification.SubscribePartNotifications`.
 ///
 /// Message 7 of protocol 7, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscribePartNotifications {
     /// `request`: `map<SubscriptionInfo>`.
     pub request: Map<SubscriptionInfo>,
-}
-
-impl Default for SubscribePartNotifications {
-    fn default() -> Self {
-        SubscribePartNotifications {
-            request: Default::default(),
-        }
-    }
 }
 
 impl Avro for SubscribePartNotifications {
@@ -333,22 +279,13 @@ impl EtpMessage for SubscribePartNotifications {
 /// `Energistics.Etp.v12.Protocol.GrowingObjectNotification.PartSubscriptionEnded`.
 ///
 /// Message 8 of protocol 7, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartSubscriptionEnded {
     /// `reason`: `string`.
     pub reason: String,
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
-}
-
-impl Default for PartSubscriptionEnded {
-    fn default() -> Self {
-        PartSubscriptionEnded {
-            reason: Default::default(),
-            request_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for PartSubscriptionEnded {
@@ -384,19 +321,11 @@ impl EtpMessage for PartSubscriptionEnded {
 /// `Energistics.Etp.v12.Protocol.GrowingObjectNotification.UnsolicitedPartNotifications`.
 ///
 /// Message 9 of protocol 7, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnsolicitedPartNotifications {
     /// `subscriptions`: `array<SubscriptionInfo>`.
     pub subscriptions: Vec<SubscriptionInfo>,
-}
-
-impl Default for UnsolicitedPartNotifications {
-    fn default() -> Self {
-        UnsolicitedPartNotifications {
-            subscriptions: Default::default(),
-        }
-    }
 }
 
 impl Avro for UnsolicitedPartNotifications {
@@ -430,19 +359,11 @@ impl EtpMessage for UnsolicitedPartNotifications {
 /// `Energistics.Etp.v12.Protocol.GrowingObjectNotification.SubscribePartNotificationsResponse`.
 ///
 /// Message 10 of protocol 7, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscribePartNotificationsResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for SubscribePartNotificationsResponse {
-    fn default() -> Self {
-        SubscribePartNotificationsResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for SubscribePartNotificationsResponse {

@@ -70,22 +70,13 @@ impl EtpMessage for GetDataObjects {
 /// `Energistics.Etp.v12.Protocol.Store.PutDataObjects`.
 ///
 /// Message 2 of protocol 4, sent by customer; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutDataObjects {
     /// `dataObjects`: `map<DataObject>`.
     pub data_objects: Map<DataObject>,
     /// `pruneContainedObjects`: `boolean`.
     pub prune_contained_objects: bool,
-}
-
-impl Default for PutDataObjects {
-    fn default() -> Self {
-        PutDataObjects {
-            data_objects: Default::default(),
-            prune_contained_objects: false,
-        }
-    }
 }
 
 impl Avro for PutDataObjects {
@@ -121,22 +112,13 @@ impl EtpMessage for PutDataObjects {
 /// `Energistics.Etp.v12.Protocol.Store.DeleteDataObjects`.
 ///
 /// Message 3 of protocol 4, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteDataObjects {
     /// `uris`: `map<string>`.
     pub uris: Map<String>,
     /// `pruneContainedObjects`: `boolean`.
     pub prune_contained_objects: bool,
-}
-
-impl Default for DeleteDataObjects {
-    fn default() -> Self {
-        DeleteDataObjects {
-            uris: Default::default(),
-            prune_contained_objects: false,
-        }
-    }
 }
 
 impl Avro for DeleteDataObjects {
@@ -172,19 +154,11 @@ impl EtpMessage for DeleteDataObjects {
 /// `Energistics.Etp.v12.Protocol.Store.GetDataObjectsResponse`.
 ///
 /// Message 4 of protocol 4, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetDataObjectsResponse {
     /// `dataObjects`: `map<DataObject>`.
     pub data_objects: Map<DataObject>,
-}
-
-impl Default for GetDataObjectsResponse {
-    fn default() -> Self {
-        GetDataObjectsResponse {
-            data_objects: Map::new(),
-        }
-    }
 }
 
 impl Avro for GetDataObjectsResponse {
@@ -218,7 +192,7 @@ impl EtpMessage for GetDataObjectsResponse {
 /// `Energistics.Etp.v12.Protocol.Store.Chunk`.
 ///
 /// Message 8 of protocol 4, sent by store or customer; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Chunk {
     /// `blobId`: `Uuid`.
@@ -227,16 +201,6 @@ pub struct Chunk {
     pub data: Bytes,
     /// `final`: `boolean`.
     pub r#final: bool,
-}
-
-impl Default for Chunk {
-    fn default() -> Self {
-        Chunk {
-            blob_id: Default::default(),
-            data: Default::default(),
-            r#final: Default::default(),
-        }
-    }
 }
 
 impl Avro for Chunk {
@@ -274,19 +238,11 @@ impl EtpMessage for Chunk {
 /// `Energistics.Etp.v12.Protocol.Store.PutDataObjectsResponse`.
 ///
 /// Message 9 of protocol 4, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PutDataObjectsResponse {
     /// `success`: `map<PutResponse>`.
     pub success: Map<PutResponse>,
-}
-
-impl Default for PutDataObjectsResponse {
-    fn default() -> Self {
-        PutDataObjectsResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for PutDataObjectsResponse {
@@ -320,19 +276,11 @@ impl EtpMessage for PutDataObjectsResponse {
 /// `Energistics.Etp.v12.Protocol.Store.DeleteDataObjectsResponse`.
 ///
 /// Message 10 of protocol 4, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteDataObjectsResponse {
     /// `deletedUris`: `map<ArrayOfString>`.
     pub deleted_uris: Map<ArrayOfString>,
-}
-
-impl Default for DeleteDataObjectsResponse {
-    fn default() -> Self {
-        DeleteDataObjectsResponse {
-            deleted_uris: Default::default(),
-        }
-    }
 }
 
 impl Avro for DeleteDataObjectsResponse {

@@ -20,22 +20,13 @@ use bytes::Bytes;
 /// `Energistics.Etp.v12.Protocol.StoreNotification.ObjectChanged`.
 ///
 /// Message 2 of protocol 5, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectChanged {
     /// `change`: `ObjectChange`.
     pub change: ObjectChange,
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
-}
-
-impl Default for ObjectChanged {
-    fn default() -> Self {
-        ObjectChanged {
-            change: Default::default(),
-            request_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for ObjectChanged {
@@ -71,7 +62,7 @@ impl EtpMessage for ObjectChanged {
 /// `Energistics.Etp.v12.Protocol.StoreNotification.ObjectDeleted`.
 ///
 /// Message 3 of protocol 5, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectDeleted {
     /// `uri`: `string`.
@@ -80,16 +71,6 @@ pub struct ObjectDeleted {
     pub change_time: i64,
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
-}
-
-impl Default for ObjectDeleted {
-    fn default() -> Self {
-        ObjectDeleted {
-            uri: Default::default(),
-            change_time: Default::default(),
-            request_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for ObjectDeleted {
@@ -127,19 +108,11 @@ impl EtpMessage for ObjectDeleted {
 /// `Energistics.Etp.v12.Protocol.StoreNotification.UnsubscribeNotifications`.
 ///
 /// Message 4 of protocol 5, sent by customer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnsubscribeNotifications {
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
-}
-
-impl Default for UnsubscribeNotifications {
-    fn default() -> Self {
-        UnsubscribeNotifications {
-            request_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for UnsubscribeNotifications {
@@ -173,7 +146,7 @@ impl EtpMessage for UnsubscribeNotifications {
 /// `Energistics.Etp.v12.Protocol.StoreNotification.ObjectAccessRevoked`.
 ///
 /// Message 5 of protocol 5, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectAccessRevoked {
     /// `uri`: `string`.
@@ -182,16 +155,6 @@ pub struct ObjectAccessRevoked {
     pub change_time: i64,
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
-}
-
-impl Default for ObjectAccessRevoked {
-    fn default() -> Self {
-        ObjectAccessRevoked {
-            uri: Default::default(),
-            change_time: Default::default(),
-            request_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for ObjectAccessRevoked {
@@ -229,19 +192,11 @@ impl EtpMessage for ObjectAccessRevoked {
 /// `Energistics.Etp.v12.Protocol.StoreNotification.SubscribeNotifications`.
 ///
 /// Message 6 of protocol 5, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscribeNotifications {
     /// `request`: `map<SubscriptionInfo>`.
     pub request: Map<SubscriptionInfo>,
-}
-
-impl Default for SubscribeNotifications {
-    fn default() -> Self {
-        SubscribeNotifications {
-            request: Default::default(),
-        }
-    }
 }
 
 impl Avro for SubscribeNotifications {
@@ -275,22 +230,13 @@ impl EtpMessage for SubscribeNotifications {
 /// `Energistics.Etp.v12.Protocol.StoreNotification.SubscriptionEnded`.
 ///
 /// Message 7 of protocol 5, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionEnded {
     /// `reason`: `string`.
     pub reason: String,
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
-}
-
-impl Default for SubscriptionEnded {
-    fn default() -> Self {
-        SubscriptionEnded {
-            reason: Default::default(),
-            request_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for SubscriptionEnded {
@@ -326,19 +272,11 @@ impl EtpMessage for SubscriptionEnded {
 /// `Energistics.Etp.v12.Protocol.StoreNotification.UnsolicitedStoreNotifications`.
 ///
 /// Message 8 of protocol 5, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnsolicitedStoreNotifications {
     /// `subscriptions`: `array<SubscriptionInfo>`.
     pub subscriptions: Vec<SubscriptionInfo>,
-}
-
-impl Default for UnsolicitedStoreNotifications {
-    fn default() -> Self {
-        UnsolicitedStoreNotifications {
-            subscriptions: Default::default(),
-        }
-    }
 }
 
 impl Avro for UnsolicitedStoreNotifications {
@@ -372,7 +310,7 @@ impl EtpMessage for UnsolicitedStoreNotifications {
 /// `Energistics.Etp.v12.Protocol.StoreNotification.Chunk`.
 ///
 /// Message 9 of protocol 5, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Chunk {
     /// `blobId`: `Uuid`.
@@ -381,16 +319,6 @@ pub struct Chunk {
     pub data: Bytes,
     /// `final`: `boolean`.
     pub r#final: bool,
-}
-
-impl Default for Chunk {
-    fn default() -> Self {
-        Chunk {
-            blob_id: Default::default(),
-            data: Default::default(),
-            r#final: Default::default(),
-        }
-    }
 }
 
 impl Avro for Chunk {
@@ -428,19 +356,11 @@ impl EtpMessage for Chunk {
 /// `Energistics.Etp.v12.Protocol.StoreNotification.SubscribeNotificationsResponse`.
 ///
 /// Message 10 of protocol 5, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscribeNotificationsResponse {
     /// `success`: `map<string>`.
     pub success: Map<String>,
-}
-
-impl Default for SubscribeNotificationsResponse {
-    fn default() -> Self {
-        SubscribeNotificationsResponse {
-            success: Default::default(),
-        }
-    }
 }
 
 impl Avro for SubscribeNotificationsResponse {
@@ -474,7 +394,7 @@ impl EtpMessage for SubscribeNotificationsResponse {
 /// `Energistics.Etp.v12.Protocol.StoreNotification.ObjectActiveStatusChanged`.
 ///
 /// Message 11 of protocol 5, sent by store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectActiveStatusChanged {
     /// `activeStatus`: `ActiveStatusKind`.
@@ -485,17 +405,6 @@ pub struct ObjectActiveStatusChanged {
     pub resource: Resource,
     /// `requestUuid`: `Uuid`.
     pub request_uuid: Uuid,
-}
-
-impl Default for ObjectActiveStatusChanged {
-    fn default() -> Self {
-        ObjectActiveStatusChanged {
-            active_status: Default::default(),
-            change_time: Default::default(),
-            resource: Default::default(),
-            request_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for ObjectActiveStatusChanged {

@@ -89,22 +89,13 @@ impl EtpMessage for FindDataObjects {
 /// `Energistics.Etp.v12.Protocol.StoreQuery.FindDataObjectsResponse`.
 ///
 /// Message 2 of protocol 14, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FindDataObjectsResponse {
     /// `dataObjects`: `array<DataObject>`.
     pub data_objects: Vec<DataObject>,
     /// `serverSortOrder`: `string`.
     pub server_sort_order: String,
-}
-
-impl Default for FindDataObjectsResponse {
-    fn default() -> Self {
-        FindDataObjectsResponse {
-            data_objects: Vec::new(),
-            server_sort_order: Default::default(),
-        }
-    }
 }
 
 impl Avro for FindDataObjectsResponse {
@@ -140,7 +131,7 @@ impl EtpMessage for FindDataObjectsResponse {
 /// `Energistics.Etp.v12.Protocol.StoreQuery.Chunk`.
 ///
 /// Message 3 of protocol 14, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Chunk {
     /// `blobId`: `Uuid`.
@@ -149,16 +140,6 @@ pub struct Chunk {
     pub data: Bytes,
     /// `final`: `boolean`.
     pub r#final: bool,
-}
-
-impl Default for Chunk {
-    fn default() -> Self {
-        Chunk {
-            blob_id: Default::default(),
-            data: Default::default(),
-            r#final: Default::default(),
-        }
-    }
 }
 
 impl Avro for Chunk {

@@ -15,7 +15,7 @@ use crate::types::datatypes::object::SupportedType;
 /// `Energistics.Etp.v12.Protocol.SupportedTypes.GetSupportedTypes`.
 ///
 /// Message 1 of protocol 25, sent by customer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetSupportedTypes {
     /// `uri`: `string`.
@@ -26,17 +26,6 @@ pub struct GetSupportedTypes {
     pub return_empty_types: bool,
     /// `countObjects`: `boolean`.
     pub count_objects: bool,
-}
-
-impl Default for GetSupportedTypes {
-    fn default() -> Self {
-        GetSupportedTypes {
-            uri: Default::default(),
-            scope: Default::default(),
-            return_empty_types: false,
-            count_objects: false,
-        }
-    }
 }
 
 impl Avro for GetSupportedTypes {
@@ -79,19 +68,11 @@ impl EtpMessage for GetSupportedTypes {
 /// `Energistics.Etp.v12.Protocol.SupportedTypes.GetSupportedTypesResponse`.
 ///
 /// Message 2 of protocol 25, sent by store; may be sent in several parts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GetSupportedTypesResponse {
     /// `supportedTypes`: `array<SupportedType>`.
     pub supported_types: Vec<SupportedType>,
-}
-
-impl Default for GetSupportedTypesResponse {
-    fn default() -> Self {
-        GetSupportedTypesResponse {
-            supported_types: Vec::new(),
-        }
-    }
 }
 
 impl Avro for GetSupportedTypesResponse {

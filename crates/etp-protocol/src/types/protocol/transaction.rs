@@ -130,19 +130,11 @@ impl EtpMessage for StartTransactionResponse {
 /// `Energistics.Etp.v12.Protocol.Transaction.CommitTransaction`.
 ///
 /// Message 3 of protocol 18, sent by customer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitTransaction {
     /// `transactionUuid`: `Uuid`.
     pub transaction_uuid: Uuid,
-}
-
-impl Default for CommitTransaction {
-    fn default() -> Self {
-        CommitTransaction {
-            transaction_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for CommitTransaction {
@@ -176,19 +168,11 @@ impl EtpMessage for CommitTransaction {
 /// `Energistics.Etp.v12.Protocol.Transaction.RollbackTransaction`.
 ///
 /// Message 4 of protocol 18, sent by customer.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RollbackTransaction {
     /// `transactionUuid`: `Uuid`.
     pub transaction_uuid: Uuid,
-}
-
-impl Default for RollbackTransaction {
-    fn default() -> Self {
-        RollbackTransaction {
-            transaction_uuid: Default::default(),
-        }
-    }
 }
 
 impl Avro for RollbackTransaction {
