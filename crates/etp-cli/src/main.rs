@@ -1,0 +1,5 @@
+//! `etp`: see `etp --help`.
+
+fn main() -> std::process::ExitCode {
+    etp_cli::main()
+}

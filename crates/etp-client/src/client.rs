@@ -1,0 +1,1077 @@
+//! One ETP session over one WebSocket: a reader task, a writer task and a table of
+//! pending requests.
+//!
+//! Outgoing messages are encoded (and gzipped) by the calling task, with a placeholder
+//! header in front of a little reserved space; the writer task only assigns the message id
+//! (even, from 2, +2 per message, in send order), patches the header in place and writes
+//! the frame. A request is registered in the pending table by the writer *before* its frame
+//! is written, so an answer can never overtake the registration.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use etp_protocol::Uuid;
+use etp_protocol::codec::{Avro, Map, Reader};
+use etp_protocol::error_code::ErrorCode;
+use etp_protocol::message::{
+    Compression, DecodeOptions, EtpMessage, Message, decode_message, encode_message, flags,
+};
+use etp_protocol::types::Body;
+use etp_protocol::types::datatypes::{
+    DataValue, DataValueItem, MessageHeader, SupportedDataObject, SupportedProtocol, Version,
+};
+use etp_protocol::types::protocol::core::{
+    Acknowledge, CloseSession, CoreMessage, OpenSession, Ping, Pong, RequestSession,
+};
+use fastwebsockets::{FragmentCollectorRead, Frame, OpCode, Payload, WebSocketWrite};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::ClientConfig;
+use crate::error::ClientError;
+use crate::response::Response;
+use crate::transport::{self, Target};
+
+type Stream = TokioIo<Upgraded>;
+
+/// Room reserved in front of every encoded message for the final header (a header is at
+/// most 35 bytes: three ints of up to 5 bytes and two longs of up to 10).
+const HEADER_ROOM: usize = 40;
+/// Capacity of the writer's command queue (back-pressure for very eager senders).
+const COMMAND_QUEUE: usize = 1024;
+/// gzip level for compressed requests: fast, most of the gain for XML.
+const GZIP_LEVEL: u32 = 1;
+/// How long [`Client::close`] waits for the server to close the WebSocket.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+/// Name of the message size endpoint capability.
+const MAX_MESSAGE_SIZE_KEY: &str = "MaxWebSocketMessagePayloadSize";
+
+/// Microseconds since the Unix epoch, the unit of every ETP timestamp.
+pub fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Reads an integer capability, accepting `int`, `long` and integral `double`.
+pub fn capability_as_i64(value: &DataValue) -> Option<i64> {
+    match value.item {
+        DataValueItem::Int(v) => Some(i64::from(v)),
+        DataValueItem::Long(v) => Some(v),
+        DataValueItem::Double(v) if v.fract() == 0.0 && v.is_finite() => Some(v as i64),
+        _ => None,
+    }
+}
+
+/// One message encoded behind `HEADER_ROOM` bytes of slack.
+struct Encoded {
+    buf: Vec<u8>,
+    /// Where the body (everything after the header) starts.
+    body_at: usize,
+    /// Where the final header starts, once [`Encoded::finish`] has run.
+    start: usize,
+    protocol: i32,
+    message_type: i32,
+    /// Flags actually written (COMPRESSED set by the encoder when it helped).
+    flags: i32,
+}
+
+impl Encoded {
+    fn new(
+        body: &Body,
+        protocol: i32,
+        message_type: i32,
+        message_flags: i32,
+        compression: Compression,
+    ) -> Encoded {
+        let placeholder = MessageHeader {
+            protocol,
+            message_type,
+            correlation_id: 0,
+            message_id: 0,
+            message_flags,
+        };
+        let mut buf = Vec::with_capacity(HEADER_ROOM + 16 + body.encoded_len());
+        buf.resize(HEADER_ROOM, 0);
+        encode_message(&placeholder, None, body, compression, &mut buf);
+        // Read back the header just written to learn its length and final flags.
+        let mut reader = Reader::new(&buf[HEADER_ROOM..]);
+        let (flags, header_len) = match MessageHeader::decode(&mut reader) {
+            Ok(h) => (h.message_flags, reader.position()),
+            // Unreachable: the bytes were produced by the encoder above.
+            Err(_) => (message_flags, placeholder.encoded_len()),
+        };
+        Encoded {
+            buf,
+            body_at: HEADER_ROOM + header_len,
+            start: HEADER_ROOM,
+            protocol,
+            message_type,
+            flags,
+        }
+    }
+
+    /// Writes the final header right before the body; returns the payload length.
+    fn finish(&mut self, correlation_id: i64, message_id: i64, scratch: &mut Vec<u8>) -> usize {
+        let header = MessageHeader {
+            protocol: self.protocol,
+            message_type: self.message_type,
+            correlation_id,
+            message_id,
+            message_flags: self.flags,
+        };
+        scratch.clear();
+        header.encode(scratch);
+        // body_at >= HEADER_ROOM >= 35 >= scratch.len(), so this cannot underflow.
+        self.start = self.body_at.saturating_sub(scratch.len());
+        self.buf[self.start..self.body_at].copy_from_slice(scratch);
+        self.buf.len() - self.start
+    }
+
+    fn payload(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..]
+    }
+}
+
+/// A request waiting for its answer.
+struct Waiter {
+    /// Receives the messageId the writer assigned, so that a timed-out caller can remove
+    /// its entry.
+    slot: Arc<AtomicI64>,
+    tx: oneshot::Sender<Result<Vec<Message>, ClientError>>,
+}
+
+/// One or more messages to write back to back (a multipart request).
+struct Outgoing {
+    parts: Vec<Encoded>,
+    /// correlationId of the first part; later parts use the first part's messageId.
+    correlation_id: i64,
+    waiter: Option<Waiter>,
+    /// Told the first messageId once everything was written (or why it was not).
+    written: Option<oneshot::Sender<Result<i64, ClientError>>>,
+}
+
+enum Command {
+    Send(Outgoing),
+    /// A control frame the WebSocket layer must send (pong, close echo).
+    Control(OpCode, Vec<u8>),
+    /// A raw binary frame (test hook).
+    Raw(Vec<u8>, oneshot::Sender<Result<(), ClientError>>),
+    /// Write a close frame and stop.
+    Close(u16, String),
+}
+
+struct Pending {
+    parts: Vec<Message>,
+    error: Option<ClientError>,
+    tx: oneshot::Sender<Result<Vec<Message>, ClientError>>,
+}
+
+struct State {
+    /// Why the session is over, once it is.
+    closed: Option<String>,
+    pending: HashMap<i64, Pending>,
+}
+
+/// State shared by the handles and the two tasks.
+struct Shared {
+    state: Mutex<State>,
+    compression: AtomicBool,
+    send_limit: AtomicUsize,
+    max_decompressed_size: usize,
+    in_flight: AtomicUsize,
+    socket_closed: watch::Sender<bool>,
+    notifications: mpsc::Sender<Message>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means a panic elsewhere; the table itself stays consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn close_reason(&self) -> String {
+        self.lock()
+            .closed
+            .clone()
+            .unwrap_or_else(|| "connection closed".to_string())
+    }
+
+    /// Ends the session: no new requests, every pending one fails.
+    fn mark_closed(&self, reason: String) {
+        let drained: Vec<Pending> = {
+            let mut st = self.lock();
+            if st.closed.is_none() {
+                tracing::debug!("ETP session closed: {reason}");
+                st.closed = Some(reason);
+            }
+            st.pending.drain().map(|(_, p)| p).collect()
+        };
+        let reason = self.close_reason();
+        for p in drained {
+            let _ = p.tx.send(Err(ClientError::Closed(reason.clone())));
+        }
+    }
+
+    fn fail_pending(&self, id: i64, error: ClientError) {
+        let pending = self.lock().pending.remove(&id);
+        if let Some(p) = pending {
+            let _ = p.tx.send(Err(error));
+        }
+    }
+}
+
+/// The writer and reader, torn down when the last handle goes away.
+struct Conn {
+    commands: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+    reader: Mutex<Option<JoinHandle<()>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Best effort: a close frame, then stop reading after a grace period.
+        let _ = self.commands.try_send(Command::Close(1000, String::new()));
+        let reader = self.reader.get_mut().ok().and_then(Option::take);
+        if let (Some(reader), Ok(rt)) = (reader, tokio::runtime::Handle::try_current()) {
+            rt.spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                reader.abort();
+            });
+        }
+    }
+}
+
+struct Inner {
+    conn: Conn,
+    url: String,
+    session: OpenSession,
+    request_timeout: Duration,
+    notifications: Mutex<Option<mpsc::Receiver<Message>>>,
+}
+
+/// Removes a pending entry when the waiting future ends without an answer (timeout or
+/// cancellation).
+struct PendingGuard<'a> {
+    shared: &'a Shared,
+    slot: Arc<AtomicI64>,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+        // Read the slot under the lock the writer registers under: either the entry is
+        // already there (and removed here), or the writer will find the receiver gone and
+        // skip the request.
+        let mut st = self.shared.lock();
+        let id = self.slot.load(Ordering::Acquire);
+        if id != 0 {
+            st.pending.remove(&id);
+        }
+    }
+}
+
+/// A connected ETP session. Cheap to clone; all clones share the session, so many tasks
+/// can send requests concurrently (pipelining). The connection is closed by
+/// [`Client::close`] or, without the courtesy of a CloseSession, when the last clone is
+/// dropped.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.inner.url)
+            .field("session_id", &self.inner.session.session_id)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects: WebSocket upgrade with subprotocol `etp12.energistics.org`, RequestSession
+    /// (messageId 2), and OpenSession. A ProtocolException answer becomes
+    /// [`ClientError::Protocol`]. The whole sequence is bounded by `config.connect_timeout`.
+    pub async fn connect(config: ClientConfig) -> Result<Client, ClientError> {
+        let timeout = config.connect_timeout;
+        tokio::time::timeout(timeout, Client::connect_inner(config))
+            .await
+            .map_err(|_| ClientError::Timeout(timeout))?
+    }
+
+    async fn connect_inner(config: ClientConfig) -> Result<Client, ClientError> {
+        let target = Target::parse(&config.url)?;
+        let ws = transport::upgrade(&config, &target).await?;
+        let (mut read, write) = ws.split(tokio::io::split);
+        // fastwebsockets rejects payloads >= the limit; allow exactly our advertised size.
+        read.set_max_message_size(config.max_message_size.saturating_add(1));
+        let (notify_tx, notify_rx) = mpsc::channel(config.notification_capacity.max(1));
+        let (socket_closed, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                closed: None,
+                pending: HashMap::new(),
+            }),
+            compression: AtomicBool::new(false),
+            send_limit: AtomicUsize::new(config.max_message_size),
+            max_decompressed_size: config.max_decompressed_size,
+            in_flight: AtomicUsize::new(0),
+            socket_closed,
+            notifications: notify_tx,
+        });
+        let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+        let writer = tokio::spawn(writer_task(write, rx, shared.clone()));
+        let reader = tokio::spawn(reader_task(
+            FragmentCollectorRead::new(read),
+            commands.clone(),
+            shared.clone(),
+        ));
+        let conn = Conn {
+            commands,
+            shared,
+            reader: Mutex::new(Some(reader)),
+            writer: Mutex::new(Some(writer)),
+        };
+
+        let request = request_session(&config);
+        let part = conn.encode(&request.into(), flags::FIN);
+        let response = conn.exchange(vec![part], config.connect_timeout).await?;
+        if response.request_id() != 2 {
+            tracing::warn!(
+                "RequestSession went out as message {}",
+                response.request_id()
+            );
+        }
+        let open: OpenSession = response.into_one()?;
+
+        let gzip = config.compression
+            && open
+                .supported_compression
+                .to_ascii_lowercase()
+                .contains("gzip");
+        conn.shared.compression.store(gzip, Ordering::Release);
+        let server_limit = open
+            .endpoint_capabilities
+            .get(MAX_MESSAGE_SIZE_KEY)
+            .and_then(capability_as_i64)
+            .filter(|v| *v > 0)
+            .map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+        let limit =
+            server_limit.map_or(config.max_message_size, |s| s.min(config.max_message_size));
+        conn.shared.send_limit.store(limit, Ordering::Release);
+        tracing::debug!(
+            session = %open.session_id,
+            server = %open.application_name,
+            compression = gzip,
+            max_message_size = limit,
+            "ETP session open"
+        );
+        Ok(Client {
+            inner: Arc::new(Inner {
+                conn,
+                url: config.url,
+                session: open,
+                request_timeout: config.request_timeout,
+                notifications: Mutex::new(Some(notify_rx)),
+            }),
+        })
+    }
+
+    /// The URL this client connected to.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// The server's OpenSession: negotiated protocols and data objects, capabilities,
+    /// compression, session id.
+    pub fn session(&self) -> &OpenSession {
+        &self.inner.session
+    }
+
+    /// `OpenSession.sessionId`.
+    pub fn session_id(&self) -> Uuid {
+        self.inner.session.session_id
+    }
+
+    /// Whether gzip was negotiated (non-Core requests are then compressed).
+    pub fn compression(&self) -> bool {
+        self.inner.conn.shared.compression.load(Ordering::Acquire)
+    }
+
+    /// The session's message size limit: min(own `max_message_size`, server's
+    /// `MaxWebSocketMessagePayloadSize`).
+    pub fn max_message_size(&self) -> usize {
+        self.inner.conn.shared.send_limit.load(Ordering::Acquire)
+    }
+
+    /// Whether the server accepted `protocol` in OpenSession. Requests for other protocols
+    /// are still sent (the server answers them with EUNSUPPORTED_PROTOCOL).
+    pub fn supports_protocol(&self, protocol: i32) -> bool {
+        protocol == 0
+            || self
+                .inner
+                .session
+                .supported_protocols
+                .iter()
+                .any(|p| p.protocol == protocol)
+    }
+
+    /// Requests sent on this session and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.inner.conn.shared.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Whether the session is over (closed by either side, or the connection failed).
+    pub fn is_closed(&self) -> bool {
+        self.inner.conn.shared.lock().closed.is_some()
+    }
+
+    /// The default timeout of [`Client::request`].
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
+    }
+
+    /// The queue of unsolicited messages: notifications, and any message whose
+    /// correlationId is 0 or not one of ours. Available once (`None` afterwards). ETP Ping,
+    /// CloseSession and Acknowledge requests are handled internally and not queued.
+    pub fn notifications(&self) -> Option<mpsc::Receiver<Message>> {
+        self.inner
+            .notifications
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Sends `body` (FIN, correlationId 0) and waits, at most the configured request
+    /// timeout, for the complete response set.
+    pub async fn request(&self, body: impl Into<Body>) -> Result<Response, ClientError> {
+        self.request_with_timeout(body, self.inner.request_timeout)
+            .await
+    }
+
+    /// [`Client::request`] with an explicit timeout.
+    pub async fn request_with_timeout(
+        &self,
+        body: impl Into<Body>,
+        timeout: Duration,
+    ) -> Result<Response, ClientError> {
+        let part = self.inner.conn.encode(&body.into(), flags::FIN);
+        self.inner.conn.exchange(vec![part], timeout).await
+    }
+
+    /// Sends `body` and returns its only answer, of type `T`. A ProtocolException becomes
+    /// [`ClientError::Protocol`], anything else unexpected [`ClientError::UnexpectedResponse`].
+    pub async fn request_one<T: EtpMessage>(
+        &self,
+        body: impl Into<Body>,
+    ) -> Result<T, ClientError> {
+        self.request(body).await?.into_one()
+    }
+
+    /// Sends `body` and returns every part of its answer, each of type `T`.
+    pub async fn request_all<T: EtpMessage>(
+        &self,
+        body: impl Into<Body>,
+    ) -> Result<Vec<T>, ClientError> {
+        self.request(body).await?.into_all()
+    }
+
+    /// Sends a multipart request: `first` without FIN (correlationId 0), then each of
+    /// `rest` with correlationId = the first part's messageId, the last one with FIN (for
+    /// example PutDataObjects followed by Chunks). Waits for the response set correlated to
+    /// the first part.
+    pub async fn request_multipart(
+        &self,
+        first: Body,
+        rest: Vec<Body>,
+    ) -> Result<Response, ClientError> {
+        let conn = &self.inner.conn;
+        let count = rest.len();
+        let mut parts = Vec::with_capacity(count + 1);
+        parts.push(conn.encode(&first, if count == 0 { flags::FIN } else { 0 }));
+        for (i, body) in rest.iter().enumerate() {
+            parts.push(conn.encode(body, if i + 1 == count { flags::FIN } else { 0 }));
+        }
+        conn.exchange(parts, self.inner.request_timeout).await
+    }
+
+    /// Sends a single message (FIN, correlationId 0) without waiting for any answer;
+    /// returns its messageId once written.
+    pub async fn send(&self, body: impl Into<Body>) -> Result<i64, ClientError> {
+        let part = self.inner.conn.encode(&body.into(), flags::FIN);
+        self.inner.conn.send_parts(vec![part], 0).await
+    }
+
+    /// Writes `payload` as one binary WebSocket message, bypassing encoding and messageId
+    /// assignment. For conformance tests that need malformed input.
+    pub async fn send_raw(&self, payload: Vec<u8>) -> Result<(), ClientError> {
+        let conn = &self.inner.conn;
+        conn.check_open()?;
+        let (tx, rx) = oneshot::channel();
+        conn.commands
+            .send(Command::Raw(payload, tx))
+            .await
+            .map_err(|_| ClientError::Closed(conn.shared.close_reason()))?;
+        rx.await
+            .map_err(|_| ClientError::Closed(conn.shared.close_reason()))?
+    }
+
+    /// ETP Ping/Pong round trip.
+    pub async fn ping(&self) -> Result<Duration, ClientError> {
+        self.ping_with_timeout(self.inner.request_timeout).await
+    }
+
+    /// [`Client::ping`] with an explicit timeout.
+    pub async fn ping_with_timeout(&self, timeout: Duration) -> Result<Duration, ClientError> {
+        let start = Instant::now();
+        let ping = Ping {
+            current_date_time: now_micros(),
+        };
+        let _pong: Pong = self.request_with_timeout(ping, timeout).await?.into_one()?;
+        Ok(start.elapsed())
+    }
+
+    /// Ends the session: CloseSession, then waits briefly for the server to close the
+    /// WebSocket, then closes it (code 1000) if the server did not. Requests still pending
+    /// on other clones fail with [`ClientError::Closed`].
+    pub async fn close(self, reason: &str) -> Result<(), ClientError> {
+        let conn = &self.inner.conn;
+        let already_closed = self.is_closed();
+        if !already_closed {
+            let part = conn.encode(
+                &CloseSession {
+                    reason: reason.to_string(),
+                }
+                .into(),
+                flags::FIN,
+            );
+            let sent = conn.send_parts(vec![part], 0).await;
+            conn.shared
+                .mark_closed(format!("session closed by client: {reason}"));
+            if let Err(e) = sent {
+                tracing::debug!("CloseSession not sent: {e}");
+            }
+        }
+        let mut socket_closed = conn.shared.socket_closed.subscribe();
+        let server_closed =
+            tokio::time::timeout(CLOSE_WAIT, socket_closed.wait_for(|closed| *closed))
+                .await
+                .is_ok_and(|r| r.is_ok());
+        if !server_closed {
+            tracing::debug!("server did not close the WebSocket in time; closing it");
+        }
+        let _ = conn
+            .commands
+            .send(Command::Close(1000, "normal closure".into()))
+            .await;
+        let writer = conn.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(writer) = writer {
+            let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+        }
+        let reader = conn.reader.lock().ok().and_then(|mut r| r.take());
+        if let Some(reader) = reader {
+            reader.abort();
+        }
+        Ok(())
+    }
+}
+
+impl Conn {
+    fn check_open(&self) -> Result<(), ClientError> {
+        match &self.shared.lock().closed {
+            Some(reason) => Err(ClientError::Closed(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn encode(&self, body: &Body, message_flags: i32) -> Encoded {
+        let info = body.info();
+        let compression = if self.shared.compression.load(Ordering::Acquire) {
+            Compression::Gzip(GZIP_LEVEL)
+        } else {
+            Compression::None
+        };
+        Encoded::new(
+            body,
+            info.protocol,
+            info.message_type,
+            message_flags,
+            compression,
+        )
+    }
+
+    async fn send_parts(
+        &self,
+        parts: Vec<Encoded>,
+        correlation_id: i64,
+    ) -> Result<i64, ClientError> {
+        self.check_open()?;
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Send(Outgoing {
+                parts,
+                correlation_id,
+                waiter: None,
+                written: Some(tx),
+            }))
+            .await
+            .map_err(|_| ClientError::Closed(self.shared.close_reason()))?;
+        rx.await
+            .map_err(|_| ClientError::Closed(self.shared.close_reason()))?
+    }
+
+    async fn exchange(
+        &self,
+        parts: Vec<Encoded>,
+        timeout: Duration,
+    ) -> Result<Response, ClientError> {
+        self.check_open()?;
+        let (tx, rx) = oneshot::channel();
+        let slot = Arc::new(AtomicI64::new(0));
+        self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _guard = PendingGuard {
+            shared: &self.shared,
+            slot: slot.clone(),
+        };
+        let outgoing = Outgoing {
+            parts,
+            correlation_id: 0,
+            waiter: Some(Waiter {
+                slot: slot.clone(),
+                tx,
+            }),
+            written: None,
+        };
+        let wait = async {
+            self.commands
+                .send(Command::Send(outgoing))
+                .await
+                .map_err(|_| ClientError::Closed(self.shared.close_reason()))?;
+            match rx.await {
+                Ok(result) => result,
+                Err(_) => Err(ClientError::Closed(self.shared.close_reason())),
+            }
+        };
+        let messages = tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| ClientError::Timeout(timeout))??;
+        Ok(Response::new(slot.load(Ordering::Acquire), messages))
+    }
+}
+
+/// The RequestSession this client sends.
+fn request_session(config: &ClientConfig) -> RequestSession {
+    let version = Version {
+        major: 1,
+        minor: 2,
+        revision: 0,
+        patch: 0,
+    };
+    let mut object_caps = Map::new();
+    for key in ["SupportsGet", "SupportsPut", "SupportsDelete"] {
+        object_caps.insert(
+            key.to_string(),
+            DataValue {
+                item: DataValueItem::Boolean(true),
+            },
+        );
+    }
+    let mut endpoint_capabilities = Map::new();
+    endpoint_capabilities.insert(
+        MAX_MESSAGE_SIZE_KEY.to_string(),
+        DataValue {
+            item: DataValueItem::Long(i64::try_from(config.max_message_size).unwrap_or(i64::MAX)),
+        },
+    );
+    RequestSession {
+        application_name: config.application_name.clone(),
+        application_version: config.application_version.clone(),
+        client_instance_id: Uuid::new_v4(),
+        requested_protocols: config
+            .requested_protocols
+            .iter()
+            .map(|(protocol, role)| SupportedProtocol {
+                protocol: *protocol,
+                protocol_version: version,
+                role: role.as_str().to_string(),
+                protocol_capabilities: Map::new(),
+            })
+            .collect(),
+        supported_data_objects: config
+            .supported_data_objects
+            .iter()
+            .map(|t| SupportedDataObject {
+                qualified_type: t.clone(),
+                data_object_capabilities: object_caps.clone(),
+            })
+            .collect(),
+        supported_compression: if config.compression {
+            vec!["gzip".to_string()]
+        } else {
+            Vec::new()
+        },
+        supported_formats: vec!["xml".to_string()],
+        current_date_time: now_micros(),
+        earliest_retained_change_time: 0,
+        server_authorization_required: false,
+        endpoint_capabilities,
+    }
+}
+
+enum Flow {
+    Continue,
+    Stop(String),
+}
+
+async fn writer_task(
+    mut ws: WebSocketWrite<WriteHalf<Stream>>,
+    mut rx: mpsc::Receiver<Command>,
+    shared: Arc<Shared>,
+) {
+    let mut writer = Writer {
+        next_id: 2,
+        scratch: Vec::with_capacity(HEADER_ROOM),
+        shared: shared.clone(),
+    };
+    let reason = 'outer: loop {
+        let Some(mut command) = rx.recv().await else {
+            break "client dropped".to_string();
+        };
+        loop {
+            if let Flow::Stop(reason) = writer.handle(&mut ws, command).await {
+                break 'outer reason;
+            }
+            match rx.try_recv() {
+                Ok(next) => command = next,
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = ws.flush().await {
+            break format!("write failed: {e}");
+        }
+    };
+    let _ = ws.flush().await;
+    shared.mark_closed(reason);
+    // Commands still queued are dropped: their waiters see the session closed.
+}
+
+struct Writer {
+    next_id: i64,
+    scratch: Vec<u8>,
+    shared: Arc<Shared>,
+}
+
+impl Writer {
+    async fn handle(
+        &mut self,
+        ws: &mut WebSocketWrite<WriteHalf<Stream>>,
+        command: Command,
+    ) -> Flow {
+        match command {
+            Command::Send(out) => self.send(ws, out).await,
+            Command::Control(opcode, payload) => {
+                let frame = Frame::new(true, opcode, None, Payload::Owned(payload));
+                if let Err(e) = ws.write_frame(frame).await {
+                    return Flow::Stop(format!("write failed: {e}"));
+                }
+                if opcode == OpCode::Close {
+                    return Flow::Stop("server closed the WebSocket".into());
+                }
+                Flow::Continue
+            }
+            Command::Raw(mut payload, done) => {
+                let result = ws
+                    .write_frame(Frame::binary(Payload::BorrowedMut(&mut payload)))
+                    .await
+                    .map_err(|e| ClientError::WebSocket(format!("write failed: {e}")));
+                let failed = result.is_err();
+                let _ = done.send(result);
+                if failed {
+                    return Flow::Stop("write failed".into());
+                }
+                Flow::Continue
+            }
+            Command::Close(code, reason) => {
+                if !ws.is_closed() {
+                    let _ = ws.write_frame(Frame::close(code, reason.as_bytes())).await;
+                }
+                Flow::Stop("connection closed by client".into())
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        ws: &mut WebSocketWrite<WriteHalf<Stream>>,
+        mut out: Outgoing,
+    ) -> Flow {
+        let first_id = self.next_id;
+        let limit = self.shared.send_limit.load(Ordering::Acquire);
+        let mut id = first_id;
+        for (i, part) in out.parts.iter_mut().enumerate() {
+            let correlation_id = if i == 0 { out.correlation_id } else { first_id };
+            let size = part.finish(correlation_id, id, &mut self.scratch);
+            if size > limit {
+                let error = || ClientError::MessageTooLarge { size, limit };
+                if let Some(w) = out.waiter {
+                    let _ = w.tx.send(Err(error()));
+                }
+                if let Some(written) = out.written {
+                    let _ = written.send(Err(error()));
+                }
+                return Flow::Continue;
+            }
+            id += 2;
+        }
+        self.next_id = id;
+        if let Some(w) = out.waiter {
+            let mut st = self.shared.lock();
+            if w.tx.is_closed() {
+                // The caller gave up (timeout or cancellation) before the request went out.
+                return Flow::Continue;
+            }
+            if let Some(reason) = &st.closed {
+                let _ = w.tx.send(Err(ClientError::Closed(reason.clone())));
+                return Flow::Continue;
+            }
+            w.slot.store(first_id, Ordering::Release);
+            st.pending.insert(
+                first_id,
+                Pending {
+                    parts: Vec::new(),
+                    error: None,
+                    tx: w.tx,
+                },
+            );
+        }
+        for part in &mut out.parts {
+            if let Err(e) = ws
+                .write_frame(Frame::binary(Payload::BorrowedMut(part.payload())))
+                .await
+            {
+                let reason = format!("write failed: {e}");
+                self.shared
+                    .fail_pending(first_id, ClientError::WebSocket(reason.clone()));
+                if let Some(written) = out.written {
+                    let _ = written.send(Err(ClientError::WebSocket(reason.clone())));
+                }
+                return Flow::Stop(reason);
+            }
+        }
+        if let Some(written) = out.written {
+            let _ = written.send(Ok(first_id));
+        }
+        Flow::Continue
+    }
+}
+
+async fn reader_task(
+    mut ws: FragmentCollectorRead<ReadHalf<Stream>>,
+    commands: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+) {
+    let tx = commands.clone();
+    let mut obligated = move |frame: Frame<'_>| {
+        let tx = tx.clone();
+        let command = Command::Control(frame.opcode, frame.payload.to_vec());
+        async move { tx.send(command).await.map_err(|_| "writer stopped") }
+    };
+    let reason = loop {
+        match ws.read_frame(&mut obligated).await {
+            Ok(frame) => match frame.opcode {
+                OpCode::Binary => {
+                    let payload = match frame.payload {
+                        Payload::Bytes(b) => b.freeze(),
+                        Payload::Owned(v) => Bytes::from(v),
+                        other => Bytes::copy_from_slice(&other),
+                    };
+                    if let Flow::Stop(reason) = handle_message(payload, &commands, &shared) {
+                        // The session is over; keep reading until the WebSocket closes.
+                        shared.mark_closed(reason);
+                    }
+                }
+                OpCode::Text => tracing::warn!(
+                    "ignoring a text WebSocket message (JSON encoding is not supported)"
+                ),
+                OpCode::Close => break close_reason(&frame.payload),
+                _ => {}
+            },
+            Err(e) => break format!("WebSocket: {e}"),
+        }
+    };
+    shared.mark_closed(reason);
+    let _ = shared.socket_closed.send(true);
+    let _ = commands.try_send(Command::Close(1000, String::new()));
+}
+
+fn close_reason(payload: &[u8]) -> String {
+    if payload.len() < 2 {
+        return "server closed the WebSocket".to_string();
+    }
+    let code = u16::from_be_bytes([payload[0], payload[1]]);
+    let text = String::from_utf8_lossy(&payload[2..]);
+    if text.is_empty() {
+        format!("server closed the WebSocket (code {code})")
+    } else {
+        format!("server closed the WebSocket (code {code}: {text})")
+    }
+}
+
+/// Queues a single message built by the reader (Pong, Acknowledge).
+fn reply(commands: &mpsc::Sender<Command>, body: Body, protocol: i32, correlation_id: i64) {
+    let info = body.info();
+    let part = Encoded::new(
+        &body,
+        protocol,
+        info.message_type,
+        flags::FIN,
+        Compression::None,
+    );
+    let command = Command::Send(Outgoing {
+        parts: vec![part],
+        correlation_id,
+        waiter: None,
+        written: None,
+    });
+    if commands.try_send(command).is_err() {
+        tracing::warn!("cannot queue a {} reply: writer busy or stopped", info.name);
+    }
+}
+
+fn handle_message(payload: Bytes, commands: &mpsc::Sender<Command>, shared: &Shared) -> Flow {
+    let options = DecodeOptions {
+        compression_negotiated: shared.compression.load(Ordering::Acquire),
+        max_decompressed_size: shared.max_decompressed_size,
+    };
+    let message = match decode_message(&payload, &options) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::warn!(
+                len = payload.len(),
+                header = ?error.header(),
+                "undecodable message from server: {error}"
+            );
+            if let Some(header) = error.header() {
+                let finished = {
+                    let mut st = shared.lock();
+                    match st.pending.get_mut(&header.correlation_id) {
+                        Some(p) => {
+                            p.error.get_or_insert(ClientError::Decode(format!(
+                                "message {} (protocol {}, type {}): {error}",
+                                header.message_id, header.protocol, header.message_type
+                            )));
+                            if header.message_flags & flags::FIN != 0 {
+                                st.pending.remove(&header.correlation_id)
+                            } else {
+                                None
+                            }
+                        }
+                        None => None,
+                    }
+                };
+                if let Some(p) = finished {
+                    deliver(p);
+                }
+            }
+            return Flow::Continue;
+        }
+    };
+    let header = message.header;
+    if matches!(message.body, Body::Acknowledge(_)) {
+        // We never ask for acknowledgements; an Acknowledge must not end a wait.
+        tracing::debug!(
+            correlation_id = header.correlation_id,
+            "Acknowledge received"
+        );
+        return Flow::Continue;
+    }
+    if message.wants_acknowledge() {
+        reply(
+            commands,
+            Acknowledge {}.into(),
+            header.protocol,
+            header.message_id,
+        );
+    }
+    let message = if header.correlation_id != 0 {
+        let (finished, unclaimed) = {
+            let mut st = shared.lock();
+            match st.pending.get_mut(&header.correlation_id) {
+                Some(p) => {
+                    let fin = message.is_final();
+                    p.parts.push(message);
+                    let finished = if fin {
+                        st.pending.remove(&header.correlation_id)
+                    } else {
+                        None
+                    };
+                    (finished, None)
+                }
+                None => (None, Some(message)),
+            }
+        };
+        if let Some(p) = finished {
+            deliver(p);
+        }
+        match unclaimed {
+            Some(message) => message,
+            None => return Flow::Continue,
+        }
+    } else {
+        message
+    };
+    match &message.body {
+        Body::Core(CoreMessage::Ping(_)) => {
+            let pong = Pong {
+                current_date_time: now_micros(),
+            };
+            reply(commands, pong.into(), 0, header.message_id);
+            return Flow::Continue;
+        }
+        Body::Core(CoreMessage::CloseSession(close)) => {
+            let reason = format!("server closed the session: {}", close.reason);
+            tracing::debug!("{reason}");
+            let _ = commands.try_send(Command::Close(1000, String::new()));
+            return Flow::Stop(reason);
+        }
+        Body::ProtocolException(pe) if header.correlation_id == 0 => {
+            let error = pe.error.as_ref().or_else(|| pe.errors.values().next());
+            if let Some(e) = error {
+                tracing::warn!(
+                    code = %ErrorCode::from_code(e.code),
+                    "unsolicited ProtocolException from server: {}",
+                    e.message
+                );
+            }
+        }
+        _ => {}
+    }
+    match shared.notifications.try_send(message) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(m)) => tracing::warn!(
+            protocol = m.header.protocol,
+            message_type = m.header.message_type,
+            "notification queue full; message dropped"
+        ),
+        Err(mpsc::error::TrySendError::Closed(_)) => {}
+    }
+    Flow::Continue
+}
+
+fn deliver(pending: Pending) {
+    let result = match pending.error {
+        Some(error) => Err(error),
+        None => Ok(pending.parts),
+    };
+    let _ = pending.tx.send(result);
+}
