@@ -32,13 +32,18 @@ fn run() -> anyhow::Result<ExitCode> {
             let mut check = false;
             while let Some(arg) = args.next() {
                 match arg.as_str() {
-                    "--out" => out = Some(PathBuf::from(args.next().context("--out needs a directory")?)),
+                    "--out" => {
+                        out = Some(PathBuf::from(
+                            args.next().context("--out needs a directory")?,
+                        ))
+                    }
                     "--check" => check = true,
                     other if other.starts_with('-') => bail!("unknown option {other}"),
                     other => schema = Some(PathBuf::from(other)),
                 }
             }
-            let schema = schema.context("usage: cargo xtask codegen <etp.avpr> [--out DIR] [--check]")?;
+            let schema =
+                schema.context("usage: cargo xtask codegen <etp.avpr> [--out DIR] [--check]")?;
             let out = out.unwrap_or_else(|| workspace_root().join(DEFAULT_OUT));
             let text = std::fs::read_to_string(&schema)
                 .with_context(|| format!("reading {}", schema.display()))?;
@@ -52,7 +57,10 @@ fn run() -> anyhow::Result<ExitCode> {
                     for path in stale {
                         eprintln!("out of date: {path}");
                     }
-                    eprintln!("run `cargo xtask codegen {}` and commit the result", schema.display());
+                    eprintln!(
+                        "run `cargo xtask codegen {}` and commit the result",
+                        schema.display()
+                    );
                     Ok(ExitCode::FAILURE)
                 }
             } else {

@@ -9,10 +9,10 @@
 pub mod capabilities;
 pub mod codec;
 pub mod error_code;
-pub mod names;
-pub mod uri;
 pub mod message;
+pub mod names;
 pub mod types;
+pub mod uri;
 mod uuid;
 
 pub use uuid::{InvalidUuid, Uuid};

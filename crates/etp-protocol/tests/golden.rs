@@ -86,7 +86,10 @@ fn golden_samples_decode_to_expected_values_and_reencode() {
         };
         let header = serde_json::to_value(msg.header).unwrap();
         if header != s.expected["header"] {
-            failures.push(format!("{}: header {header} != {}", s.name, s.expected["header"]));
+            failures.push(format!(
+                "{}: header {header} != {}",
+                s.name, s.expected["header"]
+            ));
         }
         let extension = serde_json::to_value(&msg.extension).unwrap();
         if extension != s.expected["extension"] {
@@ -102,7 +105,11 @@ fn golden_samples_decode_to_expected_values_and_reencode() {
             ));
         }
         if msg.body.info().full_name != s.expected["bodyType"].as_str().unwrap() {
-            failures.push(format!("{}: body type {}", s.name, msg.body.info().full_name));
+            failures.push(format!(
+                "{}: body type {}",
+                s.name,
+                msg.body.info().full_name
+            ));
         }
 
         // Re-encode: header, extension, body, exactly as the sample.
@@ -116,7 +123,11 @@ fn golden_samples_decode_to_expected_values_and_reencode() {
             + msg.extension.as_ref().map_or(0, Avro::encoded_len)
             + msg.body.encoded_len();
         if out.len() != expected_len {
-            failures.push(format!("{}: encoded_len {expected_len} != {}", s.name, out.len()));
+            failures.push(format!(
+                "{}: encoded_len {expected_len} != {}",
+                s.name,
+                out.len()
+            ));
         }
         let identical = s.expected["reencodeIdentical"].as_bool().unwrap();
         if identical && out != s.bytes {
@@ -126,11 +137,19 @@ fn golden_samples_decode_to_expected_values_and_reencode() {
             // Our single-block encoding must still decode to the same value.
             let again = decode_message(&Bytes::from(out), &DecodeOptions::default()).unwrap();
             if again != msg {
-                failures.push(format!("{}: multi-block value changed on re-encode", s.name));
+                failures.push(format!(
+                    "{}: multi-block value changed on re-encode",
+                    s.name
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -81,7 +81,11 @@ fn meta(n: u64) -> ObjectMeta {
         name: "rsq:Ref".to_string(),
         kind: RelationshipKind::Primary,
     };
-    let references = if n == 0 { vec![] } else { vec![r(0), r(n / 10)] };
+    let references = if n == 0 {
+        vec![]
+    } else {
+        vec![r(0), r(n / 10)]
+    };
     ObjectMeta {
         qualified_type: type_of(n).to_string(),
         title: format!("object {n}"),
@@ -310,7 +314,11 @@ fn median(v: &[f64]) -> (f64, f64) {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let m = s[s.len() / 2];
-    let spread = if m > 0.0 { (s[s.len() - 1] - s[0]) / m } else { 0.0 };
+    let spread = if m > 0.0 {
+        (s[s.len() - 1] - s[0]) / m
+    } else {
+        0.0
+    };
     (m, spread)
 }
 
@@ -329,19 +337,68 @@ fn main() -> R {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("etp-store-bench"));
     let cfg = if quick {
-        Cfg { put_objects: 2_000, scan_objects: 10_000, gets: 5_000, array_mib: 64, reps: 3, base }
+        Cfg {
+            put_objects: 2_000,
+            scan_objects: 10_000,
+            gets: 5_000,
+            array_mib: 64,
+            reps: 3,
+            base,
+        }
     } else {
-        Cfg { put_objects: 20_000, scan_objects: 100_000, gets: 20_000, array_mib: 512, reps: 3, base }
+        Cfg {
+            put_objects: 20_000,
+            scan_objects: 100_000,
+            gets: 20_000,
+            array_mib: 512,
+            reps: 3,
+            base,
+        }
     };
     fs::create_dir_all(&cfg.base)?;
     let mut rows = vec![
-        Row { name: "object puts, 20 KiB, 100/commit, durable", unit: "objects/s", fjall: vec![], files: vec![] },
-        Row { name: "single-object commits", unit: "commits/s", fjall: vec![], files: vec![] },
-        Row { name: "point gets (random, snapshot per get)", unit: "gets/s", fjall: vec![], files: vec![] },
-        Row { name: "list dataspace (all objects)", unit: "objects/s", fjall: vec![], files: vec![] },
-        Row { name: "list one type (1/4 of objects)", unit: "objects/s", fjall: vec![], files: vec![] },
-        Row { name: "array write, 1 MiB blocks, 1 txn, durable", unit: "MB/s", fjall: vec![], files: vec![] },
-        Row { name: "array read, 1 MiB blocks (warm)", unit: "MB/s", fjall: vec![], files: vec![] },
+        Row {
+            name: "object puts, 20 KiB, 100/commit, durable",
+            unit: "objects/s",
+            fjall: vec![],
+            files: vec![],
+        },
+        Row {
+            name: "single-object commits",
+            unit: "commits/s",
+            fjall: vec![],
+            files: vec![],
+        },
+        Row {
+            name: "point gets (random, snapshot per get)",
+            unit: "gets/s",
+            fjall: vec![],
+            files: vec![],
+        },
+        Row {
+            name: "list dataspace (all objects)",
+            unit: "objects/s",
+            fjall: vec![],
+            files: vec![],
+        },
+        Row {
+            name: "list one type (1/4 of objects)",
+            unit: "objects/s",
+            fjall: vec![],
+            files: vec![],
+        },
+        Row {
+            name: "array write, 1 MiB blocks, 1 txn, durable",
+            unit: "MB/s",
+            fjall: vec![],
+            files: vec![],
+        },
+        Row {
+            name: "array read, 1 MiB blocks (warm)",
+            unit: "MB/s",
+            fjall: vec![],
+            files: vec![],
+        },
     ];
     let mut walk_ms = Vec::new();
     let mut hub_ms = Vec::new();
@@ -351,7 +408,11 @@ fn main() -> R {
     for rep in 0..cfg.reps {
         eprintln!("repetition {} of {}", rep + 1, cfg.reps);
         // Alternate the order so neither side always runs on a warmer disk.
-        let sides: [&str; 2] = if rep % 2 == 0 { ["fjall", "files"] } else { ["files", "fjall"] };
+        let sides: [&str; 2] = if rep % 2 == 0 {
+            ["fjall", "files"]
+        } else {
+            ["files", "fjall"]
+        };
         for side in sides {
             let put_n = cfg.put_objects;
             if side == "fjall" {
@@ -517,9 +578,20 @@ fn main() -> R {
     let (w, ws) = median(&walk_ms);
     let (h, hs) = median(&hub_ms);
     let (c, cs) = median(&types_ms);
-    println!("| discovery depth 1, typical object (≤ 10 sources + 2 targets, with metadata) | ms | {w:.3} ({:.0}%) | – | – |", ws * 100.0);
-    println!("| discovery depth 1, hub with {} sources (with metadata) | ms | {h:.1} ({:.0}%) | – | – |", cfg.scan_objects - 1, hs * 100.0);
-    println!("| count_by_type over {} objects | ms | {c:.3} ({:.0}%) | – | – |", cfg.scan_objects, cs * 100.0);
+    println!(
+        "| discovery depth 1, typical object (≤ 10 sources + 2 targets, with metadata) | ms | {w:.3} ({:.0}%) | – | – |",
+        ws * 100.0
+    );
+    println!(
+        "| discovery depth 1, hub with {} sources (with metadata) | ms | {h:.1} ({:.0}%) | – | – |",
+        cfg.scan_objects - 1,
+        hs * 100.0
+    );
+    println!(
+        "| count_by_type over {} objects | ms | {c:.3} ({:.0}%) | – | – |",
+        cfg.scan_objects,
+        cs * 100.0
+    );
     println!(
         "| disk footprint of the read-side dataset ({:.0} MB raw) | MB | {:.0} | {:.0} | **{:.2}×** |",
         (cfg.scan_objects as f64 * OBJ_BYTES as f64) / 1e6,

@@ -198,7 +198,13 @@ impl Avro for f32 {
         out: &mut Vec<Self>,
     ) -> Result<(), DecodeError> {
         let bytes = r.take(count * 4)?;
-        out.extend(bytes.as_chunks::<4>().0.iter().map(|c| f32::from_le_bytes(*c)));
+        out.extend(
+            bytes
+                .as_chunks::<4>()
+                .0
+                .iter()
+                .map(|c| f32::from_le_bytes(*c)),
+        );
         Ok(())
     }
     fn encode_items(items: &[Self], out: &mut Vec<u8>) {
@@ -229,7 +235,13 @@ impl Avro for f64 {
         out: &mut Vec<Self>,
     ) -> Result<(), DecodeError> {
         let bytes = r.take(count * 8)?;
-        out.extend(bytes.as_chunks::<8>().0.iter().map(|c| f64::from_le_bytes(*c)));
+        out.extend(
+            bytes
+                .as_chunks::<8>()
+                .0
+                .iter()
+                .map(|c| f64::from_le_bytes(*c)),
+        );
         Ok(())
     }
     fn encode_items(items: &[Self], out: &mut Vec<u8>) {
@@ -422,7 +434,10 @@ mod tests {
         writer::write_long(&mut bytes, 1 << 62);
         bytes.extend_from_slice(&[0; 8]);
         let err = decode_exact::<Vec<f64>>(&bytes).unwrap_err();
-        assert!(matches!(err.kind(), DecodeErrorKind::CountExceedsInput { .. }));
+        assert!(matches!(
+            err.kind(),
+            DecodeErrorKind::CountExceedsInput { .. }
+        ));
         let mut bytes = Vec::new();
         writer::write_long(&mut bytes, i64::MIN);
         let err = decode_exact::<Vec<i64>>(&bytes).unwrap_err();
@@ -442,11 +457,15 @@ mod tests {
             DecodeErrorKind::OverlongVarint { .. }
         ));
         assert!(matches!(
-            decode_exact::<i32>(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01]).unwrap_err().kind(),
+            decode_exact::<i32>(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01])
+                .unwrap_err()
+                .kind(),
             DecodeErrorKind::OverlongVarint { max_bytes: 5 }
         ));
         assert!(matches!(
-            decode_exact::<i32>(&[0x80, 0x80, 0x80, 0x80, 0x7f]).unwrap_err().kind(),
+            decode_exact::<i32>(&[0x80, 0x80, 0x80, 0x80, 0x7f])
+                .unwrap_err()
+                .kind(),
             DecodeErrorKind::IntOutOfRange(_)
         ));
         assert!(matches!(
@@ -454,11 +473,15 @@ mod tests {
             DecodeErrorKind::InvalidBoolean(2)
         ));
         assert!(matches!(
-            decode_exact::<String>(&[0x04, 0xc3, 0x28]).unwrap_err().kind(),
+            decode_exact::<String>(&[0x04, 0xc3, 0x28])
+                .unwrap_err()
+                .kind(),
             DecodeErrorKind::InvalidUtf8
         ));
         assert!(matches!(
-            decode_exact::<Option<i64>>(&[0x04, 0x00]).unwrap_err().kind(),
+            decode_exact::<Option<i64>>(&[0x04, 0x00])
+                .unwrap_err()
+                .kind(),
             DecodeErrorKind::InvalidUnionIndex { index: 2, .. }
         ));
         assert!(matches!(

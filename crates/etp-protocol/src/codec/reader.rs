@@ -132,9 +132,8 @@ impl<'a> Reader<'a> {
             self.pos = start;
             return Err(self.error(DecodeErrorKind::OverlongVarint { max_bytes: 5 }));
         }
-        i32::try_from(value).map_err(|_| {
-            DecodeError::new(DecodeErrorKind::IntOutOfRange(value), start)
-        })
+        i32::try_from(value)
+            .map_err(|_| DecodeError::new(DecodeErrorKind::IntOutOfRange(value), start))
     }
 
     /// Reads a non-negative length (string, bytes) and checks it against the input left.
@@ -246,9 +245,8 @@ impl<'a> Reader<'a> {
                 }
                 _ => {
                     let tail = rest.get(at..).unwrap_or(&[]);
-                    let (value, len) = decode_varint(tail).map_err(|kind| {
-                        DecodeError::new(kind, self.pos + at)
-                    })?;
+                    let (value, len) = decode_varint(tail)
+                        .map_err(|kind| DecodeError::new(kind, self.pos + at))?;
                     at += len;
                     out.push(unzigzag(value));
                 }

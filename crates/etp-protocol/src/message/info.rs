@@ -135,6 +135,5 @@ pub enum BodyError {
 
 /// Decodes one message body record, naming the message in the error path.
 pub fn decode_body<T: EtpMessage>(r: &mut Reader<'_>) -> Result<T, BodyError> {
-    T::decode(r)
-        .map_err(|e| BodyError::Invalid(e.in_field(T::INFO.name)))
+    T::decode(r).map_err(|e| BodyError::Invalid(e.in_field(T::INFO.name)))
 }

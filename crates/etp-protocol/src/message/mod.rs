@@ -160,7 +160,11 @@ pub fn decode_message(payload: &Bytes, options: &DecodeOptions) -> Result<Messag
         return decode_after_header(header, &mut r);
     }
     if never_compressed(header.protocol, header.message_type) {
-        let what = if header.protocol == 0 { "Core" } else { "ProtocolException or Acknowledge" };
+        let what = if header.protocol == 0 {
+            "Core"
+        } else {
+            "ProtocolException or Acknowledge"
+        };
         return Err(MessageError::CompressionNotAllowed { header, what });
     }
     if !options.compression_negotiated {
@@ -241,7 +245,11 @@ pub enum Compression {
 }
 
 /// Exact size of the uncompressed encoding of a message.
-pub fn encoded_len(header: &MessageHeader, extension: Option<&MessageHeaderExtension>, body: &Body) -> usize {
+pub fn encoded_len(
+    header: &MessageHeader,
+    extension: Option<&MessageHeaderExtension>,
+    body: &Body,
+) -> usize {
     header.encoded_len() + extension.map_or(0, Avro::encoded_len) + body.encoded_len()
 }
 
@@ -262,7 +270,9 @@ pub fn encode_message(
         header.message_flags |= flags::HEADER_EXTENSION;
     }
     let level = match compression {
-        Compression::Gzip(level) if !never_compressed(header.protocol, header.message_type) => level,
+        Compression::Gzip(level) if !never_compressed(header.protocol, header.message_type) => {
+            level
+        }
         _ => {
             out.reserve(encoded_len(&header, extension, body));
             header.encode(out);
@@ -328,7 +338,10 @@ mod tests {
         encode_message(
             &header(0, 5, flags::FIN),
             None,
-            &CloseSession { reason: "bye".into() }.into(),
+            &CloseSession {
+                reason: "bye".into(),
+            }
+            .into(),
             Compression::Gzip(6),
             &mut out,
         );
@@ -339,28 +352,59 @@ mod tests {
     fn compressed_roundtrip_and_rules() {
         let mut uris = crate::codec::Map::new();
         for i in 0..50 {
-            uris.insert(format!("k{i}"), format!("eml:///dataspace('demo')/resqml20.obj_Grid2dRepresentation({i})"));
+            uris.insert(
+                format!("k{i}"),
+                format!("eml:///dataspace('demo')/resqml20.obj_Grid2dRepresentation({i})"),
+            );
         }
-        let body: Body = GetDataObjects { uris, format: "xml".into() }.into();
+        let body: Body = GetDataObjects {
+            uris,
+            format: "xml".into(),
+        }
+        .into();
         let mut out = Vec::new();
-        encode_message(&header(4, 1, flags::FIN), None, &body, Compression::Gzip(6), &mut out);
+        encode_message(
+            &header(4, 1, flags::FIN),
+            None,
+            &body,
+            Compression::Gzip(6),
+            &mut out,
+        );
         assert!(out.len() < encoded_len(&header(4, 1, 0), None, &body));
         let payload = Bytes::from(out);
         let err = decode_message(&payload, &DecodeOptions::default()).unwrap_err();
         assert_eq!(err.error_code(), ErrorCode::ECOMPRESSION_NOTSUPPORTED);
-        let opts = DecodeOptions { compression_negotiated: true, ..Default::default() };
+        let opts = DecodeOptions {
+            compression_negotiated: true,
+            ..Default::default()
+        };
         let msg = decode_message(&payload, &opts).unwrap();
         assert_eq!(msg.body, body);
         assert!(msg.header.message_flags & flags::COMPRESSED != 0);
-        let tight = DecodeOptions { compression_negotiated: true, max_decompressed_size: 100 };
+        let tight = DecodeOptions {
+            compression_negotiated: true,
+            max_decompressed_size: 100,
+        };
         let err = decode_message(&payload, &tight).unwrap_err();
-        assert!(matches!(err, MessageError::InvalidCompression { .. }), "{err}");
+        assert!(
+            matches!(err, MessageError::InvalidCompression { .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn core_is_never_compressed() {
         let mut out = Vec::new();
-        encode_message(&header(0, 8, flags::FIN), None, &Ping { current_date_time: 5 }.into(), Compression::Gzip(6), &mut out);
+        encode_message(
+            &header(0, 8, flags::FIN),
+            None,
+            &Ping {
+                current_date_time: 5,
+            }
+            .into(),
+            Compression::Gzip(6),
+            &mut out,
+        );
         assert_eq!(out[4] as i32 & flags::COMPRESSED, 0);
     }
 
@@ -374,7 +418,8 @@ mod tests {
         header(4, 99, 2).encode(&mut out);
         let err = decode_message(&Bytes::from(out), &DecodeOptions::default()).unwrap_err();
         assert_eq!(err.error_code(), ErrorCode::EINVALID_MESSAGETYPE);
-        let err = decode_message(&Bytes::from_static(&[0x08]), &DecodeOptions::default()).unwrap_err();
+        let err =
+            decode_message(&Bytes::from_static(&[0x08]), &DecodeOptions::default()).unwrap_err();
         assert_eq!(err.error_code(), ErrorCode::EINVALID_MESSAGE);
         assert!(err.header().is_none());
     }
