@@ -1,17 +1,22 @@
 //! Project automation for the etp workspace.
 //!
-//! `cargo xtask codegen <etp.avpr> [--out DIR] [--check]` generates the ETP message types
-//! of `etp-protocol` from the official Avro protocol file. With `--check` it writes nothing
-//! and fails when the committed code differs from what the schema produces (CI runs this).
+//! `cargo xtask codegen <etp.avpr> [--out DIR] [--tests-out DIR] [--check]` generates the
+//! ETP message types of `etp-protocol` from the official Avro protocol file, and the
+//! proptest strategies its round-trip tests use. With `--check` it writes nothing and fails
+//! when the committed code (types or test support) differs from what the schema produces
+//! (CI runs this).
 
 mod codegen;
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
 const DEFAULT_OUT: &str = "crates/etp-protocol/src/types";
+const DEFAULT_TESTS_OUT: &str = "crates/etp-protocol/tests/generated";
+const USAGE: &str = "usage: cargo xtask codegen <etp.avpr> [--out DIR] [--tests-out DIR] [--check]";
 
 fn main() -> ExitCode {
     match run() {
@@ -29,6 +34,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Some("codegen") => {
             let mut schema = None;
             let mut out = None;
+            let mut tests_out = None;
             let mut check = false;
             while let Some(arg) = args.next() {
                 match arg.as_str() {
@@ -37,21 +43,37 @@ fn run() -> anyhow::Result<ExitCode> {
                             args.next().context("--out needs a directory")?,
                         ))
                     }
+                    "--tests-out" => {
+                        tests_out = Some(PathBuf::from(
+                            args.next().context("--tests-out needs a directory")?,
+                        ))
+                    }
                     "--check" => check = true,
                     other if other.starts_with('-') => bail!("unknown option {other}"),
                     other => schema = Some(PathBuf::from(other)),
                 }
             }
-            let schema =
-                schema.context("usage: cargo xtask codegen <etp.avpr> [--out DIR] [--check]")?;
+            let schema = schema.context(USAGE)?;
             let out = out.unwrap_or_else(|| workspace_root().join(DEFAULT_OUT));
+            let tests_out = tests_out.unwrap_or_else(|| workspace_root().join(DEFAULT_TESTS_OUT));
             let text = std::fs::read_to_string(&schema)
                 .with_context(|| format!("reading {}", schema.display()))?;
-            let files = codegen::generate(&text)?;
+            let generated = codegen::generate(&text)?;
+            let roots: [(&Path, &BTreeMap<String, String>); 2] =
+                [(&out, &generated.types), (&tests_out, &generated.tests)];
             if check {
-                let stale = codegen::check(&out, &files)?;
+                let mut stale = Vec::new();
+                for (dir, files) in roots {
+                    for rel in codegen::check(dir, files)? {
+                        stale.push(dir.join(rel).display().to_string());
+                    }
+                }
                 if stale.is_empty() {
-                    println!("generated code is up to date ({} files)", files.len());
+                    println!(
+                        "generated code is up to date ({} type files, {} test files)",
+                        generated.types.len(),
+                        generated.tests.len()
+                    );
                     Ok(ExitCode::SUCCESS)
                 } else {
                     for path in stale {
@@ -64,13 +86,15 @@ fn run() -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             } else {
-                codegen::write(&out, &files)?;
-                println!("wrote {} files to {}", files.len(), out.display());
+                for (dir, files) in roots {
+                    codegen::write(dir, files)?;
+                    println!("wrote {} files to {}", files.len(), dir.display());
+                }
                 Ok(ExitCode::SUCCESS)
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask codegen <etp.avpr> [--out DIR] [--check]");
+            eprintln!("{USAGE}");
             Ok(ExitCode::from(2))
         }
     }
