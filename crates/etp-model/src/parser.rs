@@ -572,15 +572,13 @@ impl<'l> Parser<'l> {
         // xsi:type="resqml2:obj_Grid2dRepresentation">`).
         let mut family = family;
         let mut type_name: &str = local;
-        if let Some(xsi) = xsi_type.as_deref() {
-            if let (ResolveResult::Bound(n), l) =
+        if let Some(xsi) = xsi_type.as_deref()
+            && let (ResolveResult::Bound(n), l) =
                 reader.resolver().resolve_element(QName(trim_xml(xsi)))
-            {
-                if let Some(f) = Family::from_namespace(n.0) {
-                    family = f;
-                    type_name = l.into_inner();
-                }
-            }
+            && let Some(f) = Family::from_namespace(n.0)
+        {
+            family = f;
+            type_name = l.into_inner();
         }
 
         let (family_version, version_from_schema) = match schema_version.as_deref() {
@@ -719,13 +717,12 @@ impl<'l> Parser<'l> {
             // EpcExternalPartReference, an EML 2.2 ExternalDataArrayPart.
             if matches!(element_name, "HdfProxy" | "EpcExternalPartReference")
                 && self.frames.len() > 1
+                && let Some(parent) = self.frames.last_mut()
             {
-                if let Some(parent) = self.frames.last_mut() {
-                    parent.acc.get_or_insert_with(Box::default).proxy = Some(ProxyReference {
-                        uuid: uuid.clone(),
-                        qualified_type: qualified_type.clone(),
-                    });
-                }
+                parent.acc.get_or_insert_with(Box::default).proxy = Some(ProxyReference {
+                    uuid: uuid.clone(),
+                    qualified_type: qualified_type.clone(),
+                });
             }
             self.references.push(DataObjectReference {
                 element_name: element_name.to_owned(),
