@@ -11,7 +11,8 @@
 //! file and directory per batch. It keeps no index, references or metadata,
 //! so it is a lower bound for the work a store must do. Set
 //! `ETP_BENCH_NO_KV_SEP=1` to create the object keyspace without key-value
-//! separation.
+//! separation. Reads are timed after a 5 s pause that lets the engine's
+//! background flushes and compactions of the bulk load finish.
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -347,7 +348,7 @@ fn main() -> R {
         }
     } else {
         Cfg {
-            put_objects: 20_000,
+            put_objects: 5_000,
             scan_objects: 100_000,
             gets: 20_000,
             array_mib: 512,
@@ -437,6 +438,7 @@ fn main() -> R {
                 let store = open_store(&d)?;
                 fjall_put_objects(&store, cfg.scan_objects)?;
                 disk.0 = du(&d)?;
+                settle();
                 fjall_scan(&store)?; // warm
                 let t = timed(|| fjall_gets(&store, cfg.scan_objects, cfg.gets).map(|_| ()))?;
                 rows[2].fjall.push(cfg.gets as f64 / t);
@@ -527,6 +529,7 @@ fn main() -> R {
                 let out = std::process::Command::new("sync").status();
                 drop(out);
                 disk.1 = du(&d)?;
+                settle();
                 file_scan(&d, &TYPES)?; // warm
                 let t = timed(|| file_gets(&d, cfg.scan_objects, cfg.gets).map(|_| ()))?;
                 rows[2].files.push(cfg.gets as f64 / t);
@@ -600,6 +603,12 @@ fn main() -> R {
         disk.0 as f64 / disk.1 as f64
     );
     Ok(())
+}
+
+/// Lets background flushes and compactions of the bulk load finish before
+/// reads are timed (both sides wait the same).
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_secs(5));
 }
 
 /// Allocated bytes under a directory (`du`-style, 512-byte blocks).

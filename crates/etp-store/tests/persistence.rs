@@ -73,6 +73,8 @@ fn everything_committed_survives_reopen_with_same_timestamps() -> TestResult {
         arr_before = r.get_array_meta(&k)?;
     }
     let store = open(dir.path())?;
+    assert_eq!(store.path(), dir.path());
+    assert!(store.disk_space()? > 0);
     let r = store.read()?;
     assert_eq!(r.get_dataspace("ds")?, ds_before);
     assert_eq!(
