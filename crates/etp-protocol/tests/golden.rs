@@ -165,8 +165,8 @@ fn header_extension_flag_drives_extension_decoding() {
 }
 
 fn truncate(s: &str) -> String {
-    if s.len() > 600 {
-        format!("{}…", &s[..s.floor_char_boundary(600)])
+    if s.chars().count() > 600 {
+        format!("{}…", s.chars().take(600).collect::<String>())
     } else {
         s.to_owned()
     }

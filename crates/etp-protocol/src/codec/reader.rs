@@ -264,7 +264,64 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
+
+    /// Reads `count` little-endian `double`s into `out` with one bulk copy.
+    #[inline]
+    pub fn read_f64s_into(&mut self, count: usize, out: &mut Vec<f64>) -> Result<(), DecodeError> {
+        // Saturating: a count whose byte size overflows fails like any count too large.
+        let bytes = self.take(count.saturating_mul(8))?;
+        extend_f64s(out, bytes);
+        Ok(())
+    }
+
+    /// Reads `count` little-endian `float`s into `out` with one bulk copy.
+    #[inline]
+    pub fn read_f32s_into(&mut self, count: usize, out: &mut Vec<f32>) -> Result<(), DecodeError> {
+        let bytes = self.take(count.saturating_mul(4))?;
+        extend_f32s(out, bytes);
+        Ok(())
+    }
 }
+
+/// Defines `$name(out, bytes)`, which appends the little-endian `$ty`s of `bytes` (a whole
+/// number of them) to `out`.
+///
+/// On little-endian targets this is a single `memcpy` into the vector's spare capacity:
+/// the per-element loop the compiler makes of `extend(chunks.map(from_le_bytes))` uses
+/// 16-byte moves and runs at about half the speed of the C library's copy on large arrays.
+macro_rules! extend_from_le_bytes {
+    ($name:ident, $ty:ty) => {
+        #[inline]
+        fn $name(out: &mut Vec<$ty>, bytes: &[u8]) {
+            const N: usize = std::mem::size_of::<$ty>();
+            let (chunks, _) = bytes.as_chunks::<N>();
+            #[cfg(target_endian = "little")]
+            {
+                out.reserve(chunks.len());
+                // SAFETY: `reserve` guarantees room for `chunks.len()` more elements after
+                // `out.len()`, i.e. `chunks.len() * N` bytes; the source is borrowed input
+                // and cannot overlap the buffer `out` owns. A float has no padding and
+                // every bit pattern is a valid value, and on a little-endian target its
+                // in-memory bytes are its little-endian encoding, so the elements are
+                // initialised with the right values before `set_len` exposes them.
+                unsafe {
+                    let len = out.len();
+                    std::ptr::copy_nonoverlapping(
+                        chunks.as_ptr().cast::<u8>(),
+                        out.as_mut_ptr().add(len).cast::<u8>(),
+                        chunks.len() * N,
+                    );
+                    out.set_len(len + chunks.len());
+                }
+            }
+            #[cfg(not(target_endian = "little"))]
+            out.extend(chunks.iter().map(|c| <$ty>::from_le_bytes(*c)));
+        }
+    };
+}
+
+extend_from_le_bytes!(extend_f64s, f64);
+extend_from_le_bytes!(extend_f32s, f32);
 
 /// Decodes an unsigned LEB128 varint of at most 10 bytes; returns the value and its length.
 #[inline]
@@ -293,4 +350,59 @@ fn decode_varint(bytes: &[u8]) -> Result<(u64, usize), DecodeErrorKind> {
 #[inline(always)]
 fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_floats_read_from_any_offset_and_append() {
+        let values: Vec<f64> = (0..37).map(|i| f64::from(i) * -1.25 + 0.1).collect();
+        let singles: Vec<f32> = (0..37).map(|i| i as f32 * 3.5 - 7.0).collect();
+        // A leading byte makes the floats unaligned in the input.
+        let mut input = vec![0xaa];
+        input.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        input.extend(singles.iter().flat_map(|v| v.to_le_bytes()));
+        let mut r = Reader::new(&input);
+        r.take(1).unwrap();
+        let mut out = vec![42.0f64];
+        r.read_f64s_into(30, &mut out).unwrap();
+        r.read_f64s_into(7, &mut out).unwrap();
+        assert_eq!(out[0], 42.0);
+        assert_eq!(out[1..], values[..]);
+        let mut out32 = Vec::new();
+        r.read_f32s_into(37, &mut out32).unwrap();
+        assert_eq!(out32, singles);
+        r.finish().unwrap();
+    }
+
+    #[test]
+    fn bulk_floats_reject_short_and_overflowing_counts() {
+        let input = [0u8; 15];
+        let mut out = Vec::new();
+        assert!(matches!(
+            Reader::new(&input)
+                .read_f64s_into(2, &mut out)
+                .unwrap_err()
+                .kind(),
+            DecodeErrorKind::UnexpectedEof { .. }
+        ));
+        assert!(matches!(
+            Reader::new(&input)
+                .read_f64s_into(usize::MAX / 4, &mut out)
+                .unwrap_err()
+                .kind(),
+            DecodeErrorKind::UnexpectedEof { .. }
+        ));
+        let mut out32 = Vec::new();
+        assert!(matches!(
+            Reader::new(&input)
+                .read_f32s_into(usize::MAX / 2, &mut out32)
+                .unwrap_err()
+                .kind(),
+            DecodeErrorKind::UnexpectedEof { .. }
+        ));
+        assert!(out.is_empty() && out32.is_empty());
+    }
 }
