@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use etp_protocol::Uuid;
@@ -51,24 +51,6 @@ const GZIP_LEVEL: u32 = 1;
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// Name of the message size endpoint capability.
 const MAX_MESSAGE_SIZE_KEY: &str = "MaxWebSocketMessagePayloadSize";
-
-/// Microseconds since the Unix epoch, the unit of every ETP timestamp.
-pub fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Reads an integer capability, accepting `int`, `long` and integral `double`.
-pub fn capability_as_i64(value: &DataValue) -> Option<i64> {
-    match value.item {
-        DataValueItem::Int(v) => Some(i64::from(v)),
-        DataValueItem::Long(v) => Some(v),
-        DataValueItem::Double(v) if v.fract() == 0.0 && v.is_finite() => Some(v as i64),
-        _ => None,
-    }
-}
 
 /// One message encoded behind `HEADER_ROOM` bytes of slack.
 struct Encoded {
@@ -363,7 +345,7 @@ impl Client {
         let server_limit = open
             .endpoint_capabilities
             .get(MAX_MESSAGE_SIZE_KEY)
-            .and_then(capability_as_i64)
+            .and_then(DataValue::as_i64)
             .filter(|v| *v > 0)
             .map(|v| usize::try_from(v).unwrap_or(usize::MAX));
         let limit =
@@ -535,7 +517,7 @@ impl Client {
     pub async fn ping_with_timeout(&self, timeout: Duration) -> Result<Duration, ClientError> {
         let start = Instant::now();
         let ping = Ping {
-            current_date_time: now_micros(),
+            current_date_time: etp_protocol::now_micros(),
         };
         let _pong: Pong = self.request_with_timeout(ping, timeout).await?.into_one()?;
         Ok(start.elapsed())
@@ -721,7 +703,7 @@ fn request_session(config: &ClientConfig) -> RequestSession {
             Vec::new()
         },
         supported_formats: vec!["xml".to_string()],
-        current_date_time: now_micros(),
+        current_date_time: etp_protocol::now_micros(),
         earliest_retained_change_time: 0,
         server_authorization_required: false,
         endpoint_capabilities,
@@ -1033,7 +1015,7 @@ fn handle_message(payload: Bytes, commands: &mpsc::Sender<Command>, shared: &Sha
     match &message.body {
         Body::Core(CoreMessage::Ping(_)) => {
             let pong = Pong {
-                current_date_time: now_micros(),
+                current_date_time: etp_protocol::now_micros(),
             };
             reply(commands, pong.into(), 0, header.message_id);
             return Flow::Continue;

@@ -35,7 +35,7 @@ mod response;
 mod tls;
 mod transport;
 
-pub use client::{Client, capability_as_i64, now_micros};
+pub use client::Client;
 pub use config::{
     ClientConfig, DEFAULT_DATA_OBJECTS, DEFAULT_PROTOCOLS, ETP12_SUBPROTOCOL, TlsOptions,
 };

@@ -14,5 +14,7 @@ pub mod names;
 pub mod types;
 pub mod uri;
 mod uuid;
+mod values;
 
 pub use uuid::{InvalidUuid, Uuid};
+pub use values::now_micros;

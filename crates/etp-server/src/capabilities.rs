@@ -22,11 +22,11 @@ pub fn server_capabilities(server: &ServerState) -> ServerCapabilities {
     let mut endpoint = offer.endpoint_capabilities.clone();
     endpoint.insert(
         "MaxWebSocketMessagePayloadSize".into(),
-        crate::session::long_value(offer.max_message_size as i64),
+        DataValue::long(offer.max_message_size as i64),
     );
     endpoint.insert(
         "MaxWebSocketFramePayloadSize".into(),
-        crate::session::long_value(offer.max_frame_size as i64),
+        DataValue::long(offer.max_frame_size as i64),
     );
     ServerCapabilities {
         application_name: APPLICATION_NAME.into(),
@@ -160,12 +160,11 @@ fn data_value_json(item: &DataValueItem) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::strings_value;
 
     #[test]
     fn data_values_use_avro_json_branch_names() {
         assert_eq!(data_value_json(&DataValueItem::Long(5)), json!({"long": 5}));
-        let v = data_value_json(&strings_value(vec!["a".into()]).item);
+        let v = data_value_json(&DataValue::strings(vec!["a".into()]).item);
         assert_eq!(
             v,
             json!({"Energistics.Etp.v12.Datatypes.ArrayOfString": {"values": ["a"]}})

@@ -171,39 +171,14 @@ fn parse_query(query: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.
+/// Decodes a query component: `+` is a space, `%XX` escapes as in URIs; text with an
+/// invalid escape is kept as it was sent.
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
+    let spaced = s.replace('+', " ");
+    match etp_protocol::uri::percent_decode(&spaced) {
+        Ok(decoded) => decoded.into_owned(),
+        Err(_) => spaced,
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A plain-text response.

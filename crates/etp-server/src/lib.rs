@@ -31,6 +31,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 pub use config::ServerConfig;
+pub use etp_protocol::now_micros;
 pub use handlers::{ProtocolHandler, Registry};
 use state::{ServerState, SessionRegistry};
 
@@ -137,10 +138,11 @@ impl Server {
                         let _ = stream.set_nodelay(true);
                         let state = state.clone();
                         tokio::spawn(async move {
+                            let handshake_timeout = state.config.handshake_timeout();
                             let service = service_fn(move |req| http::route(req, peer, state.clone()));
                             let conn = http1::Builder::new()
                                 .timer(TokioTimer::new())
-                                .header_read_timeout(state_handshake_timeout())
+                                .header_read_timeout(handshake_timeout)
                                 .serve_connection(TokioIo::new(stream), service)
                                 .with_upgrades();
                             if let Err(e) = conn.await {
@@ -177,10 +179,6 @@ impl Server {
     }
 }
 
-fn state_handshake_timeout() -> Duration {
-    Duration::from_secs(10)
-}
-
 /// Reads the server instance id from the data directory, creating both on first start.
 fn load_or_create_instance_id(dir: &Path) -> Result<Uuid, ServerError> {
     let err = |source| ServerError::DataDir {
@@ -197,11 +195,4 @@ fn load_or_create_instance_id(dir: &Path) -> Result<Uuid, ServerError> {
     let id = Uuid::new_v4();
     std::fs::write(&path, format!("{id}\n")).map_err(err)?;
     Ok(id)
-}
-
-/// Microseconds since the Unix epoch, the unit of every ETP timestamp.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }

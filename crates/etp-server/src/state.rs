@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 
 use etp_protocol::Uuid;
 use etp_protocol::codec::Map;
-use etp_protocol::types::datatypes::SupportedDataObject;
+use etp_protocol::types::datatypes::{DataValue, SupportedDataObject};
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::ServerConfig;
 use crate::handlers::Registry;
 use crate::metrics::Metrics;
-use crate::session::{ServerOffer, bool_value, long_value};
+use crate::session::ServerOffer;
 
 /// Everything sessions share.
 pub struct ServerState {
@@ -40,33 +40,39 @@ impl ServerState {
     pub fn offer(&self) -> ServerOffer {
         let c = &self.config;
         let mut endpoint = Map::new();
-        endpoint.insert("ActiveTimeoutPeriod".into(), long_value(3600));
+        endpoint.insert("ActiveTimeoutPeriod".into(), DataValue::long(3600));
         endpoint.insert(
             "ChangeRetentionPeriod".into(),
-            long_value(c.change_retention_secs as i64),
+            DataValue::long(c.change_retention_secs as i64),
         );
         endpoint.insert(
             "MaxDataObjectSize".into(),
-            long_value(c.max_data_object_size as i64),
+            DataValue::long(c.max_data_object_size as i64),
         );
         endpoint.insert(
             "MaxConcurrentMultipart".into(),
-            long_value(crate::session::MAX_CONCURRENT_MULTIPART as i64),
+            DataValue::long(crate::session::MAX_CONCURRENT_MULTIPART as i64),
         );
         endpoint.insert(
             "MaxSessionGlobalCount".into(),
-            long_value(c.max_sessions as i64),
+            DataValue::long(c.max_sessions as i64),
         );
         endpoint.insert(
             "MultipartMessageTimeoutPeriod".into(),
-            long_value(crate::session::MULTIPART_TIMEOUT_SECS as i64),
+            DataValue::long(crate::session::MULTIPART_TIMEOUT_SECS as i64),
         );
         endpoint.insert(
             "RequestSessionTimeoutPeriod".into(),
-            long_value(c.request_session_timeout_secs as i64),
+            DataValue::long(c.request_session_timeout_secs as i64),
         );
-        endpoint.insert("SupportsAlternateRequestUris".into(), bool_value(false));
-        endpoint.insert("SupportsMessageHeaderExtensions".into(), bool_value(false));
+        endpoint.insert(
+            "SupportsAlternateRequestUris".into(),
+            DataValue::boolean(false),
+        );
+        endpoint.insert(
+            "SupportsMessageHeaderExtensions".into(),
+            DataValue::boolean(false),
+        );
         ServerOffer {
             application_name: APPLICATION_NAME.into(),
             application_version: env!("CARGO_PKG_VERSION").into(),
@@ -120,9 +126,9 @@ pub fn supported_data_objects() -> Vec<SupportedDataObject> {
     })
     .map(|t| {
         let mut caps = Map::new();
-        caps.insert("SupportsGet".into(), bool_value(true));
-        caps.insert("SupportsPut".into(), bool_value(true));
-        caps.insert("SupportsDelete".into(), bool_value(true));
+        caps.insert("SupportsGet".into(), DataValue::boolean(true));
+        caps.insert("SupportsPut".into(), DataValue::boolean(true));
+        caps.insert("SupportsDelete".into(), DataValue::boolean(true));
         SupportedDataObject {
             qualified_type: t.into(),
             data_object_capabilities: caps,

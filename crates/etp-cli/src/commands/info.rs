@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use etp_client::{Client, capabilities_url, capability_as_i64, fetch_server_capabilities};
+use etp_client::{Client, capabilities_url, fetch_server_capabilities};
 use etp_protocol::codec::Map;
 use etp_protocol::types::datatypes::{DataValue, DataValueItem};
 use serde_json::{Value, json};
@@ -175,7 +175,7 @@ fn session_text(client: &Client, url: &str, own_limit: usize) -> String {
     let server_limit = s
         .endpoint_capabilities
         .get("MaxWebSocketMessagePayloadSize")
-        .and_then(capability_as_i64)
+        .and_then(DataValue::as_i64)
         .map_or_else(|| "not advertised".to_string(), |v| v.to_string());
     let mut out = String::from("ETP session\n");
     out.push_str(&table(

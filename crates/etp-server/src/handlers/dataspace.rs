@@ -21,7 +21,7 @@ use etp_store::{Dataspace, Store};
 
 use super::{HandlerFuture, ProtocolHandler, Request, blocking};
 use crate::config::ServerConfig;
-use crate::session::{Responder, SessionContext, chunk_by_size, long_value};
+use crate::session::{Responder, SessionContext, chunk_by_size};
 
 /// The Dataspace protocol over a store.
 pub struct DataspaceHandler {
@@ -44,7 +44,7 @@ impl ProtocolHandler for DataspaceHandler {
         let mut caps = Map::new();
         caps.insert(
             "MaxResponseCount".into(),
-            long_value(config.max_response_count as i64),
+            DataValue::long(config.max_response_count as i64),
         );
         caps
     }
@@ -156,30 +156,10 @@ impl DataspaceHandler {
             Ok(results)
         })
         .await;
-        let mut success = Map::new();
-        match outcome {
-            Ok(results) => {
-                for (key, result) in results {
-                    match result {
-                        Ok(k) => {
-                            success.insert(key, k);
-                        }
-                        Err(e) => {
-                            errors.insert(key, e);
-                        }
-                    }
-                }
-            }
-            Err((code, message)) => return responder.error(code, message).await,
-        }
-        let parts = if success.is_empty() {
-            Vec::new()
-        } else {
-            vec![PutDataspacesResponse { success }.into()]
-        };
-        responder
-            .reply_set(parts, errors, || PutDataspacesResponse::default().into())
-            .await
+        answer_map(responder, outcome, errors, |success| {
+            PutDataspacesResponse { success }.into()
+        })
+        .await
     }
 
     async fn delete(
@@ -219,41 +199,61 @@ impl DataspaceHandler {
             let mut txn = store.write()?;
             let mut results = Vec::new();
             for (key, path, uri) in targets {
-                let existed = txn.delete_dataspace(&path, true)?;
-                results.push((key, uri, existed));
+                let result = if txn.delete_dataspace(&path, true)? {
+                    Ok(uri)
+                } else {
+                    Err(ErrorInfo {
+                        message: format!("dataspace {uri} not found"),
+                        code: ErrorCode::ENOT_FOUND.code(),
+                    })
+                };
+                results.push((key, result));
             }
             txn.commit()?;
             Ok(results)
         })
         .await;
-        let mut success = Map::new();
-        match outcome {
-            Ok(results) => {
-                for (key, uri, existed) in results {
-                    if existed {
-                        success.insert(key, uri);
-                    } else {
-                        errors.insert(
-                            key,
-                            ErrorInfo {
-                                message: format!("dataspace {uri} not found"),
-                                code: ErrorCode::ENOT_FOUND.code(),
-                            },
-                        );
-                    }
-                }
-            }
-            Err((code, message)) => return responder.error(code, message).await,
-        }
-        let parts = if success.is_empty() {
-            Vec::new()
-        } else {
-            vec![DeleteDataspacesResponse { success }.into()]
-        };
-        responder
-            .reply_set(parts, errors, || DeleteDataspacesResponse::default().into())
-            .await
+        answer_map(responder, outcome, errors, |success| {
+            DeleteDataspacesResponse { success }.into()
+        })
+        .await
     }
+}
+
+/// Per request key: the value for the success map, or the key's error.
+type KeyResults = Vec<(String, Result<String, ErrorInfo>)>;
+
+/// Answers a map request (00-wire.md §9): the keys that succeeded in one response message
+/// (empty when none did), then the failed keys in a ProtocolException `errors` map.
+async fn answer_map(
+    responder: Responder,
+    outcome: Result<KeyResults, (ErrorCode, String)>,
+    mut errors: Map<ErrorInfo>,
+    response: impl Fn(Map<String>) -> Body,
+) -> Result<(), crate::session::SessionClosed> {
+    let results = match outcome {
+        Ok(results) => results,
+        Err((code, message)) => return responder.error(code, message).await,
+    };
+    let mut success = Map::new();
+    for (key, result) in results {
+        match result {
+            Ok(value) => {
+                success.insert(key, value);
+            }
+            Err(e) => {
+                errors.insert(key, e);
+            }
+        }
+    }
+    let parts = if success.is_empty() {
+        Vec::new()
+    } else {
+        vec![response(success)]
+    };
+    responder
+        .reply_set(parts, errors, || response(Map::new()))
+        .await
 }
 
 /// Checks a Dataspace record of PutDataspaces and returns its path.

@@ -27,9 +27,7 @@ use etp_protocol::types::protocol::core::{
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, info, warn};
 
-pub use negotiate::{
-    Negotiated, ServerOffer, bool_value, capability_number, long_value, negotiate, strings_value,
-};
+pub use negotiate::{Negotiated, ServerOffer, negotiate};
 pub use outgoing::{Outgoing, Responder, SessionClosed, chunk_by_size};
 pub(crate) use wire::{WireEvent, WireReader, run_writer};
 

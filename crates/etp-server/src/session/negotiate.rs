@@ -8,8 +8,7 @@ use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::message::Role;
 use etp_protocol::types::datatypes::{
-    ArrayOfString, DataValue, DataValueItem, ErrorInfo, SupportedDataObject, SupportedProtocol,
-    Version,
+    DataValue, ErrorInfo, SupportedDataObject, SupportedProtocol, Version,
 };
 use etp_protocol::types::protocol::core::{OpenSession, RequestSession};
 
@@ -49,38 +48,6 @@ pub struct Negotiated {
     pub max_message_size: u64,
     /// The client's capabilities per accepted protocol (its own limits, e.g. MaxResponseCount).
     pub client_protocol_capabilities: BTreeMap<i32, Map<DataValue>>,
-}
-
-/// Reads a number from a capability value; clients send `int`, `long` and occasionally
-/// `double` (01-core.md §4.4).
-pub fn capability_number(value: &DataValue) -> Option<i64> {
-    match value.item {
-        DataValueItem::Int(v) => Some(i64::from(v)),
-        DataValueItem::Long(v) => Some(v),
-        DataValueItem::Double(v) if v.is_finite() && v >= 0.0 => Some(v as i64),
-        _ => None,
-    }
-}
-
-/// A `long` capability value (the type every client reads; fetpapi only reads longs).
-pub fn long_value(v: i64) -> DataValue {
-    DataValue {
-        item: DataValueItem::Long(v),
-    }
-}
-
-/// A `boolean` capability value.
-pub fn bool_value(v: bool) -> DataValue {
-    DataValue {
-        item: DataValueItem::Boolean(v),
-    }
-}
-
-/// An `ArrayOfString` capability value.
-pub fn strings_value(values: Vec<String>) -> DataValue {
-    DataValue {
-        item: DataValueItem::ArrayOfString(ArrayOfString { values }),
-    }
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
@@ -174,7 +141,7 @@ pub fn negotiate(
     let client_limit = request
         .endpoint_capabilities
         .get("MaxWebSocketMessagePayloadSize")
-        .and_then(capability_number)
+        .and_then(DataValue::as_i64)
         .filter(|&v| v > 0)
         .map(|v| v as u64);
     let max_message_size =
@@ -182,7 +149,7 @@ pub fn negotiate(
     let client_frame = request
         .endpoint_capabilities
         .get("MaxWebSocketFramePayloadSize")
-        .and_then(capability_number)
+        .and_then(DataValue::as_i64)
         .filter(|&v| v > 0)
         .map(|v| v as u64);
     let max_frame = client_frame.map_or(offer.max_frame_size, |c| c.min(offer.max_frame_size));
@@ -190,11 +157,11 @@ pub fn negotiate(
     let mut endpoint_capabilities = offer.endpoint_capabilities.clone();
     endpoint_capabilities.insert(
         "MaxWebSocketMessagePayloadSize".into(),
-        long_value(max_message_size as i64),
+        DataValue::long(max_message_size as i64),
     );
     endpoint_capabilities.insert(
         "MaxWebSocketFramePayloadSize".into(),
-        long_value(max_frame as i64),
+        DataValue::long(max_frame as i64),
     );
 
     Ok(Negotiated {
@@ -221,6 +188,7 @@ pub fn negotiate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use etp_protocol::types::datatypes::DataValueItem;
 
     fn offer() -> ServerOffer {
         let mut protocols = BTreeMap::new();
