@@ -109,6 +109,10 @@ pub struct ServerOverrides {
     /// back.
     #[arg(long, env = "ETP_TRANSACTION_TIMEOUT_SECS", value_name = "SECS")]
     pub transaction_timeout_secs: Option<u64>,
+    /// Seconds a write waits for a dataspace that another session is writing before it is
+    /// refused with EMAX_TRANSACTIONS_EXCEEDED (15).
+    #[arg(long, env = "ETP_WRITE_LOCK_WAIT_SECS", value_name = "SECS")]
+    pub write_lock_wait_secs: Option<u64>,
     /// ChangeRetentionPeriod: seconds deleted-resource records are kept.
     #[arg(long, env = "ETP_CHANGE_RETENTION_SECS", value_name = "SECS")]
     pub change_retention_secs: Option<u64>,
@@ -148,6 +152,7 @@ impl ServerOverrides {
             shutdown_grace_secs,
             max_response_count,
             transaction_timeout_secs,
+            write_lock_wait_secs,
             change_retention_secs,
         );
     }

@@ -49,6 +49,10 @@ pub struct ServerConfig {
     pub max_response_count: u64,
     /// `TransactionTimeoutPeriod`: seconds after which an abandoned transaction is rolled back.
     pub transaction_timeout_secs: u64,
+    /// Seconds a write (a StartTransaction or an auto-committed request) waits for a
+    /// dataspace that another session is writing before it is refused with
+    /// `EMAX_TRANSACTIONS_EXCEEDED` (15).
+    pub write_lock_wait_secs: u64,
     /// `ChangeRetentionPeriod`: seconds deleted-resource records are kept.
     pub change_retention_secs: u64,
 }
@@ -73,6 +77,7 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 5,
             max_response_count: 100_000,
             transaction_timeout_secs: 600,
+            write_lock_wait_secs: 10,
             change_retention_secs: 86_400,
         }
     }

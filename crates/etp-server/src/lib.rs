@@ -9,6 +9,7 @@
 //! # }
 //! ```
 
+pub mod access;
 pub mod capabilities;
 pub mod config;
 pub mod handlers;
@@ -81,9 +82,13 @@ impl Server {
             .map_err(|e| ServerError::Store(e.to_string()))?
             .map_err(|e| ServerError::Store(e.to_string()))?;
         let store: Arc<dyn etp_store::Store> = Arc::new(store);
+        let access = Arc::new(access::DataAccess::new(
+            store,
+            Duration::from_secs(config.write_lock_wait_secs),
+        ));
         let mut handlers = Registry::default();
         handlers.register(Arc::new(handlers::dataspace::DataspaceHandler::new(
-            store.clone(),
+            access.clone(),
         )));
         Server::bind_with(config, handlers).await
     }

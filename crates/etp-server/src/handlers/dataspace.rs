@@ -17,21 +17,22 @@ use etp_protocol::types::protocol::dataspace::{
     GetDataspacesResponse, PutDataspaces, PutDataspacesResponse,
 };
 use etp_protocol::uri::DataspaceUri;
-use etp_store::{Dataspace, Store};
+use etp_store::Dataspace;
 
-use super::{HandlerFuture, ProtocolHandler, Request, blocking};
+use super::{HandlerFuture, ProtocolHandler, Request, answer_map};
+use crate::access::DataAccess;
 use crate::config::ServerConfig;
 use crate::session::{Responder, SessionContext, chunk_by_size};
 
 /// The Dataspace protocol over a store.
 pub struct DataspaceHandler {
-    store: Arc<dyn Store>,
+    access: Arc<DataAccess>,
 }
 
 impl DataspaceHandler {
-    /// A handler over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        DataspaceHandler { store }
+    /// A handler over the store behind `access`.
+    pub fn new(access: Arc<DataAccess>) -> Self {
+        DataspaceHandler { access }
     }
 }
 
@@ -51,16 +52,18 @@ impl ProtocolHandler for DataspaceHandler {
 
     fn handle(
         self: Arc<Self>,
-        _session: Arc<SessionContext>,
+        session: Arc<SessionContext>,
         request: Request,
         responder: Responder,
     ) -> HandlerFuture {
         Box::pin(async move {
             let result = match request.body {
                 Body::Dataspace(DataspaceMessage::GetDataspaces(m)) => self.get(m, responder).await,
-                Body::Dataspace(DataspaceMessage::PutDataspaces(m)) => self.put(m, responder).await,
+                Body::Dataspace(DataspaceMessage::PutDataspaces(m)) => {
+                    self.put(&session, m, responder).await
+                }
                 Body::Dataspace(DataspaceMessage::DeleteDataspaces(m)) => {
-                    self.delete(m, responder).await
+                    self.delete(&session, m, responder).await
                 }
                 other => {
                     responder
@@ -83,8 +86,9 @@ impl DataspaceHandler {
         m: GetDataspaces,
         responder: Responder,
     ) -> Result<(), crate::session::SessionClosed> {
-        let store = self.store.clone();
-        let listed = blocking(move || store.read()?.list_dataspaces()).await;
+        // The list is not part of any transaction: it always shows committed dataspaces.
+        let store = self.access.store().clone();
+        let listed = super::blocking(move || store.read()?.list_dataspaces()).await;
         let list = match listed {
             Ok(list) => list,
             Err((code, message)) => return responder.error(code, message).await,
@@ -112,6 +116,7 @@ impl DataspaceHandler {
 
     async fn put(
         &self,
+        session: &SessionContext,
         m: PutDataspaces,
         responder: Responder,
     ) -> Result<(), crate::session::SessionClosed> {
@@ -125,37 +130,42 @@ impl DataspaceHandler {
                 }
             }
         }
-        let store = self.store.clone();
         let now = crate::now_micros();
-        let outcome = blocking(move || {
-            let mut txn = store.write()?;
-            let mut results = Vec::new();
-            for (key, path, ds) in accepted {
-                if txn.get_dataspace(&path)?.is_some() {
-                    results.push((
-                        key,
-                        Err(ErrorInfo {
-                            message: format!("dataspace {} already exists", ds.uri),
-                            code: ErrorCode::EINVALID_ARGUMENT.code(),
-                        }),
-                    ));
-                    continue;
-                }
-                let mut custom = Vec::new();
-                ds.custom_data.encode(&mut custom);
-                let record = Dataspace {
-                    path,
-                    store_created: now,
-                    store_last_write: now,
-                    custom_data: Bytes::from(custom),
-                };
-                txn.put_dataspace(&record)?;
-                results.push((key.clone(), Ok(key)));
-            }
-            txn.commit()?;
-            Ok(results)
-        })
-        .await;
+        let paths: Vec<String> = accepted.iter().map(|(_, path, _)| path.clone()).collect();
+        let outcome = self
+            .access
+            .write(
+                &session.transaction,
+                session.session_id,
+                &paths,
+                move |txn| {
+                    let mut results = Vec::new();
+                    for (key, path, ds) in accepted {
+                        if txn.get_dataspace(&path)?.is_some() {
+                            results.push((
+                                key,
+                                Err(ErrorInfo {
+                                    message: format!("dataspace {} already exists", ds.uri),
+                                    code: ErrorCode::EINVALID_ARGUMENT.code(),
+                                }),
+                            ));
+                            continue;
+                        }
+                        let mut custom = Vec::new();
+                        ds.custom_data.encode(&mut custom);
+                        let record = Dataspace {
+                            path,
+                            store_created: now,
+                            store_last_write: now,
+                            custom_data: Bytes::from(custom),
+                        };
+                        txn.put_dataspace(&record)?;
+                        results.push((key.clone(), Ok(key)));
+                    }
+                    Ok(results)
+                },
+            )
+            .await;
         answer_map(responder, outcome, errors, |success| {
             PutDataspacesResponse { success }.into()
         })
@@ -164,6 +174,7 @@ impl DataspaceHandler {
 
     async fn delete(
         &self,
+        session: &SessionContext,
         m: DeleteDataspaces,
         responder: Responder,
     ) -> Result<(), crate::session::SessionClosed> {
@@ -194,66 +205,35 @@ impl DataspaceHandler {
                 }
             }
         }
-        let store = self.store.clone();
-        let outcome = blocking(move || {
-            let mut txn = store.write()?;
-            let mut results = Vec::new();
-            for (key, path, uri) in targets {
-                let result = if txn.delete_dataspace(&path, true)? {
-                    Ok(uri)
-                } else {
-                    Err(ErrorInfo {
-                        message: format!("dataspace {uri} not found"),
-                        code: ErrorCode::ENOT_FOUND.code(),
-                    })
-                };
-                results.push((key, result));
-            }
-            txn.commit()?;
-            Ok(results)
-        })
-        .await;
+        let paths: Vec<String> = targets.iter().map(|(_, path, _)| path.clone()).collect();
+        let outcome = self
+            .access
+            .write(
+                &session.transaction,
+                session.session_id,
+                &paths,
+                move |txn| {
+                    let mut results = Vec::new();
+                    for (key, path, uri) in targets {
+                        let result = if txn.delete_dataspace(&path, true)? {
+                            Ok(uri)
+                        } else {
+                            Err(ErrorInfo {
+                                message: format!("dataspace {uri} not found"),
+                                code: ErrorCode::ENOT_FOUND.code(),
+                            })
+                        };
+                        results.push((key, result));
+                    }
+                    Ok(results)
+                },
+            )
+            .await;
         answer_map(responder, outcome, errors, |success| {
             DeleteDataspacesResponse { success }.into()
         })
         .await
     }
-}
-
-/// Per request key: the value for the success map, or the key's error.
-type KeyResults = Vec<(String, Result<String, ErrorInfo>)>;
-
-/// Answers a map request (00-wire.md §9): the keys that succeeded in one response message
-/// (empty when none did), then the failed keys in a ProtocolException `errors` map.
-async fn answer_map(
-    responder: Responder,
-    outcome: Result<KeyResults, (ErrorCode, String)>,
-    mut errors: Map<ErrorInfo>,
-    response: impl Fn(Map<String>) -> Body,
-) -> Result<(), crate::session::SessionClosed> {
-    let results = match outcome {
-        Ok(results) => results,
-        Err((code, message)) => return responder.error(code, message).await,
-    };
-    let mut success = Map::new();
-    for (key, result) in results {
-        match result {
-            Ok(value) => {
-                success.insert(key, value);
-            }
-            Err(e) => {
-                errors.insert(key, e);
-            }
-        }
-    }
-    let parts = if success.is_empty() {
-        Vec::new()
-    } else {
-        vec![response(success)]
-    };
-    responder
-        .reply_set(parts, errors, || response(Map::new()))
-        .await
 }
 
 /// Checks a Dataspace record of PutDataspaces and returns its path.

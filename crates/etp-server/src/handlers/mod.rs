@@ -14,7 +14,9 @@ use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::{DataValue, MessageHeader};
 
 use crate::config::ServerConfig;
-use crate::session::{Responder, SessionContext};
+use crate::session::{Responder, SessionClosed, SessionContext};
+use etp_protocol::error_code::ErrorCode;
+use etp_protocol::types::datatypes::ErrorInfo;
 
 /// A complete request: its first message and, for multipart requests (PutDataObjects
 /// followed by Chunks, or a map split over several messages), the later parts.
@@ -114,4 +116,40 @@ pub(crate) fn store_error(
         tracing::error!(error = %e, "store failure");
     }
     (code, e.to_string())
+}
+
+/// Per request key: the value for the success map, or the key's error.
+pub(crate) type KeyResults = Vec<(String, Result<String, ErrorInfo>)>;
+
+/// Answers a map request (00-wire.md §9): the keys that succeeded in one response message
+/// (empty when none did), then the failed keys in a ProtocolException `errors` map.
+pub(crate) async fn answer_map(
+    responder: Responder,
+    outcome: Result<KeyResults, (ErrorCode, String)>,
+    mut errors: Map<ErrorInfo>,
+    response: impl Fn(Map<String>) -> Body,
+) -> Result<(), SessionClosed> {
+    let results = match outcome {
+        Ok(results) => results,
+        Err((code, message)) => return responder.error(code, message).await,
+    };
+    let mut success = Map::new();
+    for (key, result) in results {
+        match result {
+            Ok(value) => {
+                success.insert(key, value);
+            }
+            Err(e) => {
+                errors.insert(key, e);
+            }
+        }
+    }
+    let parts = if success.is_empty() {
+        Vec::new()
+    } else {
+        vec![response(success)]
+    };
+    responder
+        .reply_set(parts, errors, || response(Map::new()))
+        .await
 }

@@ -54,8 +54,9 @@ pub struct SessionContext {
     pub negotiated: Negotiated,
     /// The client's application name, for logs.
     pub client_application: String,
-    /// Per-session state of protocols that need it (e.g. the open transaction).
-    pub protocol_state: std::sync::Mutex<HashMap<i32, Box<dyn std::any::Any + Send>>>,
+    /// The open transaction (Transaction, protocol 18), if any; every store access of
+    /// the session goes through it (see [`crate::access`]).
+    pub transaction: crate::access::TransactionSlot,
 }
 
 /// A multipart request being collected until its FIN part arrives.
@@ -90,6 +91,7 @@ pub(crate) async fn run<S>(
         info: info.clone(),
         tx: tx.clone(),
         state: State::AwaitingRequestSession,
+        opened: None,
         pending: HashMap::new(),
         in_flight: Arc::new(Semaphore::new(server.config.max_requests_in_flight)),
     };
@@ -97,6 +99,12 @@ pub(crate) async fn run<S>(
     let mut shutdown = server.shutdown.subscribe();
     let close_reason = actor.run_loop(&mut wire, &mut shutdown).await;
     info.close(&close_reason);
+    // A transaction left open when the session ends is rolled back (13-transaction.md §2).
+    if let Some(ctx) = actor.opened.take()
+        && let Some(id) = ctx.transaction.abort().await
+    {
+        info!(session = %info.id, transaction = %id, "open transaction rolled back at session end");
+    }
     drop(actor);
     drop(tx);
     // The writer drains what handlers already queued, then closes the socket.
@@ -110,6 +118,8 @@ struct Actor {
     info: Arc<SessionInfo>,
     tx: mpsc::Sender<Outgoing>,
     state: State,
+    /// The session context once open, kept past closing to end its transaction.
+    opened: Option<Arc<SessionContext>>,
     pending: HashMap<i64, PendingSet>,
     in_flight: Arc<Semaphore>,
 }
@@ -270,8 +280,9 @@ impl Actor {
                             session_id,
                             negotiated,
                             client_application: request.application_name.clone(),
-                            protocol_state: Default::default(),
+                            transaction: Default::default(),
                         });
+                        self.opened = Some(ctx.clone());
                         self.state = State::Open(ctx);
                         self.send(Outgoing::message(0, 2, id, open.into(), true))
                             .await;

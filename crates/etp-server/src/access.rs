@@ -1,0 +1,306 @@
+//! How protocol handlers reach the store: every read and write goes through [`DataAccess`],
+//! which decides whether it runs inside the session's open transaction (Transaction,
+//! protocol 18) or on its own.
+//!
+//! Policy (13-transaction.md), in one place so that Store, DataArray and Transaction agree:
+//!
+//! * **One writer per dataspace.** A read-write transaction takes the writer lock of its
+//!   dataspaces at StartTransaction and keeps it until commit, rollback, timeout or session
+//!   end. Writes outside a transaction are auto-committed, one transaction per request,
+//!   under the same lock. A write that finds the dataspace locked by another session waits
+//!   up to `write_lock_wait_secs`, then gets `EMAX_TRANSACTIONS_EXCEEDED` (15), the code
+//!   pyetp retries on. Because every writer holds the lock, commits never conflict.
+//! * **Inside a transaction** a request on a dataspace the transaction covers reads and
+//!   writes the transaction (so it sees its own pending writes); a request on a dataspace
+//!   outside its scope is executed on its own (read on a snapshot, write auto-committed).
+//!   Writes inside a read-only transaction get `EINVALID_STATE` (8).
+//! * Readers never wait: they read the last committed state on a snapshot.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use etp_protocol::Uuid;
+use etp_protocol::error_code::ErrorCode;
+use etp_store::{DataspaceGuard, DataspaceLocks, LockScope, ReadTxn, Store, WriteTxn};
+
+use crate::handlers::store_error;
+
+/// Why a store access failed: the ETP error code and a message for the client.
+pub type Failure = (ErrorCode, String);
+
+/// The store, the dataspace writer locks and the waiting policy; shared by all handlers.
+pub struct DataAccess {
+    store: Arc<dyn Store>,
+    locks: DataspaceLocks,
+    lock_wait: Duration,
+}
+
+impl std::fmt::Debug for DataAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataAccess")
+            .field("lock_wait", &self.lock_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The transaction a session has open (at most one: `MaxTransactionCount` = 1).
+pub struct OpenTransaction {
+    /// `StartTransactionResponse.transactionUuid`.
+    pub id: Uuid,
+    /// The dataspaces it covers.
+    pub scope: LockScope,
+    /// `StartTransaction.message`, for logs.
+    pub message: String,
+    /// When it started (for `TransactionTimeoutPeriod`).
+    pub started: Instant,
+    /// The store transaction. `None` only while a request is using it on a blocking thread
+    /// or after that request panicked (then the transaction is lost and reported so).
+    pub view: Option<TxnView>,
+}
+
+impl std::fmt::Debug for OpenTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenTransaction")
+            .field("id", &self.id)
+            .field("scope", &self.scope)
+            .field("read_only", &self.is_read_only())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenTransaction {
+    /// Whether this is a read-only transaction.
+    pub fn is_read_only(&self) -> bool {
+        matches!(self.view, Some(TxnView::ReadOnly(_)))
+    }
+
+    /// Whether the transaction covers the dataspace `path` (`""` = default dataspace).
+    pub fn covers(&self, path: &str) -> bool {
+        match &self.scope {
+            LockScope::All => true,
+            LockScope::Paths(paths) => paths.iter().any(|p| p == path),
+        }
+    }
+}
+
+/// The store side of an open transaction.
+pub enum TxnView {
+    /// A read-only transaction: one snapshot for all its reads.
+    ReadOnly(Box<dyn ReadTxn>),
+    /// A read-write transaction and the writer lock of its dataspaces.
+    ReadWrite {
+        /// Pending writes; applied at commit.
+        txn: Box<dyn WriteTxn>,
+        /// Released when the transaction ends.
+        guard: DataspaceGuard,
+    },
+}
+
+/// The per-session slot holding the open transaction, if any.
+#[derive(Debug, Default)]
+pub struct TransactionSlot {
+    inner: tokio::sync::Mutex<Option<OpenTransaction>>,
+}
+
+impl TransactionSlot {
+    /// Locks the slot. Held across a whole request that uses the transaction, so requests
+    /// of one session on its transaction run one after the other.
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, Option<OpenTransaction>> {
+        self.inner.lock().await
+    }
+
+    /// Ends the open transaction, if any, without applying it (session end, timeout).
+    /// Returns its id.
+    pub async fn abort(&self) -> Option<Uuid> {
+        let open = self.inner.lock().await.take()?;
+        let id = open.id;
+        if let Some(view) = open.view {
+            drop_view_off_thread(view);
+        }
+        Some(id)
+    }
+}
+
+/// Rolls back a transaction view on a blocking thread (dropping a store transaction may
+/// do I/O, e.g. reclaim array chunks written out of place).
+pub fn drop_view_off_thread(view: TxnView) {
+    tokio::task::spawn_blocking(move || match view {
+        TxnView::ReadOnly(r) => drop(r),
+        TxnView::ReadWrite { txn, guard } => {
+            let _ = txn.rollback();
+            drop(guard);
+        }
+    });
+}
+
+impl DataAccess {
+    /// Access to `store`, with writers waiting up to `lock_wait` for a busy dataspace.
+    pub fn new(store: Arc<dyn Store>, lock_wait: Duration) -> Self {
+        DataAccess {
+            store,
+            locks: DataspaceLocks::new(),
+            lock_wait,
+        }
+    }
+
+    /// The store itself, for work that is not part of any session (maintenance).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The dataspace writer locks.
+    pub fn locks(&self) -> &DataspaceLocks {
+        &self.locks
+    }
+
+    /// How long writers wait for a busy dataspace.
+    pub fn lock_wait(&self) -> Duration {
+        self.lock_wait
+    }
+
+    /// Runs `work` on a read view of `dataspace`: the session's open transaction if it
+    /// covers it, otherwise a snapshot of the committed state.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        slot: &TransactionSlot,
+        dataspace: &str,
+        work: impl FnOnce(&dyn ReadTxn) -> etp_store::Result<T> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let mut guard = slot.lock().await;
+        match guard.as_mut() {
+            Some(open) if open.covers(dataspace) => {
+                let view = take_view(open)?;
+                let (view, result) = run_blocking(move || {
+                    let result = match &view {
+                        TxnView::ReadOnly(r) => work(r.as_ref()),
+                        TxnView::ReadWrite { txn, .. } => work(txn.as_ref()),
+                    };
+                    (view, result)
+                })
+                .await?;
+                open.view = Some(view);
+                result.map_err(|e| store_error(&e))
+            }
+            _ => {
+                drop(guard);
+                let store = self.store.clone();
+                run_blocking(move || work(store.read()?.as_ref()))
+                    .await?
+                    .map_err(|e| store_error(&e))
+            }
+        }
+    }
+
+    /// Runs `work` on a write view of `dataspaces` (paths; `""` = default dataspace):
+    /// inside the session's open read-write transaction if it covers them, otherwise as a
+    /// transaction of its own under their writer locks, committed before returning
+    /// (and rolled back if `work` fails). `owner` identifies the session for the locks.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        slot: &TransactionSlot,
+        owner: Uuid,
+        dataspaces: &[String],
+        work: impl FnOnce(&mut dyn WriteTxn) -> etp_store::Result<T> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let mut guard = slot.lock().await;
+        if let Some(open) = guard.as_mut() {
+            let covered = dataspaces.iter().filter(|d| open.covers(d)).count();
+            if covered > 0 && covered < dataspaces.len() {
+                return Err((
+                    ErrorCode::EINVALID_STATE,
+                    "a request may not mix dataspaces inside and outside the open transaction"
+                        .into(),
+                ));
+            }
+            if covered > 0 {
+                if open.is_read_only() {
+                    return Err((
+                        ErrorCode::EINVALID_STATE,
+                        "the open transaction is read-only".into(),
+                    ));
+                }
+                let view = take_view(open)?;
+                let (view, result) = run_blocking(move || {
+                    let mut view = view;
+                    let result = match &mut view {
+                        TxnView::ReadWrite { txn, .. } => work(txn.as_mut()),
+                        // Checked above: the view is read-write.
+                        TxnView::ReadOnly(_) => Err(etp_store::StoreError::InvalidArgument(
+                            "read-only transaction".into(),
+                        )),
+                    };
+                    (view, result)
+                })
+                .await?;
+                open.view = Some(view);
+                return result.map_err(|e| store_error(&e));
+            }
+        }
+        drop(guard);
+        let store = self.store.clone();
+        let locks = self.locks.clone();
+        let scope = LockScope::Paths(dataspaces.to_vec());
+        let wait = self.lock_wait;
+        run_blocking(move || {
+            let _lock = locks
+                .lock_timeout(&scope, lock_owner(owner), wait)
+                .map_err(|_| busy(wait))?;
+            let mut txn = store.write().map_err(|e| store_error(&e))?;
+            let value = work(txn.as_mut()).map_err(|e| store_error(&e))?;
+            txn.commit().map_err(|e| store_error(&e))?;
+            Ok(value)
+        })
+        .await?
+    }
+
+    /// Takes the writer lock of `scope` for a read-write transaction, waiting up to the
+    /// configured time; `EMAX_TRANSACTIONS_EXCEEDED` if it stays busy.
+    pub async fn lock_for_transaction(
+        &self,
+        scope: LockScope,
+        owner: Uuid,
+    ) -> Result<DataspaceGuard, Failure> {
+        let locks = self.locks.clone();
+        let wait = self.lock_wait;
+        run_blocking(move || {
+            locks
+                .lock_timeout(&scope, lock_owner(owner), wait)
+                .map_err(|_| busy(wait))
+        })
+        .await?
+    }
+}
+
+/// The lock owner id of a session.
+fn lock_owner(session: Uuid) -> u128 {
+    u128::from_be_bytes(*session.as_bytes())
+}
+
+fn busy(wait: Duration) -> Failure {
+    (
+        ErrorCode::EMAX_TRANSACTIONS_EXCEEDED,
+        format!(
+            "another session is writing this dataspace (waited {} s); retry later",
+            wait.as_secs()
+        ),
+    )
+}
+
+fn take_view(open: &mut OpenTransaction) -> Result<TxnView, Failure> {
+    open.view.take().ok_or_else(|| {
+        (
+            ErrorCode::EINVALID_STATE,
+            "the open transaction was lost after an internal error; roll it back".into(),
+        )
+    })
+}
+
+/// Runs blocking store work on the blocking pool; a panic there becomes an error answer.
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "store task failed");
+        (ErrorCode::EINVALID_STATE, format!("internal error: {e}"))
+    })
+}
