@@ -3,6 +3,7 @@
 //! the handler registered for it.
 
 pub mod dataspace;
+pub mod objects;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,0 +1,153 @@
+//! Conversions between the store's records and ETP's object vocabulary, shared by the
+//! protocols that name data objects (Store, Discovery, DataArray, SupportedTypes).
+
+use etp_protocol::codec::{Map, decode_exact};
+use etp_protocol::error_code::ErrorCode;
+use etp_protocol::names::QualifiedType;
+use etp_protocol::types::datatypes::object::{ActiveStatusKind, Resource};
+use etp_protocol::types::datatypes::{DataValue, ErrorInfo};
+use etp_protocol::uri::{DataObjectUri, DataspaceUri, EtpUri};
+use etp_store::{ActiveStatus, ObjectKey, ObjectMeta};
+
+/// An [`ErrorInfo`] with `code` and `message`.
+pub fn error_info(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
+    ErrorInfo {
+        message: message.into(),
+        code: code.code(),
+    }
+}
+
+/// A parsed data object URI resolved to its store key, with the type the URI names.
+#[derive(Debug, Clone)]
+pub struct ObjectRef {
+    /// The store key (dataspace path, UUID, version).
+    pub key: ObjectKey,
+    /// The qualified type written in the URI.
+    pub qualified_type: QualifiedType,
+    /// The parsed URI.
+    pub uri: DataObjectUri,
+}
+
+/// Parses a data object URI (`eml:///dataspace('p')/type(uuid)`), answering
+/// `EINVALID_URI` (9) for anything else.
+pub fn parse_object_uri(uri: &str) -> Result<ObjectRef, ErrorInfo> {
+    let parsed = DataObjectUri::parse(uri).map_err(|e| {
+        error_info(
+            ErrorCode::EINVALID_URI,
+            format!("invalid data object URI {uri:?}: {e}"),
+        )
+    })?;
+    Ok(ObjectRef {
+        key: ObjectKey {
+            dataspace: parsed.dataspace().path_or_empty().to_owned(),
+            uuid: *parsed.uuid(),
+            version: parsed.version().map(str::to_owned),
+        },
+        qualified_type: parsed.qualified_type().clone(),
+        uri: parsed,
+    })
+}
+
+/// Parses a dataspace URI (`eml:///` or `eml:///dataspace('p')`) to its path (`""` for the
+/// default dataspace), answering `EINVALID_URI` (9) for anything else.
+pub fn parse_dataspace_uri(uri: &str) -> Result<String, ErrorInfo> {
+    DataspaceUri::parse(uri)
+        .map(|d| d.path_or_empty().to_owned())
+        .map_err(|e| {
+            error_info(
+                ErrorCode::EINVALID_URI,
+                format!("invalid dataspace URI {uri:?}: {e}"),
+            )
+        })
+}
+
+/// Parses any ETP URI, answering `EINVALID_URI` (9) when it does not parse.
+pub fn parse_any_uri(uri: &str) -> Result<EtpUri, ErrorInfo> {
+    EtpUri::parse(uri)
+        .map_err(|e| error_info(ErrorCode::EINVALID_URI, format!("invalid URI {uri:?}: {e}")))
+}
+
+/// The canonical URI of a stored object (`qualified_type` as stored, e.g.
+/// `resqml20.obj_Grid2dRepresentation`). `None` only if the stored type or path cannot be
+/// written as a URI, which the store's write path rules out.
+pub fn object_uri(key: &ObjectKey, qualified_type: &str) -> Option<String> {
+    let dataspace = DataspaceUri::from_path(&key.dataspace).ok()?;
+    let qualified_type: QualifiedType = qualified_type.parse().ok()?;
+    let uri = DataObjectUri::new(dataspace, qualified_type, key.uuid).ok()?;
+    let uri = match &key.version {
+        Some(v) => uri.with_version(v).ok()?,
+        None => uri,
+    };
+    Some(uri.to_string())
+}
+
+/// The ETP `Resource` of a stored object. `counts` = (sourceCount, targetCount) when the
+/// request asked for them (`countObjects`), else both are null.
+pub fn resource(key: &ObjectKey, meta: &ObjectMeta, counts: Option<(u64, u64)>) -> Resource {
+    let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    Resource {
+        uri: object_uri(key, &meta.qualified_type).unwrap_or_default(),
+        alternate_uris: Vec::new(),
+        name: meta.title.clone(),
+        source_count: counts.map(|(s, _)| clamp(s)),
+        target_count: counts.map(|(_, t)| clamp(t)),
+        last_changed: meta.last_changed,
+        store_last_write: meta.store_last_write,
+        store_created: meta.store_created,
+        active_status: match meta.active_status {
+            ActiveStatus::Active => ActiveStatusKind::Active,
+            ActiveStatus::Inactive => ActiveStatusKind::Inactive,
+        },
+        custom_data: custom_data(&meta.custom_data),
+    }
+}
+
+/// Decodes a `customData` map kept as Avro bytes (empty on anything unreadable: the server
+/// wrote these bytes itself).
+pub fn custom_data(bytes: &[u8]) -> Map<DataValue> {
+    if bytes.is_empty() {
+        return Map::new();
+    }
+    decode_exact::<Map<DataValue>>(bytes).unwrap_or_default()
+}
+
+/// Avro bytes of a `customData` map, as the store keeps them.
+pub fn encode_custom_data(map: &Map<DataValue>) -> bytes::Bytes {
+    use etp_protocol::codec::Avro;
+    if map.is_empty() {
+        return bytes::Bytes::new();
+    }
+    let mut out = Vec::new();
+    map.encode(&mut out);
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_uri_round_trips_through_parse() {
+        let uri = "eml:///dataspace('a/b')/resqml20.obj_LocalDepth3dCrs(0b5b7a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b)";
+        let parsed = parse_object_uri(uri).unwrap();
+        assert_eq!(parsed.key.dataspace, "a/b");
+        assert_eq!(
+            object_uri(&parsed.key, "resqml20.obj_LocalDepth3dCrs").as_deref(),
+            Some(uri)
+        );
+    }
+
+    #[test]
+    fn bad_uris_are_invalid_uri_errors() {
+        assert_eq!(parse_object_uri("eml:///").unwrap_err().code, 9);
+        assert_eq!(parse_dataspace_uri("http://x").unwrap_err().code, 9);
+    }
+
+    #[test]
+    fn custom_data_round_trips() {
+        let mut map = Map::new();
+        map.insert("k".to_string(), DataValue::long(5));
+        assert_eq!(custom_data(&encode_custom_data(&map)), map);
+        assert!(custom_data(&[]).is_empty());
+    }
+}
