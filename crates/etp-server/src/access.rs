@@ -56,6 +56,34 @@ pub struct OpenTransaction {
     /// The store transaction. `None` only while a request is using it on a blocking thread
     /// or after that request panicked (then the transaction is lost and reported so).
     pub view: Option<TxnView>,
+    /// The task that rolls the transaction back after `TransactionTimeoutPeriod`; dropping
+    /// it with the transaction (commit, rollback, session end) cancels it, so ended
+    /// transactions leave no sleeping task behind.
+    pub expiry: Option<ExpiryTimer>,
+}
+
+/// Cancels a transaction's expiry task when dropped.
+#[derive(Debug)]
+pub struct ExpiryTimer(Option<tokio::task::AbortHandle>);
+
+impl ExpiryTimer {
+    /// Wraps the handle of the expiry task.
+    pub fn new(task: tokio::task::AbortHandle) -> Self {
+        ExpiryTimer(Some(task))
+    }
+
+    /// Lets the task run on (the expiry task itself, when it fires).
+    pub fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ExpiryTimer {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for OpenTransaction {
@@ -240,11 +268,21 @@ impl DataAccess {
         let store = self.store.clone();
         let locks = self.locks.clone();
         let scope = LockScope::Paths(dataspaces.to_vec());
+        let dataspaces_named = !dataspaces.is_empty();
         let wait = self.lock_wait;
         run_blocking(move || {
-            let _lock = locks
-                .lock_timeout(&scope, lock_owner(owner), wait)
-                .map_err(|_| busy(wait))?;
+            // A request whose every key was rejected names no dataspace and writes nothing:
+            // it must not wait for (or be refused because of) a transaction covering all
+            // dataspaces, the session's own included.
+            let _lock = if dataspaces_named {
+                Some(
+                    locks
+                        .lock_timeout(&scope, lock_owner(owner), wait)
+                        .map_err(|_| busy(wait))?,
+                )
+            } else {
+                None
+            };
             let mut txn = store.write().map_err(|e| store_error(&e))?;
             let value = work(txn.as_mut()).map_err(|e| store_error(&e))?;
             txn.commit().map_err(|e| store_error(&e))?;
