@@ -90,6 +90,10 @@ impl Server {
         handlers.register(Arc::new(handlers::dataspace::DataspaceHandler::new(
             access.clone(),
         )));
+        handlers.register(Arc::new(handlers::transaction::TransactionHandler::new(
+            access.clone(),
+            config.transaction_timeout_secs,
+        )));
         Server::bind_with(config, handlers).await
     }
 

@@ -4,6 +4,7 @@
 
 pub mod dataspace;
 pub mod objects;
+pub mod transaction;
 
 use std::future::Future;
 use std::pin::Pin;
