@@ -90,6 +90,13 @@ impl Server {
         handlers.register(Arc::new(handlers::dataspace::DataspaceHandler::new(
             access.clone(),
         )));
+        handlers.register(Arc::new(handlers::store::StoreHandler::new(
+            access.clone(),
+            &config,
+        )));
+        handlers.register(Arc::new(
+            handlers::supported_types::SupportedTypesHandler::new(access.clone(), &config),
+        ));
         Server::bind_with(config, handlers).await
     }
 
