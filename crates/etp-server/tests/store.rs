@@ -645,7 +645,7 @@ async fn arrays_outlive_the_epc_object_and_go_with_the_object_referencing_them()
     // protocol is not part of this test).
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = FjallStore::open(&dir.path().join("store")).unwrap();
+        let store = FjallStore::open(dir.path().join("store")).unwrap();
         let mut w = store.write().unwrap();
         w.put_dataspace(&etp_store::Dataspace {
             path: DS_PATH.into(),
@@ -704,9 +704,8 @@ async fn arrays_outlive_the_epc_object_and_go_with_the_object_referencing_them()
     client.close("done").await.unwrap();
     server.stop().await;
     let exists = |key: &ArrayKey| {
-        let store = FjallStore::open(&dir.path().join("store")).unwrap();
-        let found = store.read().unwrap().get_array_meta(key).unwrap().is_some();
-        found
+        let store = FjallStore::open(dir.path().join("store")).unwrap();
+        store.read().unwrap().get_array_meta(key).unwrap().is_some()
     };
     assert!(
         exists(&arrays[0]),
@@ -738,7 +737,7 @@ async fn referential_integrity_refuses_deleting_a_referenced_object() {
         data_dir: dir.path().to_path_buf(),
         ..ServerConfig::default()
     };
-    let store: Arc<dyn Store> = Arc::new(FjallStore::open(&dir.path().join("store")).unwrap());
+    let store: Arc<dyn Store> = Arc::new(FjallStore::open(dir.path().join("store")).unwrap());
     let access = Arc::new(DataAccess::new(store, Duration::from_secs(5)));
     let mut handlers = Registry::default();
     handlers.register(Arc::new(DataspaceHandler::new(access.clone())));
