@@ -94,6 +94,13 @@ impl Server {
             access.clone(),
             config.transaction_timeout_secs,
         )));
+        handlers.register(Arc::new(handlers::store::StoreHandler::new(
+            access.clone(),
+            &config,
+        )));
+        handlers.register(Arc::new(
+            handlers::supported_types::SupportedTypesHandler::new(access.clone(), &config),
+        ));
         Server::bind_with(config, handlers).await
     }
 
