@@ -3,6 +3,7 @@
 pub mod info;
 pub mod ping;
 pub mod serve;
+pub mod sessions;
 
 use std::process::ExitCode;
 
@@ -14,5 +15,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(*args).await,
         Command::Ping(args) => ping::run(args).await,
         Command::Info(args) => info::run(args).await,
+        Command::Sessions(args) => sessions::run(args).await,
     }
 }
