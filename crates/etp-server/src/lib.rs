@@ -90,6 +90,10 @@ impl Server {
         handlers.register(Arc::new(handlers::dataspace::DataspaceHandler::new(
             access.clone(),
         )));
+        handlers.register(Arc::new(handlers::data_array::DataArrayHandler::new(
+            access.clone(),
+            config.max_data_array_size,
+        )));
         Server::bind_with(config, handlers).await
     }
 
