@@ -361,6 +361,29 @@ async fn metadata_keeps_types_custom_data_and_store_times() {
     );
     assert_eq!(replaced.store_created, created.store_created);
 
+    // A preferred block is kept when it fits the array, replaced by the store's otherwise.
+    let mut hinted = meta(
+        &[100, 10],
+        AnyArrayType::ArrayOfDouble,
+        AnyLogicalArrayType::ArrayOfDouble64LE,
+    );
+    hinted.preferred_subarray_dimensions = vec![10, 10];
+    put_uninitialized(&client, "/hinted", hinted.clone()).await;
+    assert_eq!(
+        get_meta(&client, "/hinted")
+            .await
+            .preferred_subarray_dimensions,
+        [10, 10]
+    );
+    hinted.preferred_subarray_dimensions = vec![0, 11];
+    put_uninitialized(&client, "/hinted", hinted).await;
+    assert_eq!(
+        get_meta(&client, "/hinted")
+            .await
+            .preferred_subarray_dimensions,
+        [100, 10]
+    );
+
     // Several keys at once, one of them unknown.
     let mut ids = Map::new();
     ids.insert("a".to_string(), uid("/a"));

@@ -42,12 +42,21 @@
 //!   its UTF-8 bytes, at least one per element, and one byte per element when only the
 //!   dimensions are known) is enforced on PutUninitializedDataArrays and PutDataArrays
 //!   with 17. A get whose answer for one key cannot fit in a message gets 17 for that
-//!   key; pyetp and fetpapi then use subarrays.
+//!   key; pyetp and fetpapi then use subarrays. Note that `int`/`long` values are
+//!   varints on the wire: a long array of large values takes up to 10 bytes per element,
+//!   more than the 8 pyetp budgets, so near the limit such an array can get 17 where
+//!   pyetp expected it to fit (nothing else could be sent: one array is never split).
+//! * **Transactions.** Reads and writes go through [`DataAccess`]: inside the session's
+//!   open transaction they see and add to its pending writes, which others see at commit;
+//!   otherwise each put request is committed on its own, all its keys at once.
 //! * **Store times** are the server's: `storeCreated` is set when an identifier is first
 //!   created and kept when it is re-created or filled, `storeLastWrite` moves on every
 //!   write. The times clients send in PutUninitializedDataArrays are ignored.
 //! * **customData** of PutUninitializedDataArrays is stored; a PutDataArrays with a
 //!   non-empty customData replaces it, an empty one keeps it.
+//! * **preferredSubarrayDimensions** of PutUninitializedDataArrays is kept when it fits
+//!   the array (same rank, each entry between 1 and its dimension); otherwise, or when
+//!   empty, the store reports a block aligned with its 1 MiB chunks.
 //! * **Put answers** are `success[key] = ""` (clients only look at the keys).
 //!
 //! One request, one answer set: a single-key request is answered by exactly one message
@@ -58,40 +67,34 @@
 //!
 //! A get reads one key at a time into the message being built and sends a message as
 //! soon as the next key would not fit in it; values stream from the store's chunks
-//! straight into the answer's vector (see [`values`]). A put converts one key's values to
-//! little-endian bytes inside the store task and drops them once written, so a request
-//! holds its decoded values plus at most one key's bytes.
+//! straight into the answer's vector (module `values`). A put converts one key's values
+//! to little-endian bytes inside the store task and drops them once written, so a request
+//! holds its decoded values plus at most one key's bytes. The conversions run at `memcpy`
+//! speed (18–37 GB/s measured for 16 MiB of `f64` and `i64`, both directions, against
+//! 19–23 GB/s for a plain allocate-and-copy on the project machine).
 
 mod geometry;
+mod get;
+mod put;
 mod reply;
 mod values;
 
 use std::sync::Arc;
 
-use etp_protocol::codec::{Avro, Map};
+use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::types::Body;
-use etp_protocol::types::datatypes::data_array_types::{
-    DataArray, DataArrayIdentifier, DataArrayMetadata, GetDataSubarraysType, PutDataArraysType,
-    PutDataSubarraysType, PutUninitializedDataArrayType,
-};
+use etp_protocol::types::datatypes::data_array_types::DataArrayIdentifier;
 use etp_protocol::types::datatypes::{DataValue, ErrorInfo};
-use etp_protocol::types::protocol::data_array::{
-    DataArrayMessage, GetDataArrayMetadata, GetDataArrayMetadataResponse, GetDataArrays,
-    GetDataArraysResponse, GetDataSubarrays, GetDataSubarraysResponse, PutDataArrays,
-    PutDataArraysResponse, PutDataSubarrays, PutDataSubarraysResponse, PutUninitializedDataArrays,
-    PutUninitializedDataArraysResponse,
-};
-use etp_store::{ArrayKey, ArrayMeta, StoreError, WriteTxn};
+use etp_protocol::types::protocol::data_array::DataArrayMessage;
+use etp_store::{ArrayKey, StoreError};
 
-use self::geometry::{Region, array_dimensions, element_count, invalid, signed, unsigned};
-use self::reply::MapReply;
-use self::values::{StoreValues, into_store};
-use super::objects::{custom_data, encode_custom_data, error_info, parse_object_uri};
+use self::geometry::invalid;
+use super::objects::{error_info, parse_object_uri};
 use super::{HandlerFuture, ProtocolHandler, Request, store_error};
 use crate::access::{DataAccess, Failure};
 use crate::config::ServerConfig;
-use crate::session::{Responder, SessionClosed, SessionContext};
+use crate::session::{Responder, SessionContext};
 
 /// The DataArray protocol over a store.
 pub struct DataArrayHandler {
@@ -116,11 +119,12 @@ impl ProtocolHandler for DataArrayHandler {
         9
     }
 
-    fn capabilities(&self, config: &ServerConfig) -> Map<DataValue> {
+    fn capabilities(&self, _config: &ServerConfig) -> Map<DataValue> {
         let mut caps = Map::new();
+        // The limit the puts enforce, so what is advertised and enforced cannot differ.
         caps.insert(
             "MaxDataArraySize".into(),
-            DataValue::long(i64::try_from(config.max_data_array_size).unwrap_or(i64::MAX)),
+            DataValue::long(i64::try_from(self.max_array_bytes).unwrap_or(i64::MAX)),
         );
         caps
     }
@@ -170,542 +174,6 @@ impl ProtocolHandler for DataArrayHandler {
             let _ = result;
         })
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// GetDataArrayMetadata
-// ---------------------------------------------------------------------------------------
-
-impl DataArrayHandler {
-    async fn get_metadata(
-        &self,
-        session: &SessionContext,
-        m: GetDataArrayMetadata,
-        responder: Responder,
-    ) -> Result<(), SessionClosed> {
-        let mut reply = MapReply::new(responder, |array_metadata| {
-            GetDataArrayMetadataResponse { array_metadata }.into()
-        });
-        let mut errors = Map::new();
-        // One store read per dataspace: pyetp asks for every array of an object at once.
-        for (dataspace, keys) in by_dataspace(m.data_arrays, &mut errors) {
-            let names: Vec<String> = keys.iter().map(|(key, _)| key.clone()).collect();
-            let found = self
-                .access
-                .read(&session.transaction, &dataspace, move |txn| {
-                    keys.into_iter()
-                        .map(|(key, array)| Ok((key, txn.get_array_meta(&array)?, array)))
-                        .collect::<Result<Vec<_>, StoreError>>()
-                })
-                .await;
-            let found = match found {
-                Ok(found) => found,
-                Err(failure) => {
-                    let error = failed(failure);
-                    errors.extend(names.into_iter().map(|key| (key, error.clone())));
-                    continue;
-                }
-            };
-            for (key, meta, array) in found {
-                match meta {
-                    Some(meta) => reply.push(key, metadata(meta)).await?,
-                    None => {
-                        errors.insert(key, not_found(&array));
-                    }
-                }
-            }
-        }
-        reply.finish(errors).await
-    }
-}
-
-/// The ETP record of stored metadata.
-fn metadata(meta: ArrayMeta) -> DataArrayMetadata {
-    DataArrayMetadata {
-        dimensions: signed(&meta.dimensions),
-        preferred_subarray_dimensions: signed(&meta.preferred_subarray_dims),
-        transport_array_type: values::transport_type(meta.element_type),
-        logical_array_type: values::logical_type(meta.logical_type),
-        store_last_write: meta.store_last_write,
-        store_created: meta.store_created,
-        custom_data: custom_data(&meta.custom_data),
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// GetDataArrays and GetDataSubarrays
-// ---------------------------------------------------------------------------------------
-
-/// `starts` and `counts` of a GetDataSubarrays entry.
-type Block = (Vec<i64>, Vec<i64>);
-
-impl DataArrayHandler {
-    async fn get_arrays(
-        &self,
-        session: &SessionContext,
-        m: GetDataArrays,
-        responder: Responder,
-    ) -> Result<(), SessionClosed> {
-        let requests = m
-            .data_arrays
-            .into_iter()
-            .map(|(key, uid)| (key, uid, None))
-            .collect();
-        self.get_blocks(session, requests, responder, |data_arrays| {
-            GetDataArraysResponse { data_arrays }.into()
-        })
-        .await
-    }
-
-    async fn get_subarrays(
-        &self,
-        session: &SessionContext,
-        m: GetDataSubarrays,
-        responder: Responder,
-    ) -> Result<(), SessionClosed> {
-        let requests = m
-            .data_subarrays
-            .into_iter()
-            .map(
-                |(
-                    key,
-                    GetDataSubarraysType {
-                        uid,
-                        starts,
-                        counts,
-                    },
-                )| { (key, uid, Some((starts, counts))) },
-            )
-            .collect();
-        self.get_blocks(session, requests, responder, |data_subarrays| {
-            GetDataSubarraysResponse { data_subarrays }.into()
-        })
-        .await
-    }
-
-    /// Reads each requested block (`None` = whole array) into the reply, one key at a time.
-    async fn get_blocks(
-        &self,
-        session: &SessionContext,
-        requests: Vec<(String, DataArrayIdentifier, Option<Block>)>,
-        responder: Responder,
-        make: fn(Map<DataArray>) -> Body,
-    ) -> Result<(), SessionClosed> {
-        let mut reply = MapReply::new(responder, make);
-        let mut errors = Map::new();
-        for (key, uid, block) in requests {
-            let array = match array_key(&uid) {
-                Ok(array) => array,
-                Err(e) => {
-                    errors.insert(key, e);
-                    continue;
-                }
-            };
-            let room = reply.room_for(&key);
-            let max_body = reply.max_body_size();
-            let dataspace = array.dataspace.clone();
-            let read = self
-                .access
-                .read(&session.transaction, &dataspace, move |txn| {
-                    settle(read_block(txn, &array, block, room, max_body))
-                })
-                .await;
-            match read {
-                Ok(Ok(data)) => reply.push(key, data).await?,
-                Ok(Err(e)) => {
-                    errors.insert(key, e);
-                }
-                Err(failure) => {
-                    errors.insert(key, failed(failure));
-                }
-            }
-        }
-        reply.finish(errors).await
-    }
-}
-
-/// Reads one block of an array as a `DataArray` whose encoding fits in `room` bytes.
-fn read_block(
-    txn: &dyn etp_store::ReadTxn,
-    array: &ArrayKey,
-    block: Option<Block>,
-    room: usize,
-    max_body: usize,
-) -> Result<DataArray, KeyFailure> {
-    let meta = txn.get_array_meta(array)?.ok_or_else(|| not_found(array))?;
-    let region = match block {
-        None => Region::whole(
-            &meta.dimensions,
-            element_count(&meta.dimensions).unwrap_or(u64::MAX),
-        ),
-        Some((starts, counts)) => Region::within(&meta.dimensions, &starts, &counts)?,
-    };
-    let dimensions = signed(&region.counts);
-    let data_room = room.saturating_sub(dimensions.encoded_len());
-    let too_big = || {
-        error_info(
-            ErrorCode::EMAXSIZE_EXCEEDED,
-            format!(
-                "{} values of {} do not fit in one message of at most {max_body} bytes; \
-                 read the array with GetDataSubarrays",
-                region.count,
-                values::transport_type(meta.element_type),
-            ),
-        )
-    };
-    let data =
-        values::read(txn, array, meta.element_type, &region, data_room)?.ok_or_else(too_big)?;
-    let answer = DataArray { dimensions, data };
-    // The read bounded the values; this guards the arithmetic of the frame around them.
-    if answer.encoded_len() > room {
-        return Err(too_big().into());
-    }
-    Ok(answer)
-}
-
-// ---------------------------------------------------------------------------------------
-// PutUninitializedDataArrays
-// ---------------------------------------------------------------------------------------
-
-/// A checked PutUninitializedDataArrays entry.
-struct NewArray {
-    array: ArrayKey,
-    meta: ArrayMeta,
-}
-
-impl DataArrayHandler {
-    async fn put_uninitialized(
-        &self,
-        session: &SessionContext,
-        m: PutUninitializedDataArrays,
-        responder: Responder,
-    ) -> Result<(), SessionClosed> {
-        let (accepted, errors) = check_each(m.data_arrays, |entry| self.check_new(entry));
-        let now = crate::now_micros();
-        let outcome = self
-            .write_each(
-                session,
-                accepted,
-                |new| &new.array,
-                move |txn, new| {
-                    let NewArray { array, mut meta } = new;
-                    let previous = txn.get_array_meta(&array)?;
-                    meta.store_created = previous.map_or(now, |p| p.store_created);
-                    meta.store_last_write = now;
-                    txn.create_array(&array, &meta)?;
-                    Ok(())
-                },
-            )
-            .await;
-        answer_puts(responder, outcome, errors, |success| {
-            PutUninitializedDataArraysResponse { success }.into()
-        })
-        .await
-    }
-
-    fn check_new(&self, entry: PutUninitializedDataArrayType) -> Result<NewArray, ErrorInfo> {
-        let array = array_key(&entry.uid)?;
-        let metadata = entry.metadata;
-        let (dimensions, count) = array_dimensions(&metadata.dimensions)?;
-        let element = values::element_type(metadata.transport_array_type);
-        self.check_size(values::array_bytes(element, count))?;
-        let preferred = unsigned(
-            &metadata.preferred_subarray_dimensions,
-            "preferred subarray dimension",
-        )?;
-        if !preferred.is_empty() && preferred.len() != dimensions.len() {
-            return Err(invalid(format!(
-                "preferredSubarrayDimensions has {} entries for {} dimensions",
-                preferred.len(),
-                dimensions.len()
-            )));
-        }
-        Ok(NewArray {
-            array,
-            meta: ArrayMeta {
-                dimensions,
-                element_type: element,
-                logical_type: metadata.logical_array_type as i32,
-                preferred_subarray_dims: preferred,
-                store_created: 0,
-                store_last_write: 0,
-                custom_data: encode_custom_data(&metadata.custom_data),
-            },
-        })
-    }
-
-    /// `MaxDataArraySize` (17); `None` is a size beyond 64 bits, beyond any limit.
-    fn check_size(&self, bytes: Option<u64>) -> Result<(), ErrorInfo> {
-        match bytes {
-            Some(bytes) if bytes <= self.max_array_bytes => Ok(()),
-            _ => Err(error_info(
-                ErrorCode::EMAXSIZE_EXCEEDED,
-                format!(
-                    "the array exceeds MaxDataArraySize ({} bytes)",
-                    self.max_array_bytes
-                ),
-            )),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// PutDataArrays
-// ---------------------------------------------------------------------------------------
-
-/// A checked PutDataArrays entry.
-struct WholeArray {
-    array: ArrayKey,
-    dimensions: Vec<u64>,
-    count: u64,
-    data: etp_protocol::types::datatypes::AnyArrayItem,
-    custom_data: Map<DataValue>,
-}
-
-impl DataArrayHandler {
-    async fn put_arrays(
-        &self,
-        session: &SessionContext,
-        m: PutDataArrays,
-        responder: Responder,
-    ) -> Result<(), SessionClosed> {
-        let (accepted, errors) = check_each(m.data_arrays, |entry| self.check_whole(entry));
-        let now = crate::now_micros();
-        let outcome = self
-            .write_each(
-                session,
-                accepted,
-                |whole| &whole.array,
-                move |txn, whole| write_whole(txn, whole, now),
-            )
-            .await;
-        answer_puts(responder, outcome, errors, |success| {
-            PutDataArraysResponse { success }.into()
-        })
-        .await
-    }
-
-    fn check_whole(&self, entry: PutDataArraysType) -> Result<WholeArray, ErrorInfo> {
-        let array = array_key(&entry.uid)?;
-        let (dimensions, count) = array_dimensions(&entry.array.dimensions)?;
-        let data = entry.array.data.item;
-        let sent = values::value_count(&data);
-        if sent != count {
-            return Err(invalid(format!(
-                "{sent} values sent for dimensions {dimensions:?} ({count} values)"
-            )));
-        }
-        let element = values::item_element_type(&data);
-        self.check_size(
-            values::string_bytes(&data).or_else(|| values::array_bytes(element, count)),
-        )?;
-        Ok(WholeArray {
-            array,
-            dimensions,
-            count,
-            data,
-            custom_data: entry.custom_data,
-        })
-    }
-}
-
-/// Creates or replaces an array with all its values, keeping what an earlier
-/// PutUninitializedDataArrays said about it (see the module documentation).
-fn write_whole(txn: &mut dyn WriteTxn, whole: WholeArray, now: i64) -> Result<(), KeyFailure> {
-    let WholeArray {
-        array,
-        dimensions,
-        count,
-        data,
-        custom_data,
-    } = whole;
-    let element = values::item_element_type(&data);
-    let previous = txn.get_array_meta(&array)?;
-    let same_type = previous.as_ref().filter(|p| p.element_type == element);
-    let meta = ArrayMeta {
-        logical_type: same_type.map_or(values::default_logical_type(element) as i32, |p| {
-            p.logical_type
-        }),
-        preferred_subarray_dims: same_type
-            .filter(|p| p.dimensions == dimensions)
-            .map_or_else(Vec::new, |p| p.preferred_subarray_dims.clone()),
-        custom_data: match &previous {
-            Some(p) if custom_data.is_empty() => p.custom_data.clone(),
-            _ => encode_custom_data(&custom_data),
-        },
-        store_created: previous.as_ref().map_or(now, |p| p.store_created),
-        store_last_write: now,
-        dimensions,
-        element_type: element,
-    };
-    txn.create_array(&array, &meta)?;
-    let whole = Region::whole(&meta.dimensions, count);
-    write_values(txn, &array, &whole, into_store(data, element)?, now)
-}
-
-// ---------------------------------------------------------------------------------------
-// PutDataSubarrays
-// ---------------------------------------------------------------------------------------
-
-/// A PutDataSubarrays entry with its identifier resolved.
-struct BlockWrite {
-    array: ArrayKey,
-    entry: PutDataSubarraysType,
-}
-
-impl DataArrayHandler {
-    async fn put_subarrays(
-        &self,
-        session: &SessionContext,
-        m: PutDataSubarrays,
-        responder: Responder,
-    ) -> Result<(), SessionClosed> {
-        let (accepted, errors) = check_each(m.data_subarrays, |entry| {
-            Ok(BlockWrite {
-                array: array_key(&entry.uid)?,
-                entry,
-            })
-        });
-        let now = crate::now_micros();
-        let outcome = self
-            .write_each(
-                session,
-                accepted,
-                |block| &block.array,
-                move |txn, block| write_block(txn, block, now),
-            )
-            .await;
-        answer_puts(responder, outcome, errors, |success| {
-            PutDataSubarraysResponse { success }.into()
-        })
-        .await
-    }
-}
-
-/// Writes one block into an existing array.
-fn write_block(txn: &mut dyn WriteTxn, block: BlockWrite, now: i64) -> Result<(), KeyFailure> {
-    let BlockWrite { array, entry } = block;
-    let meta = txn
-        .get_array_meta(&array)?
-        .ok_or_else(|| not_found(&array))?;
-    let region = Region::within(&meta.dimensions, &entry.starts, &entry.counts)?;
-    let sent = values::value_count(&entry.data.item);
-    if sent != region.count {
-        return Err(invalid(format!(
-            "{sent} values sent for a block of {:?} ({} values)",
-            region.counts, region.count
-        ))
-        .into());
-    }
-    let values = into_store(entry.data.item, meta.element_type)?;
-    write_values(txn, &array, &region, values, now)
-}
-
-fn write_values(
-    txn: &mut dyn WriteTxn,
-    array: &ArrayKey,
-    region: &Region,
-    values: StoreValues,
-    now: i64,
-) -> Result<(), KeyFailure> {
-    if region.counts.contains(&0) {
-        return Ok(());
-    }
-    match values {
-        StoreValues::Fixed(bytes) => {
-            txn.write_subarray(array, &region.starts, &region.counts, &bytes, now)?
-        }
-        StoreValues::Strings(strings) => {
-            txn.write_strings(array, &region.starts, &region.counts, &strings, now)?
-        }
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// Shared by the puts
-// ---------------------------------------------------------------------------------------
-
-/// Per request key: `Ok` if written, else the key's error.
-type PutResults = Vec<(String, Result<(), ErrorInfo>)>;
-
-impl DataArrayHandler {
-    /// Runs `write` for every accepted entry in one store write (auto-committed, or in the
-    /// session's transaction). Key failures are collected; a store failure fails the whole
-    /// request and, outside a transaction, writes nothing.
-    async fn write_each<T: Send + 'static>(
-        &self,
-        session: &SessionContext,
-        accepted: Vec<(String, T)>,
-        array_of: impl Fn(&T) -> &ArrayKey,
-        write: impl Fn(&mut dyn WriteTxn, T) -> Result<(), KeyFailure> + Send + 'static,
-    ) -> Result<PutResults, Failure> {
-        if accepted.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut dataspaces: Vec<String> = accepted
-            .iter()
-            .map(|(_, entry)| array_of(entry).dataspace.clone())
-            .collect();
-        dataspaces.sort();
-        dataspaces.dedup();
-        self.access
-            .write(
-                &session.transaction,
-                session.session_id,
-                &dataspaces,
-                move |txn| {
-                    let mut results = Vec::with_capacity(accepted.len());
-                    for (key, entry) in accepted {
-                        results.push((key, settle(write(txn, entry))?));
-                    }
-                    Ok(results)
-                },
-            )
-            .await
-    }
-}
-
-/// Splits request entries into the checked ones and the keys' errors.
-fn check_each<E, T>(
-    entries: Map<E>,
-    mut check: impl FnMut(E) -> Result<T, ErrorInfo>,
-) -> (Vec<(String, T)>, Map<ErrorInfo>) {
-    let mut accepted = Vec::new();
-    let mut errors = Map::new();
-    for (key, entry) in entries {
-        match check(entry) {
-            Ok(checked) => accepted.push((key, checked)),
-            Err(e) => {
-                errors.insert(key, e);
-            }
-        }
-    }
-    (accepted, errors)
-}
-
-/// Answers a put: `success[key] = ""` for the keys written, then the failed keys.
-async fn answer_puts(
-    responder: Responder,
-    outcome: Result<PutResults, Failure>,
-    mut errors: Map<ErrorInfo>,
-    make: fn(Map<String>) -> Body,
-) -> Result<(), SessionClosed> {
-    let reply = MapReply::new(responder, make);
-    let results = match outcome {
-        Ok(results) => results,
-        Err((code, message)) => return reply.fail(code, message).await,
-    };
-    let mut reply = reply;
-    for (key, result) in results {
-        match result {
-            Ok(()) => reply.push(key, String::new()).await?,
-            Err(e) => {
-                errors.insert(key, e);
-            }
-        }
-    }
-    reply.finish(errors).await
 }
 
 // ---------------------------------------------------------------------------------------
