@@ -90,6 +90,10 @@ impl Server {
         handlers.register(Arc::new(handlers::dataspace::DataspaceHandler::new(
             access.clone(),
         )));
+        handlers.register(Arc::new(handlers::discovery::DiscoveryHandler::new(
+            access.clone(),
+            config.max_response_count,
+        )));
         Server::bind_with(config, handlers).await
     }
 

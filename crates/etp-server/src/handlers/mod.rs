@@ -3,6 +3,7 @@
 //! the handler registered for it.
 
 pub mod dataspace;
+pub mod discovery;
 pub mod objects;
 
 use std::future::Future;
