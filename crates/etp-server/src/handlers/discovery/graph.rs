@@ -195,10 +195,10 @@ impl Walk<'_> {
                 let mut next = Vec::new();
                 for node in &frontier {
                     for link in neighbours(graph, node, direction)? {
-                        if self.navigable.allows(link.kind) {
-                            if let Some(key) = state.follow(graph, node, link, direction)? {
-                                next.push(key);
-                            }
+                        if self.navigable.allows(link.kind)
+                            && let Some(key) = state.follow(graph, node, link, direction)?
+                        {
+                            next.push(key);
                         }
                         if state.truncated {
                             return Ok(state.finish());
