@@ -567,3 +567,54 @@ async fn counts_and_resource_fields() {
     assert!(grid.alternate_uris.is_empty());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn dataspace_listings_report_the_edges_among_their_resources() {
+    use ContextScopeKind as S;
+    let (server, _dir, m) = start().await;
+    let client = server.client().await;
+    let listing = |ds: &str, navigable: Kind, secondary: bool, types: &[&str]| {
+        let mut r = get_resources(&format!("eml:///dataspace('{ds}')"), S::Self_, 1);
+        r.include_edges = true;
+        r.context.navigable_edges = navigable;
+        r.context.include_secondary_sources = secondary;
+        r.context.data_object_types = types.iter().map(|t| t.to_string()).collect();
+        r
+    };
+    for (ds, navigable, secondary, types) in [
+        (PRIMARY_DS, Kind::Primary, false, &[][..]),
+        (PRIMARY_DS, Kind::Secondary, false, &[]),
+        (PRIMARY_DS, Kind::Primary, false, &["resqml20.*"]),
+        (
+            PRIMARY_DS,
+            Kind::Both,
+            false,
+            &[
+                "resqml20.obj_Grid2dRepresentation",
+                "resqml20.obj_LocalDepth3dCrs",
+            ],
+        ),
+        (SECONDARY_DS, Kind::Primary, false, &[]),
+        (SECONDARY_DS, Kind::Secondary, false, &[]),
+        (SECONDARY_DS, Kind::Both, false, &[]),
+        (SECONDARY_DS, Kind::Primary, true, &[]),
+    ] {
+        let a = ask(&client, listing(ds, navigable, secondary, types)).await;
+        let listed: Vec<N> = nodes_in(ds)
+            .into_iter()
+            .filter(|&n| type_matches(types, n))
+            .collect();
+        assert_eq!(a.uris(), uris(&m, ds, listed.iter().copied()));
+        let want = edges_in(ds).into_iter().filter(|&(s, t, k)| {
+            let kind_ok =
+                navigable == Kind::Both || navigable == k || (secondary && k == Kind::Secondary);
+            kind_ok && listed.contains(&s) && listed.contains(&t)
+        });
+        assert_eq!(
+            a.edge_triples(),
+            triples(&m, ds, want),
+            "{ds} {navigable:?} {secondary} {types:?}"
+        );
+    }
+    server.stop().await;
+}

@@ -147,7 +147,10 @@ impl ResourceQuery {
         let start = match &self.context {
             Context::Dataspace(path) => {
                 if txn.get_dataspace(path)?.is_none() {
-                    return Ok(Err(not_found(format!("dataspace {} not found", self.uri))));
+                    return Ok(Err(not_found(format!(
+                        "dataspace {} not found",
+                        shorten(&self.uri)
+                    ))));
                 }
                 None
             }
@@ -160,11 +163,12 @@ impl ResourceQuery {
                         ErrorCode::EDATAOBJECTTYPE_NOTSUPPORTED,
                         format!(
                             "data object type {} of {} is not supported",
-                            object.qualified_type, self.uri
+                            object.qualified_type,
+                            shorten(&self.uri)
                         ),
                     )));
                 }
-                _ => return Ok(Err(not_found(format!("{} not found", self.uri)))),
+                _ => return Ok(Err(not_found(format!("{} not found", shorten(&self.uri))))),
             },
         };
         if self.types.needs_stored_types() {
@@ -178,7 +182,10 @@ impl ResourceQuery {
             }
         }
         let Some(mut uris) = UriCache::new(&dataspace) else {
-            return Ok(Err(not_found(format!("dataspace {} not found", self.uri))));
+            return Ok(Err(not_found(format!(
+                "dataspace {} not found",
+                shorten(&self.uri)
+            ))));
         };
         Ok(Ok(match start {
             None => self.list(txn, &dataspace, limit, &mut uris)?,

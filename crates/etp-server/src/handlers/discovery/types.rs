@@ -10,6 +10,8 @@
 //!   that is neither in the catalog nor stored in the dataspace is
 //!   `EDATAOBJECTTYPE_NOTSUPPORTED` (16).
 
+use std::collections::HashSet;
+
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::names::QualifiedType;
 use etp_store::TypeFilter;
@@ -18,9 +20,16 @@ use super::catalog::{self, Release};
 use crate::access::Failure;
 
 /// A parsed filter list. Empty = every type.
+///
+/// Duplicates are dropped as they are parsed, so a hostile list of a million copies costs
+/// one hash lookup each and matching stays bounded by the number of distinct known types.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TypeFilters {
     resolved: Vec<TypeFilter>,
+    /// `(is prefix, text)` of every entry of `resolved`.
+    seen: HashSet<(bool, String)>,
+    /// `<prefix>.<name>` of every entry of `unlisted`.
+    unlisted_seen: HashSet<String>,
     /// Names of listed releases missing from the catalog: `(request text, release prefix,
     /// type name)`, acceptable only if the dataspace holds such objects.
     unlisted: Vec<(String, String, String)>,
@@ -60,26 +69,36 @@ impl TypeFilters {
                 ));
             }
             let Some(name) = parsed.object_type() else {
-                filters
-                    .resolved
-                    .push(TypeFilter::Prefix(format!("{prefix}.")));
+                filters.add(TypeFilter::Prefix(format!("{prefix}.")));
                 continue;
             };
             match release {
                 Release::Listed(types) => match find_listed(types, &prefix, name) {
-                    Some(spelling) => filters
-                        .resolved
-                        .push(TypeFilter::Exact(format!("{prefix}.{spelling}"))),
-                    None => filters
-                        .unlisted
-                        .push((echo.to_owned(), prefix, name.to_owned())),
+                    Some(spelling) => {
+                        filters.add(TypeFilter::Exact(format!("{prefix}.{spelling}")))
+                    }
+                    None => {
+                        if filters.unlisted_seen.insert(format!("{prefix}.{name}")) {
+                            filters
+                                .unlisted
+                                .push((echo.to_owned(), prefix, name.to_owned()));
+                        }
+                    }
                 },
-                _ => filters
-                    .resolved
-                    .push(TypeFilter::Exact(format!("{prefix}.{name}"))),
+                _ => filters.add(TypeFilter::Exact(format!("{prefix}.{name}"))),
             }
         }
         Ok(filters)
+    }
+
+    fn add(&mut self, filter: TypeFilter) {
+        let key = match &filter {
+            TypeFilter::Exact(t) => (false, t.clone()),
+            TypeFilter::Prefix(p) => (true, p.clone()),
+        };
+        if self.seen.insert(key) {
+            self.resolved.push(filter);
+        }
     }
 
     /// Whether some names still need [`TypeFilters::resolve`].
@@ -100,7 +119,7 @@ impl TypeFilters {
                 })
             });
             match found {
-                Some(stored) => self.resolved.push(TypeFilter::Exact(stored.clone())),
+                Some(stored) => self.add(TypeFilter::Exact(stored.clone())),
                 None => {
                     return Err(unsupported(
                         &echo,
@@ -212,6 +231,26 @@ mod tests {
         assert!(f.accepts("resqml22.FutureType"));
         assert!(f.accepts("prodml21.AnyThing"));
         assert!(!f.accepts("resqml22.Other"));
+    }
+
+    #[test]
+    fn duplicates_collapse() {
+        let many: Vec<String> = (0..100_000)
+            .map(|i| match i % 3 {
+                0 => "witsml21.Well".to_string(),
+                1 => "witsml21.WELL".to_string(),
+                _ => "witsml21.".to_string(),
+            })
+            .collect();
+        let f = TypeFilters::parse(&many).unwrap();
+        assert_eq!(f.store_filters().len(), 2);
+        let mut f = TypeFilters::parse(&vec!["witsml21.Stored".to_string(); 1_000]).unwrap();
+        assert_eq!(f.unlisted.len(), 1);
+        f.resolve(&["witsml21.Stored".into()]).unwrap();
+        assert_eq!(
+            f.store_filters(),
+            [TypeFilter::Exact("witsml21.Stored".into())]
+        );
     }
 
     #[test]
