@@ -12,11 +12,11 @@ use etp_protocol::types::datatypes::object::{
 };
 use etp_protocol::types::datatypes::{DataValue, DataValueItem, ErrorInfo};
 use etp_protocol::types::protocol::core::ProtocolException;
-use etp_protocol::uri::{DataspaceUri, format_uuid};
+use etp_protocol::uri::DataspaceUri;
 use etp_store::{ActiveStatus, ObjectKey, ObjectMeta, RelationshipKind};
 
 use crate::handlers::objects::{custom_data, error_info, object_uri};
-use crate::session::{Responder, SessionClosed, chunk_by_size};
+use crate::session::{Responder, SessionClosed};
 
 /// Builds canonical object URIs of one dataspace, parsing each stored type once rather than
 /// once per object (a dataspace listing may hold 100,000 objects of a dozen types).
@@ -26,6 +26,8 @@ pub(crate) struct UriCache {
     prefix: String,
     /// Stored type → `<prefix><type>(`, or `None` if the type cannot be written in a URI.
     by_type: HashMap<String, Option<String>>,
+    /// The entry of `by_type` used last.
+    last: Option<(String, Option<String>)>,
 }
 
 impl UriCache {
@@ -41,6 +43,7 @@ impl UriCache {
             dataspace: path.to_owned(),
             prefix,
             by_type: HashMap::new(),
+            last: None,
         })
     }
 
@@ -49,33 +52,53 @@ impl UriCache {
         if key.version.is_some() || key.dataspace != self.dataspace {
             return object_uri(key, qualified_type);
         }
-        if !self.by_type.contains_key(qualified_type) {
-            let head = qualified_type
-                .parse::<QualifiedType>()
-                .ok()
-                .filter(|t| !t.is_wildcard())
-                .map(|t| format!("{}{t}(", self.prefix));
-            self.by_type.insert(qualified_type.to_owned(), head);
+        // Listings come grouped by type: most lookups hit the previous type.
+        if self.last.as_ref().is_none_or(|(t, _)| t != qualified_type) {
+            let head = match self.by_type.get(qualified_type) {
+                Some(head) => head.clone(),
+                None => {
+                    let head = qualified_type
+                        .parse::<QualifiedType>()
+                        .ok()
+                        .filter(|t| !t.is_wildcard())
+                        .map(|t| format!("{}{t}(", self.prefix));
+                    self.by_type.insert(qualified_type.to_owned(), head.clone());
+                    head
+                }
+            };
+            self.last = Some((qualified_type.to_owned(), head));
         }
-        let head = self.by_type.get(qualified_type)?.as_deref()?;
+        let head = self.last.as_ref()?.1.as_deref()?;
         let mut uri = String::with_capacity(head.len() + 37);
         uri.push_str(head);
-        uri.push_str(&format_uuid(&key.uuid));
+        push_uuid(&mut uri, &key.uuid);
         uri.push(')');
         Some(uri)
+    }
+}
+
+/// Appends the canonical lowercase 8-4-4-4-12 form of `uuid` (what
+/// [`etp_protocol::uri::format_uuid`] writes) without an intermediate string.
+fn push_uuid(out: &mut String, uuid: &[u8; 16]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in uuid.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
 }
 
 /// The ETP `Resource` of a stored object (03-uris-and-objects.md §4); `counts` =
 /// (sourceCount, targetCount) when `countObjects` was asked, else both are null.
 pub(crate) fn resource(uri: String, meta: ObjectMeta, counts: Option<(u64, u64)>) -> Resource {
-    let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-    Resource {
+    let mut resource = Resource {
         uri,
         alternate_uris: Vec::new(),
         name: meta.title,
-        source_count: counts.map(|(s, _)| clamp(s)),
-        target_count: counts.map(|(_, t)| clamp(t)),
+        source_count: None,
+        target_count: None,
         last_changed: meta.last_changed,
         store_last_write: meta.store_last_write,
         store_created: meta.store_created,
@@ -84,7 +107,18 @@ pub(crate) fn resource(uri: String, meta: ObjectMeta, counts: Option<(u64, u64)>
             ActiveStatus::Inactive => ActiveStatusKind::Inactive,
         },
         custom_data: custom_data(&meta.custom_data),
+    };
+    if let Some(counts) = counts {
+        set_counts(&mut resource, counts);
     }
+    resource
+}
+
+/// Fills `sourceCount` and `targetCount` (saturating at the Avro `int` range).
+pub(crate) fn set_counts(resource: &mut Resource, (sources, targets): (u64, u64)) {
+    let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    resource.source_count = Some(clamp(sources));
+    resource.target_count = Some(clamp(targets));
 }
 
 /// An `Edge` in reference direction; `customData.path` is the reference's place in the
@@ -118,15 +152,18 @@ pub(crate) fn list_budget(responder: &Responder) -> usize {
     responder.max_body_size().saturating_sub(ARRAY_FRAMING)
 }
 
-/// Splits `items` into message-sized chunks (at least one, possibly empty). An item too
-/// large for any message is left out and reported in `oversized` under `name(item)`.
+/// Splits `items` into message-sized chunks (at least one, possibly empty), like
+/// [`crate::session::chunk_by_size`] but sizing each item once. An item too large for any
+/// message is left out and reported in `oversized` under `name(item)`.
 pub(crate) fn fit<T: Avro>(
     items: Vec<T>,
     budget: usize,
     name: impl Fn(&T) -> String,
     oversized: &mut Vec<(String, ErrorInfo)>,
 ) -> Vec<Vec<T>> {
-    let mut fitting = Vec::with_capacity(items.len());
+    let mut chunks = Vec::new();
+    let mut current = Vec::new();
+    let mut used = 0usize;
     for item in items {
         let size = item.encoded_len();
         if size > budget {
@@ -139,11 +176,19 @@ pub(crate) fn fit<T: Avro>(
                     ),
                 ),
             ));
-        } else {
-            fitting.push(item);
+            continue;
         }
+        if used + size > budget {
+            chunks.push(std::mem::take(&mut current));
+            used = 0;
+        }
+        used += size;
+        current.push(item);
     }
-    chunk_by_size(fitting, budget)
+    if !current.is_empty() || chunks.is_empty() {
+        chunks.push(current);
+    }
+    chunks
 }
 
 /// The ProtocolExceptions ending a list answer: `error` (e.g. `ERESPONSECOUNT_EXCEEDED`)
@@ -234,6 +279,19 @@ mod tests {
     }
 
     #[test]
+    fn uuids_are_written_canonically() {
+        for uuid in [
+            [0u8; 16],
+            [0xff; 16],
+            *b"\x01\x23\x45\x67\x89\xab\xcd\xef\xfe\xdc\xba\x98\x76\x54\x32\x10",
+        ] {
+            let mut s = String::new();
+            push_uuid(&mut s, &uuid);
+            assert_eq!(s, etp_protocol::uri::format_uuid(&uuid));
+        }
+    }
+
+    #[test]
     fn exceptions_fit_and_carry_the_error_first() {
         let errors: Vec<(String, ErrorInfo)> = (0..100)
             .map(|i| {
@@ -279,5 +337,31 @@ mod tests {
         assert_eq!(oversized.len(), 1);
         assert_eq!(oversized[0].0, "a");
         assert_eq!(oversized[0].1.code, 17);
+        let none: Vec<Vec<Edge>> = fit(Vec::new(), 100, |e| e.source_uri.clone(), &mut oversized);
+        assert_eq!(none, [Vec::<Edge>::new()]);
+    }
+
+    #[test]
+    fn chunks_stay_within_the_budget() {
+        let edges: Vec<Edge> = (0..500)
+            .map(|i| {
+                edge(
+                    format!("s{i}"),
+                    "t".repeat(i % 50),
+                    RelationshipKind::Primary,
+                    String::new(),
+                )
+            })
+            .collect();
+        let sizes: Vec<usize> = edges.iter().map(|e| e.encoded_len()).collect();
+        let chunks = fit(edges, 300, |e| e.source_uri.clone(), &mut Vec::new());
+        assert!(chunks.len() > 10);
+        let mut i = 0;
+        for chunk in &chunks {
+            let total: usize = sizes[i..i + chunk.len()].iter().sum();
+            assert!(total <= 300 && !chunk.is_empty());
+            i += chunk.len();
+        }
+        assert_eq!(i, 500);
     }
 }

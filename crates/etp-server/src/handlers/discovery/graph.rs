@@ -320,13 +320,13 @@ pub(crate) const PER_OBJECT_COUNT_LIMIT: usize = 2_000;
 pub(crate) fn counts_for(
     txn: &dyn ReadTxn,
     dataspace: &str,
-    objects: &[(ObjectKey, ObjectMeta)],
+    objects: &[ObjectKey],
 ) -> Result<Vec<(u64, u64)>> {
     if objects.len() <= PER_OBJECT_COUNT_LIMIT {
         let graph = StoreGraph { txn };
         return objects
             .iter()
-            .map(|(key, _)| {
+            .map(|key| {
                 let sources: HashSet<ObjectKey> =
                     graph.sources(key)?.into_iter().map(|l| l.key).collect();
                 let targets: HashSet<Uuid> = graph
@@ -338,50 +338,78 @@ pub(crate) fn counts_for(
             })
             .collect();
     }
+    // One scan of the dataspace: every object's UUID and targets, flattened.
     let mut keys = Vec::new();
-    let mut all = Vec::new();
+    let mut uuids = Vec::new();
+    let mut targets = Vec::new();
+    let mut offsets = vec![0];
     for item in txn.list_objects(dataspace, &etp_store::ObjectFilter::default())? {
         let (key, meta) = item?;
-        all.push((key.uuid, distinct_targets(&key.uuid, &meta)));
+        uuids.push(key.uuid);
+        targets.extend(meta.references.iter().map(|r| r.target_uuid));
+        offsets.push(targets.len());
         keys.push(key);
     }
-    let counts = graph_counts(&all);
+    let counts = graph_counts(&uuids, |i| {
+        targets[offsets[i]..offsets[i + 1]].iter().copied()
+    });
     let position: HashMap<&ObjectKey, usize> =
         keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
     Ok(objects
         .iter()
-        .map(|(key, _)| position.get(key).map_or((0, 0), |&i| counts[i]))
+        .map(|key| position.get(key).map_or((0, 0), |&i| counts[i]))
         .collect())
 }
 
-/// The distinct UUIDs `meta` references, other than `own`.
-pub(crate) fn distinct_targets(own: &Uuid, meta: &ObjectMeta) -> Vec<Uuid> {
-    let mut uuids: Vec<Uuid> = meta
-        .references
-        .iter()
-        .map(|r| r.target_uuid)
-        .filter(|u| u != own)
-        .collect();
-    uuids.sort_unstable();
-    uuids.dedup();
-    uuids
+/// Positions of objects by UUID, as a sorted array: no hashing, so UUIDs chosen by a client
+/// cannot flood it, and one allocation for any number of objects.
+pub(crate) struct UuidIndex {
+    sorted: Vec<(Uuid, usize)>,
 }
 
-/// `(sourceCount, targetCount)` of every entry of `all` (every object of a dataspace: its
-/// UUID and its [`distinct_targets`]), counting only edges between entries.
-pub(crate) fn graph_counts(all: &[(Uuid, Vec<Uuid>)]) -> Vec<(u64, u64)> {
-    let mut by_uuid: HashMap<Uuid, Vec<usize>> = HashMap::with_capacity(all.len());
-    for (i, (uuid, _)) in all.iter().enumerate() {
-        by_uuid.entry(*uuid).or_default().push(i);
+impl UuidIndex {
+    /// Indexes `uuids` by position.
+    pub(crate) fn new(uuids: impl Iterator<Item = Uuid>) -> UuidIndex {
+        let mut sorted: Vec<(Uuid, usize)> = uuids.enumerate().map(|(i, u)| (u, i)).collect();
+        sorted.sort_unstable();
+        UuidIndex { sorted }
     }
-    let mut counts = vec![(0u64, 0u64); all.len()];
-    for (i, (_, targets)) in all.iter().enumerate() {
-        for uuid in targets {
-            if let Some(found) = by_uuid.get(uuid) {
+
+    /// The positions holding `uuid` (several only for versions of one object).
+    pub(crate) fn positions(&self, uuid: &Uuid) -> impl Iterator<Item = usize> + '_ {
+        let uuid = *uuid;
+        let start = self.sorted.partition_point(|(u, _)| *u < uuid);
+        self.sorted[start..]
+            .iter()
+            .take_while(move |(u, _)| *u == uuid)
+            .map(|&(_, i)| i)
+    }
+}
+
+/// `(sourceCount, targetCount)` of every object of a dataspace, given each object's UUID
+/// and the UUIDs it references (`targets(i)`), counting only edges between these objects:
+/// the number of objects referencing it, and the number of distinct UUIDs it references
+/// that belong to an object, its own excluded.
+pub(crate) fn graph_counts<I>(uuids: &[Uuid], targets: impl Fn(usize) -> I) -> Vec<(u64, u64)>
+where
+    I: Iterator<Item = Uuid>,
+{
+    let index = UuidIndex::new(uuids.iter().copied());
+    let mut counts = vec![(0u64, 0u64); uuids.len()];
+    let mut distinct = Vec::new();
+    for (i, own) in uuids.iter().enumerate() {
+        distinct.clear();
+        distinct.extend(targets(i).filter(|t| t != own));
+        distinct.sort_unstable();
+        distinct.dedup();
+        for target in &distinct {
+            let mut exists = false;
+            for j in index.positions(target) {
+                exists = true;
+                counts[j].0 += 1;
+            }
+            if exists {
                 counts[i].1 += 1;
-                for &j in found {
-                    counts[j].0 += 1;
-                }
             }
         }
     }
@@ -649,12 +677,25 @@ mod tests {
     }
 
     #[test]
+    fn uuid_index_finds_every_version() {
+        let index = UuidIndex::new([[3; 16], [1; 16], [3; 16], [2; 16]].into_iter());
+        let mut threes: Vec<usize> = index.positions(&[3; 16]).collect();
+        threes.sort();
+        assert_eq!(threes, [0, 2]);
+        assert_eq!(index.positions(&[1; 16]).collect::<Vec<_>>(), [1]);
+        assert_eq!(index.positions(&[9; 16]).count(), 0);
+    }
+
+    #[test]
     fn counts_count_distinct_stored_neighbours() {
         let g = graph();
-        let all: Vec<(Uuid, Vec<Uuid>)> = (1..=6)
-            .map(|n| ([n; 16], distinct_targets(&[n; 16], &g.objects[&key(n)])))
-            .collect();
-        let counts = graph_counts(&all);
+        let uuids: Vec<Uuid> = (1..=6).map(|n| [n; 16]).collect();
+        let counts = graph_counts(&uuids, |i| {
+            g.objects[&key(uuids[i][0])]
+                .references
+                .iter()
+                .map(|r| r.target_uuid)
+        });
         // 1 is referenced by 3 and 4 and references 2; 6 references only itself.
         assert_eq!(counts[0], (2, 1));
         assert_eq!(counts[1], (2, 1));

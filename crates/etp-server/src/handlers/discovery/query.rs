@@ -11,12 +11,12 @@ use etp_protocol::types::datatypes::object::{
 use etp_protocol::types::protocol::discovery::GetResources;
 use etp_protocol::uri::EtpUri;
 use etp_store::{
-    ActiveStatus, ObjectFilter, ObjectKey, ObjectMeta, ReadTxn, RelationshipKind, TypeFilter,
+    ActiveStatus, ObjectFilter, ObjectKey, ObjectMeta, ReadTxn, RelationshipKind, TypeFilter, Uuid,
 };
 
-use super::answer::{UriCache, edge, resource};
+use super::answer::{UriCache, edge, resource, set_counts};
 use super::graph::{
-    Direction, FoundEdge, Kinds, StoreGraph, Walk, counts_for, distinct_targets, graph_counts,
+    Direction, FoundEdge, Kinds, StoreGraph, UuidIndex, Walk, counts_for, graph_counts,
 };
 use super::types::{TypeFilters, is_supported_concrete};
 use crate::access::Failure;
@@ -231,46 +231,56 @@ impl ResourceQuery {
             last_write_after: self.last_write_after,
             active_status: self.active_status,
         };
-        let mut objects = Vec::new();
+        let whole_dataspace =
+            unfiltered && self.last_write_after.is_none() && self.active_status.is_none();
+        // What counts and edges need of each listed object is gathered during the scan, so
+        // that no metadata outlives it.
+        let mut resources = Vec::new();
+        let mut keys = Vec::new();
+        let mut references = References::default();
         let mut truncated = false;
         for item in txn.list_objects(dataspace, &filter)? {
-            let item = item?;
-            if objects.len() == limit {
+            let (key, meta) = item?;
+            if resources.len() == limit {
                 truncated = true;
                 break;
             }
-            objects.push(item);
+            let Some(uri) = uris.uri(&key, &meta.qualified_type) else {
+                unwritable(&meta);
+                continue;
+            };
+            if self.count_objects || self.include_edges {
+                references.push(key.uuid, &meta, self.include_edges);
+            }
+            if self.count_objects {
+                keys.push(key);
+            }
+            resources.push(resource(uri, meta, None));
         }
-        let whole_dataspace = !truncated
-            && unfiltered
-            && self.last_write_after.is_none()
-            && self.active_status.is_none();
-        let counts = if !self.count_objects {
-            None
-        } else if whole_dataspace {
-            // Every object is at hand: count from their references, no more lookups.
-            let entries: Vec<_> = objects
-                .iter()
-                .map(|(k, m)| (k.uuid, distinct_targets(&k.uuid, m)))
-                .collect();
-            Some(graph_counts(&entries))
-        } else {
-            Some(counts_for(txn, dataspace, &objects)?)
-        };
+        if self.count_objects {
+            let counts = if whole_dataspace && !truncated {
+                // Every object is at hand: count from their references, no more lookups.
+                graph_counts(&references.uuids, |i| references.of(i).iter().map(|r| r.0))
+            } else {
+                counts_for(txn, dataspace, &keys)?
+            };
+            for (resource, counts) in resources.iter_mut().zip(counts) {
+                set_counts(resource, counts);
+            }
+        }
         let edges = if self.include_edges {
-            edges_among(&objects, self.reported_kinds())
+            references
+                .edges_among(self.reported_kinds())
+                .into_iter()
+                .filter_map(|(i, j, kind, path)| {
+                    let source = resources.get(i)?.uri.clone();
+                    let target = resources.get(j)?.uri.clone();
+                    Some(edge(source, target, kind, path))
+                })
+                .collect()
         } else {
             Vec::new()
         };
-        let resources = build_resources(objects, counts, uris);
-        let edges = edges
-            .into_iter()
-            .filter_map(|(i, j, kind, path)| {
-                let source = resources.get(i)?.uri.clone();
-                let target = resources.get(j)?.uri.clone();
-                Some(edge(source, target, kind, path))
-            })
-            .collect();
         Ok(Found {
             resources,
             edges,
@@ -313,12 +323,12 @@ impl ResourceQuery {
         let mut objects = walked.objects;
         objects
             .sort_by(|(ka, ma), (kb, mb)| (&ma.qualified_type, ka).cmp(&(&mb.qualified_type, kb)));
+        let keys: Vec<ObjectKey> = objects.iter().map(|(k, _)| k.clone()).collect();
         let counts = if self.count_objects {
-            Some(counts_for(txn, dataspace, &objects)?)
+            Some(counts_for(txn, dataspace, &keys)?)
         } else {
             None
         };
-        let keys: Vec<ObjectKey> = objects.iter().map(|(k, _)| k.clone()).collect();
         let resources = build_resources(objects, counts, uris);
         let mut uri_of: HashMap<&ObjectKey, &str> = keys
             .iter()
@@ -368,40 +378,70 @@ fn build_resources(
         let count = counts.as_ref().and_then(|c| c.get(i).copied());
         match uris.uri(&key, &meta.qualified_type) {
             Some(uri) => resources.push(resource(uri, meta, count)),
-            None => tracing::warn!(
-                qualified_type = %meta.qualified_type,
-                "stored object whose URI cannot be written; left out"
-            ),
+            None => unwritable(&meta),
         }
     }
     resources
 }
 
-/// References between listed objects, as `(source index, target index, kind, path)`, one
-/// per (source, target, kind), in listing order.
-fn edges_among(
-    objects: &[(ObjectKey, ObjectMeta)],
-    kinds: Kinds,
-) -> Vec<(usize, usize, RelationshipKind, String)> {
-    let mut by_uuid: HashMap<[u8; 16], Vec<usize>> = HashMap::with_capacity(objects.len());
-    for (i, (key, _)) in objects.iter().enumerate() {
-        by_uuid.entry(key.uuid).or_default().push(i);
+/// The store's write path only keeps objects whose URI can be written; one that cannot is
+/// left out of answers rather than sent with a broken URI.
+fn unwritable(meta: &ObjectMeta) {
+    tracing::warn!(
+        qualified_type = %meta.qualified_type,
+        "stored object whose URI cannot be written; left out"
+    );
+}
+
+/// The references of listed objects, flattened: `(target UUID, kind, element path)`, the
+/// path only when edges are wanted.
+#[derive(Default)]
+struct References {
+    uuids: Vec<Uuid>,
+    flat: Vec<(Uuid, RelationshipKind, String)>,
+    /// `flat[ends[i - 1]..ends[i]]` are object i's references (`ends[-1]` = 0).
+    ends: Vec<usize>,
+}
+
+impl References {
+    fn push(&mut self, uuid: Uuid, meta: &ObjectMeta, with_paths: bool) {
+        self.uuids.push(uuid);
+        self.flat.extend(meta.references.iter().map(|r| {
+            let path = if with_paths {
+                r.name.clone()
+            } else {
+                String::new()
+            };
+            (r.target_uuid, r.kind, path)
+        }));
+        self.ends.push(self.flat.len());
     }
-    let mut seen = HashSet::new();
-    let mut edges = Vec::new();
-    for (i, (key, meta)) in objects.iter().enumerate() {
-        for reference in &meta.references {
-            if reference.target_uuid == key.uuid || !kinds.allows(reference.kind) {
-                continue;
-            }
-            for &j in by_uuid.get(&reference.target_uuid).into_iter().flatten() {
-                if seen.insert((i, j, reference.kind)) {
-                    edges.push((i, j, reference.kind, reference.name.clone()));
+
+    fn of(&self, i: usize) -> &[(Uuid, RelationshipKind, String)] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.flat[start..self.ends[i]]
+    }
+
+    /// References between the objects, as `(source index, target index, kind, path)`, one
+    /// per (source, target, kind), in listing order.
+    fn edges_among(&self, kinds: Kinds) -> Vec<(usize, usize, RelationshipKind, String)> {
+        let index = UuidIndex::new(self.uuids.iter().copied());
+        let mut seen = HashSet::new();
+        let mut edges = Vec::new();
+        for (i, own) in self.uuids.iter().enumerate() {
+            for (target, kind, path) in self.of(i) {
+                if target == own || !kinds.allows(*kind) {
+                    continue;
+                }
+                for j in index.positions(target) {
+                    if seen.insert((i, j, *kind)) {
+                        edges.push((i, j, *kind, path.clone()));
+                    }
                 }
             }
         }
+        edges
     }
-    edges
 }
 
 /// Whether a stored type is the type a URI names (case of the name ignored, as
