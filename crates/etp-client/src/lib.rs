@@ -30,6 +30,7 @@
 mod client;
 mod config;
 mod error;
+pub mod ops;
 mod pool;
 mod response;
 mod tls;
