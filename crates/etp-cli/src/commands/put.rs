@@ -140,15 +140,6 @@ fn report(
     committed: Option<bool>,
     json: bool,
 ) -> anyhow::Result<()> {
-    if json {
-        return print_json(&serde_json::json!({
-            "dataspace": dataspace.to_string(),
-            "transaction": committed.is_some(),
-            "committed": committed,
-            "objects": uploaded,
-            "errors": failures,
-        }));
-    }
     for failure in failures {
         let what = failure
             .file
@@ -157,6 +148,15 @@ fn report(
             .or_else(|| failure.uri.clone())
             .unwrap_or_default();
         eprintln!("error: {what}: {}", failure.message);
+    }
+    if json {
+        return print_json(&serde_json::json!({
+            "dataspace": dataspace.to_string(),
+            "transaction": committed.is_some(),
+            "committed": committed,
+            "objects": uploaded,
+            "errors": failures,
+        }));
     }
     match committed {
         Some(false) => eprintln!("nothing was written: the transaction was rolled back"),
