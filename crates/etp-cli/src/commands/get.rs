@@ -18,8 +18,9 @@ pub struct GetArgs {
     /// Data object URIs.
     #[arg(required = true, value_name = "URI")]
     pub uris: Vec<String>,
-    /// Where to write: a file (one URI), or a directory (created if needed; one
-    /// `<qualified type>_<uuid>.xml` file per object). Without it the XML goes to stdout
+    /// Where to write: a file (one URI), or a directory — an existing one, or any path
+    /// when several URIs are given (created if needed) — with one
+    /// `<qualified type>_<uuid>.xml` file per object. Without it the XML goes to stdout
     /// (one URI), or into the JSON output with --json.
     #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,

@@ -52,14 +52,16 @@ use super::{
 };
 use crate::Client;
 
-/// Where downloaded array values go.
+/// Where downloaded array values go. Called on the operation's async task: keep each call
+/// short (buffered file writes are fine).
 pub trait ArraySink: Send {
     /// Receives elements `offset .. offset + values.len()` of the row-major flattening.
     /// Calls come in increasing offset order without gaps or overlaps.
     fn write(&mut self, offset: u64, values: ArrayValues) -> std::io::Result<()>;
 }
 
-/// Where uploaded array values come from.
+/// Where uploaded array values come from. Called on the operation's async task, only when
+/// another block request may be sent: keep each call short (buffered file reads are fine).
 pub trait ArraySource: Send {
     /// Returns elements `offset .. offset + count` of the row-major flattening, of the
     /// array's transport type. Calls come in increasing offset order without gaps.
