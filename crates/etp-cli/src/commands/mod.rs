@@ -10,6 +10,7 @@ pub mod put;
 pub mod remote;
 pub mod rm;
 pub mod serve;
+pub mod sessions;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(*args).await,
         Command::Ping(args) => ping::run(args).await,
         Command::Info(args) => info::run(args).await,
+        Command::Sessions(args) => sessions::run(args).await,
         Command::Dataspace(args) => dataspace::run(args).await,
         Command::Ls(args) => ls::run(args).await,
         Command::Get(args) => get::run(args).await,
