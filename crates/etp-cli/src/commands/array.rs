@@ -383,7 +383,12 @@ async fn put(args: ArrayPutArgs) -> anyhow::Result<ExitCode> {
     let json = args.remote.json;
     let transfer = args.transfer.transfer();
     let client = args.remote.connect().await?;
-    let shape = header.shape.clone();
+    // The store refuses rank 0 (12-dataarray.md leaves it open): a scalar goes as [1].
+    let shape = if header.shape.is_empty() {
+        vec![1]
+    } else {
+        header.shape.clone()
+    };
     let result = maybe_in_transaction(
         &client,
         args.transfer.no_transaction,

@@ -86,6 +86,9 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
             println!("{}", line(depth, resource, args.count));
         }
     }
+    for (key, error) in &found.omitted {
+        eprintln!("warning: the store left out {key}: {error}");
+    }
     if found.truncated {
         eprintln!(
             "warning: the store stopped at its MaxResponseCount; the list is incomplete \

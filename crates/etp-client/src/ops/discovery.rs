@@ -1,6 +1,7 @@
 //! Discovery (protocol 3): GetResources with every part (resources and edges) collected,
 //! and GetDeletedResources (10-discovery.md).
 
+use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::object::{
@@ -11,8 +12,8 @@ use etp_protocol::types::protocol::discovery::{
     DiscoveryMessage, GetDeletedResources, GetDeletedResourcesResponse, GetResources,
 };
 
-use super::{OpsError, unexpected};
-use crate::{Client, ClientError};
+use super::{KeyError, OpsError, unexpected};
+use crate::{Client, ClientError, Response};
 
 /// What to discover: a GetResources request with readable defaults (`self` scope, depth
 /// 1, every type, both kinds of edges, no counts, no edges).
@@ -92,25 +93,38 @@ pub struct Resources {
     /// The store stopped at its `MaxResponseCount` (ERESPONSECOUNT_EXCEEDED after the
     /// parts): the lists are incomplete.
     pub truncated: bool,
+    /// Records the store left out and reported by key in its ProtocolException (e.g. a
+    /// resource too large for any message, code 17).
+    pub omitted: Map<KeyError>,
 }
 
-/// Sends one GetResources and collects all its parts. A ProtocolException ends the
-/// operation with [`OpsError::Client`] (invalid URI, object not found...), except
-/// `ERESPONSECOUNT_EXCEEDED`, which only marks the result as truncated.
+/// Sends one GetResources and collects all its parts. A ProtocolException without a key
+/// ends the operation with [`OpsError::Client`] (invalid URI, object not found...),
+/// except `ERESPONSECOUNT_EXCEEDED`, which only marks the result as truncated; errors
+/// with a key name records the store left out ([`Resources::omitted`]).
 pub async fn get_resources(client: &Client, query: &ResourceQuery) -> Result<Resources, OpsError> {
     let response = client.request(query.to_request()).await?;
-    let errors = response.errors();
-    let truncated = !errors.is_empty()
-        && errors
-            .iter()
-            .all(|(_, e)| ErrorCode::from_code(e.code) == ErrorCode::ERESPONSECOUNT_EXCEEDED);
-    if !truncated {
-        response.check()?;
+    collect_resources(response)
+}
+
+/// The resources and edges of every part of a GetResources answer.
+fn collect_resources(response: Response) -> Result<Resources, OpsError> {
+    let mut out = Resources::default();
+    for (key, error) in response.errors() {
+        let code = ErrorCode::from_code(error.code);
+        match key {
+            _ if code == ErrorCode::ERESPONSECOUNT_EXCEEDED => out.truncated = true,
+            Some(key) => {
+                out.omitted.insert(key, KeyError::from_info(&error));
+            }
+            None => {
+                return Err(OpsError::Client(ClientError::Protocol {
+                    code,
+                    message: error.message,
+                }));
+            }
+        }
     }
-    let mut out = Resources {
-        truncated,
-        ..Resources::default()
-    };
     for body in response.into_bodies() {
         match body {
             Body::Discovery(DiscoveryMessage::GetResourcesResponse(part)) => {
@@ -153,4 +167,105 @@ pub async fn get_deleted_resources(
         out.extend(part.deleted_resources);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use etp_protocol::message::{Message, flags};
+    use etp_protocol::types::datatypes::{ErrorInfo, MessageHeader};
+    use etp_protocol::types::protocol::core::ProtocolException;
+    use etp_protocol::types::protocol::discovery::{
+        GetResourcesEdgesResponse, GetResourcesResponse,
+    };
+
+    use super::*;
+
+    fn msg(id: i64, body: Body) -> Message {
+        let info = body.info();
+        Message {
+            header: MessageHeader {
+                protocol: info.protocol,
+                message_type: info.message_type,
+                correlation_id: 2,
+                message_id: id,
+                message_flags: if id == 9 { flags::FIN } else { 0 },
+            },
+            extension: None,
+            body,
+        }
+    }
+
+    fn resource(uri: &str) -> Resource {
+        Resource {
+            uri: uri.into(),
+            ..Resource::default()
+        }
+    }
+
+    fn exception(key: Option<&str>, code: i32) -> Body {
+        let info = ErrorInfo {
+            message: "m".into(),
+            code,
+        };
+        let mut errors = Map::new();
+        let mut error = None;
+        match key {
+            Some(k) => {
+                errors.insert(k.to_string(), info);
+            }
+            None => error = Some(info),
+        }
+        ProtocolException { error, errors }.into()
+    }
+
+    #[test]
+    fn collects_parts_edges_and_truncation() {
+        let edge = Edge {
+            source_uri: "a".into(),
+            target_uri: "b".into(),
+            relationship_kind: RelationshipKind::Primary,
+            custom_data: Map::new(),
+        };
+        let response = Response::new(
+            2,
+            vec![
+                msg(
+                    5,
+                    GetResourcesEdgesResponse {
+                        edges: vec![edge.clone()],
+                    }
+                    .into(),
+                ),
+                msg(
+                    1,
+                    GetResourcesResponse {
+                        resources: vec![resource("a")],
+                    }
+                    .into(),
+                ),
+                msg(
+                    3,
+                    GetResourcesResponse {
+                        resources: vec![resource("b")],
+                    }
+                    .into(),
+                ),
+                msg(7, exception(Some("huge"), 17)),
+                msg(9, exception(None, 30)),
+            ],
+        );
+        let out = collect_resources(response).unwrap();
+        let uris: Vec<&str> = out.resources.iter().map(|r| r.uri.as_str()).collect();
+        assert_eq!(uris, ["a", "b"]);
+        assert_eq!(out.edges, [edge]);
+        assert!(out.truncated);
+        assert_eq!(out.omitted["huge"].code, ErrorCode::EMAXSIZE_EXCEEDED);
+    }
+
+    #[test]
+    fn a_request_error_fails_the_operation() {
+        let response = Response::new(2, vec![msg(9, exception(None, 11))]);
+        let error = collect_resources(response).unwrap_err();
+        assert_eq!(error.code(), Some(ErrorCode::ENOT_FOUND));
+    }
 }
