@@ -456,7 +456,6 @@ fn read_npy(path: &Path) -> (Vec<u64>, ArrayValues) {
 }
 
 #[test]
-#[ignore = "needs DataArray handler"]
 fn arrays_round_trip_through_npy_files() {
     let server = Server::start();
     server.load_model("arrays");
@@ -543,7 +542,6 @@ fn arrays_round_trip_through_npy_files() {
 }
 
 #[test]
-#[ignore = "needs DataArray handler"]
 fn arrays_bigger_than_a_message_move_in_blocks() {
     let server = Server::start();
     server.ok(&["dataspace", "create", "blocks"]);
