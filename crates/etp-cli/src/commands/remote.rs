@@ -83,10 +83,20 @@ impl RemoteArgs {
     }
 }
 
+/// How long a finished command waits for the session to close. `Client::close` sends
+/// CloseSession and then waits for the server to close the WebSocket; when the server is
+/// quick, the client can miss it (its `socket_closed` watch is updated with `send`, which
+/// stores nothing while no receiver exists) and wait its full 5 s. The command is done
+/// by then, so a short grace is enough: CloseSession is out, and dropping the client
+/// closes the WebSocket.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
 /// Ends the session politely; a failure to do so changes nothing for the user.
 pub async fn close(client: Client) {
-    if let Err(e) = client.close("etp command done").await {
-        tracing::debug!("closing the session: {e}");
+    match tokio::time::timeout(CLOSE_GRACE, client.close("etp command done")).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!("closing the session: {e}"),
+        Err(_) => tracing::debug!("the server did not close the WebSocket within {CLOSE_GRACE:?}"),
     }
 }
 
