@@ -489,6 +489,20 @@ fn arrays_round_trip_through_npy_files() {
             vec![2, 3],
             ArrayValues::Boolean(vec![true, false, false, true, true, false]),
         ),
+        (
+            "facies.npy",
+            "/RESQML/facies".to_string(),
+            ElementType::I8,
+            vec![5],
+            ArrayValues::Bytes(vec![0, 1, 127, 128, 255]),
+        ),
+        (
+            "names.npy",
+            "/RESQML/names".to_string(),
+            ElementType::Unicode(0),
+            vec![3],
+            ArrayValues::String(vec!["Volantis".into(), String::new(), "Ørn Fm.".into()]),
+        ),
     ];
     for (name, path, element, shape, values) in &cases {
         let input = dir.path().join(name);
