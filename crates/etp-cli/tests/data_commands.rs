@@ -360,7 +360,6 @@ fn big_objects_travel_in_chunks() {
 }
 
 #[test]
-#[ignore = "needs Discovery handler"]
 fn ls_lists_dataspaces_and_walks_the_graph() {
     let server = Server::start();
     server.load_model("graph");
