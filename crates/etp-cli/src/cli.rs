@@ -111,6 +111,9 @@ pub struct ServerOverrides {
     /// Requests one session may have in flight before the server stops reading from it.
     #[arg(long, env = "ETP_MAX_REQUESTS_IN_FLIGHT", value_name = "N")]
     pub max_requests_in_flight: Option<usize>,
+    /// Bytes of responses one session may have queued for writing before handlers wait.
+    #[arg(long, env = "ETP_SEND_BUFFER_BYTES", value_name = "BYTES")]
+    pub send_buffer_bytes: Option<u64>,
     /// gzip level (0–9) for compressible responses when the session negotiated gzip.
     #[arg(long, env = "ETP_COMPRESSION_LEVEL", value_name = "LEVEL")]
     pub compression_level: Option<u32>,
@@ -163,6 +166,7 @@ impl ServerOverrides {
             idle_timeout_secs,
             max_sessions,
             max_requests_in_flight,
+            send_buffer_bytes,
             compression_level,
             shutdown_grace_secs,
             max_response_count,

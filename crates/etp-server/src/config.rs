@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub max_sessions: u64,
     /// Requests one session may have in flight before the server stops reading from it.
     pub max_requests_in_flight: usize,
+    /// Bytes of responses one session may have queued for writing; a handler producing
+    /// more (array blocks, chunked objects) waits until the socket drains, so a large
+    /// answer is never held whole in memory.
+    pub send_buffer_bytes: u64,
     /// gzip level (0–9) for compressible responses when the session negotiated gzip.
     pub compression_level: u32,
     /// Seconds to wait for sessions to close on shutdown before exiting anyway.
@@ -73,6 +77,7 @@ impl Default for ServerConfig {
             idle_timeout_secs: 3600,
             max_sessions: 10_000,
             max_requests_in_flight: 64,
+            send_buffer_bytes: 64 * 1024 * 1024,
             compression_level: 1,
             shutdown_grace_secs: 5,
             max_response_count: 100_000,
@@ -94,6 +99,9 @@ impl ServerConfig {
         }
         if self.request_session_timeout_secs < 5 {
             return Err("request_session_timeout_secs must be at least 5 (ETP minimum)".into());
+        }
+        if self.send_buffer_bytes == 0 || self.send_buffer_bytes > u64::from(u32::MAX) {
+            return Err("send_buffer_bytes must be between 1 and 4294967295".into());
         }
         if self.max_requests_in_flight == 0 {
             return Err("max_requests_in_flight must be at least 1".into());

@@ -1079,7 +1079,9 @@ fn checksum(values: &[f64], mut hash: u64) -> u64 {
 
 #[tokio::test]
 async fn a_64_mib_array_streams_through_1_mib_blocks() {
-    let server = TestServer::start().await;
+    // The session may queue only 2 MiB of responses: the 64 MiB array is 32 times the
+    // server's send budget, so answers must be produced as the socket drains.
+    let server = TestServer::start_with(|c| c.send_buffer_bytes = 2 * 1024 * 1024).await;
     // Without gzip: compressing 64 MiB of doubles on both ends would dominate the test
     // (and buys 6–24 % on such data).
     let client = server.client_with(|c| c.compression = false).await;
@@ -1131,6 +1133,47 @@ async fn a_64_mib_array_streams_through_1_mib_blocks() {
         }
     }
     assert_eq!(read, written);
+    // One request for all 64 blocks: several 16 MiB answer messages, each waiting for the
+    // budget the previous one releases once written.
+    let mut all = Map::new();
+    for (n, first) in (0..rows).step_by(step as usize).enumerate() {
+        all.insert(
+            format!("{n:03}"),
+            GetDataSubarraysType {
+                uid: uid("/huge"),
+                starts: vec![first, 0],
+                counts: vec![step, cols],
+            },
+        );
+    }
+    let response = client
+        .request(GetDataSubarrays {
+            data_subarrays: all,
+        })
+        .await
+        .expect("multi-key subarray read");
+    assert!(!response.has_errors());
+    assert!(
+        response.messages().len() >= 4,
+        "{}",
+        response.messages().len()
+    );
+    let mut blocks: Vec<(String, DataArray)> = response
+        .into_bodies()
+        .into_iter()
+        .filter_map(|b| GetDataSubarraysResponse::try_from(b).ok())
+        .flat_map(|r| r.data_subarrays)
+        .collect();
+    blocks.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(blocks.len(), 64);
+    let mut again = 0xcbf2_9ce4_8422_2325u64;
+    for (_, block) in blocks {
+        match block.data.item {
+            AnyArrayItem::ArrayOfDouble(a) => again = checksum(&a.values, again),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(again, written);
     let m = get_meta(&client, "/huge").await;
     assert_eq!(m.dimensions, [rows, cols]);
     server.stop().await;

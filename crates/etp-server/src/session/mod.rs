@@ -116,6 +116,9 @@ async fn serve<S>(
         open_record: None,
         pending: HashMap::new(),
         in_flight: Arc::new(Semaphore::new(server.config.max_requests_in_flight)),
+        send_budget: Arc::new(Semaphore::new(
+            (server.config.send_buffer_bytes as usize).min(Semaphore::MAX_PERMITS),
+        )),
     };
     let mut wire = WireReader::new(reader, hard_limit, tx.clone());
     let mut shutdown = server.shutdown.subscribe();
@@ -152,6 +155,8 @@ struct Actor {
     open_record: Option<tokio::task::JoinHandle<()>>,
     pending: HashMap<i64, PendingSet>,
     in_flight: Arc<Semaphore>,
+    /// Bytes of responses queued for the writer (`send_buffer_bytes`).
+    send_budget: Arc<Semaphore>,
 }
 
 impl Actor {
@@ -569,6 +574,10 @@ impl Actor {
             header.message_id,
             ctx.negotiated.max_message_size as usize,
             ctx.negotiated.gzip,
+        )
+        .with_send_budget(
+            self.send_budget.clone(),
+            self.server.config.send_buffer_bytes as usize,
         );
         let request = Request {
             header,

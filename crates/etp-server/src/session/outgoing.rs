@@ -6,7 +6,9 @@ use etp_protocol::message::flags;
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::{ErrorInfo, MessageHeader};
 use etp_protocol::types::protocol::core::ProtocolException;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// Upper bound of an encoded MessageHeader (five varints), used when fitting bodies into
 /// the negotiated message size.
@@ -23,6 +25,8 @@ pub enum Outgoing {
         body: Box<Body>,
         /// Whether gzip may be applied (it is only when negotiated and it pays).
         compress: bool,
+        /// The share of the session's send budget this message holds until it is written.
+        budget: Option<OwnedSemaphorePermit>,
     },
     /// A WebSocket control frame owed to the peer (pong, close reply).
     Control {
@@ -59,6 +63,7 @@ impl Outgoing {
             },
             body: Box::new(body),
             compress: false,
+            budget: None,
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct Responder {
     max_message_size: usize,
     gzip: bool,
     sent: usize,
+    send_budget: Option<Arc<Semaphore>>,
+    budget_total: usize,
 }
 
 impl Responder {
@@ -96,7 +103,33 @@ impl Responder {
             max_message_size,
             gzip,
             sent: 0,
+            send_budget: None,
+            budget_total: 0,
         }
+    }
+
+    /// Bounds the bytes of this session's responses waiting to be written: each message
+    /// holds permits for its encoded size (capped at the whole budget, so one oversized
+    /// message still goes) until the writer has sent it. A handler producing a long answer
+    /// (array blocks, chunked objects) then waits instead of queueing it all in memory.
+    pub fn with_send_budget(mut self, budget: Arc<Semaphore>, total: usize) -> Self {
+        self.send_budget = Some(budget);
+        self.budget_total = total;
+        self
+    }
+
+    async fn reserve(&self, body: &Body) -> Result<Option<OwnedSemaphorePermit>, SessionClosed> {
+        let Some(budget) = &self.send_budget else {
+            return Ok(None);
+        };
+        let wanted = body.encoded_len().clamp(1, self.budget_total.max(1));
+        let permits = u32::try_from(wanted).unwrap_or(u32::MAX);
+        budget
+            .clone()
+            .acquire_many_owned(permits)
+            .await
+            .map(Some)
+            .map_err(|_| SessionClosed)
     }
 
     /// Largest body that fits in one message of this session.
@@ -127,12 +160,14 @@ impl Responder {
             message_id: 0,
             message_flags: if fin { flags::FIN } else { 0 },
         };
+        let budget = self.reserve(&body).await?;
         self.sent += 1;
         self.tx
             .send(Outgoing::Message {
                 header,
                 body: Box::new(body),
                 compress,
+                budget,
             })
             .await
             .map_err(|_| SessionClosed)
@@ -186,6 +221,7 @@ impl Responder {
                 header,
                 body: Box::new(pe.into()),
                 compress: false,
+                budget: None,
             })
             .await
             .map_err(|_| SessionClosed)

@@ -141,6 +141,7 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
                 mut header,
                 body,
                 compress,
+                budget,
             } => {
                 header.message_id = next_id;
                 next_id += 2;
@@ -161,6 +162,8 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
                 if buf.capacity() > KEEP_BUFFER {
                     buf = Vec::new();
                 }
+                // Written (or failed): its bytes no longer count against the send budget.
+                drop(budget);
                 result
             }
             Outgoing::Control { opcode, payload } => {
