@@ -1,6 +1,7 @@
 //! Conversions between the store's records and ETP's object vocabulary, shared by the
 //! protocols that name data objects (Store, Discovery, DataArray, SupportedTypes).
 
+use etp_model::catalog;
 use etp_protocol::codec::{Map, decode_exact};
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::names::QualifiedType;
@@ -14,6 +15,30 @@ pub fn error_info(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
     ErrorInfo {
         message: message.into(),
         code: code.code(),
+    }
+}
+
+/// Whether the store accepts objects of the concrete `qualified_type`: its ML release is
+/// in [`etp_model::catalog`] and, where the catalog lists the release, the name is listed
+/// (ignoring ASCII case, like [`QualifiedType::matches`]). A RESQML 2.0.1 / EML 2.0 name
+/// without its `obj_` prefix is not: no stored object can have that type.
+pub fn is_supported(qualified_type: &QualifiedType) -> bool {
+    qualified_type.object_type().is_some_and(|name| {
+        catalog::release_by_prefix(&qualified_type.release_prefix())
+            .is_some_and(|release| release.accepts_type(name))
+    })
+}
+
+/// `Ok` for a supported type (see [`is_supported`]), else the
+/// `EDATAOBJECTTYPE_NOTSUPPORTED` (16) error to answer.
+pub fn check_supported(qualified_type: &QualifiedType) -> Result<(), ErrorInfo> {
+    if is_supported(qualified_type) {
+        Ok(())
+    } else {
+        Err(error_info(
+            ErrorCode::EDATAOBJECTTYPE_NOTSUPPORTED,
+            format!("data object type {qualified_type} is not supported by this store"),
+        ))
     }
 }
 
@@ -141,6 +166,47 @@ mod tests {
     fn bad_uris_are_invalid_uri_errors() {
         assert_eq!(parse_object_uri("eml:///").unwrap_err().code, 9);
         assert_eq!(parse_dataspace_uri("http://x").unwrap_err().code, 9);
+    }
+
+    fn qt(text: &str) -> QualifiedType {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn known_types_are_supported_and_bogus_ones_are_not() {
+        assert!(is_supported(&qt("resqml20.obj_Grid2dRepresentation")));
+        assert!(is_supported(&qt("resqml20.obj_localdepth3dcrs")));
+        assert!(is_supported(&qt("eml20.obj_EpcExternalPartReference")));
+        assert!(is_supported(&qt("witsml21.Well")));
+        assert!(is_supported(&qt("eml23.LocalEngineeringCompoundCrs")));
+        assert!(is_supported(&qt("eml21.PropertyKind")));
+        assert!(is_supported(&qt("prodml21.Anything")));
+        assert!(!is_supported(&qt("witsml21.Unsupported")));
+        assert!(!is_supported(&qt("eml21.Unsupported")));
+        assert!(!is_supported(&qt("resqml20.Grid2dRepresentation")));
+        assert!(!is_supported(&qt("witsml14.Well")));
+        assert!(!is_supported(&qt("resqml20.*")));
+        assert_eq!(check_supported(&qt("witsml21.Welll")).unwrap_err().code, 16);
+    }
+
+    #[test]
+    fn every_advertised_family_is_accepted() {
+        for advertised in crate::state::supported_data_objects() {
+            let release = advertised.qualified_type.trim_end_matches(".*");
+            assert!(
+                catalog::release_by_prefix(release).is_some(),
+                "{release} is advertised but not accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn every_catalogued_type_is_supported() {
+        for release in catalog::releases() {
+            for name in release.types().unwrap_or_default() {
+                assert!(is_supported(&qt(&format!("{}.{name}", release.prefix()))));
+            }
+        }
     }
 
     #[test]
