@@ -106,16 +106,33 @@ pub fn object_uri(key: &ObjectKey, qualified_type: &str) -> Option<String> {
     Some(uri.to_string())
 }
 
-/// The ETP `Resource` of a stored object. `counts` = (sourceCount, targetCount) when the
-/// request asked for them (`countObjects`), else both are null.
+/// The ETP `Resource` of a stored object (03-uris-and-objects.md §4). `counts` =
+/// (sourceCount, targetCount) when the request asked for them (`countObjects`), else both
+/// are null.
 pub fn resource(key: &ObjectKey, meta: &ObjectMeta, counts: Option<(u64, u64)>) -> Resource {
-    let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-    Resource {
-        uri: object_uri(key, &meta.qualified_type).unwrap_or_default(),
+    let uri = object_uri(key, &meta.qualified_type).unwrap_or_default();
+    resource_with(uri, meta.title.clone(), meta, counts)
+}
+
+/// [`resource`] for a caller that already has the object's URI and owns its record
+/// (Discovery lists build URIs through a cache and need no copy of the title).
+pub fn resource_at(uri: String, mut meta: ObjectMeta, counts: Option<(u64, u64)>) -> Resource {
+    let name = std::mem::take(&mut meta.title);
+    resource_with(uri, name, &meta, counts)
+}
+
+fn resource_with(
+    uri: String,
+    name: String,
+    meta: &ObjectMeta,
+    counts: Option<(u64, u64)>,
+) -> Resource {
+    let mut resource = Resource {
+        uri,
         alternate_uris: Vec::new(),
-        name: meta.title.clone(),
-        source_count: counts.map(|(s, _)| clamp(s)),
-        target_count: counts.map(|(_, t)| clamp(t)),
+        name,
+        source_count: None,
+        target_count: None,
         last_changed: meta.last_changed,
         store_last_write: meta.store_last_write,
         store_created: meta.store_created,
@@ -124,7 +141,18 @@ pub fn resource(key: &ObjectKey, meta: &ObjectMeta, counts: Option<(u64, u64)>) 
             ActiveStatus::Inactive => ActiveStatusKind::Inactive,
         },
         custom_data: custom_data(&meta.custom_data),
+    };
+    if let Some(counts) = counts {
+        set_counts(&mut resource, counts);
     }
+    resource
+}
+
+/// Fills `sourceCount` and `targetCount` (saturating at the Avro `int` range).
+pub fn set_counts(resource: &mut Resource, (sources, targets): (u64, u64)) {
+    let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    resource.source_count = Some(clamp(sources));
+    resource.target_count = Some(clamp(targets));
 }
 
 /// Decodes a `customData` map kept as Avro bytes (empty on anything unreadable: the server
@@ -207,6 +235,34 @@ mod tests {
                 assert!(is_supported(&qt(&format!("{}.{name}", release.prefix()))));
             }
         }
+    }
+
+    #[test]
+    fn resource_at_a_known_uri_is_the_same_record_and_counts_saturate() {
+        let uri = "eml:///dataspace('a')/witsml21.Well(0b5b7a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b)";
+        let key = parse_object_uri(uri).unwrap().key;
+        let meta = ObjectMeta {
+            qualified_type: "witsml21.Well".into(),
+            title: "Well 1".into(),
+            last_changed: 1,
+            store_created: 2,
+            store_last_write: 3,
+            active_status: ActiveStatus::Inactive,
+            format: "xml".into(),
+            custom_data: bytes::Bytes::new(),
+            references: Vec::new(),
+            data_len: 10,
+        };
+        let counts = Some((5, u64::MAX));
+        let built = resource(&key, &meta, counts);
+        assert_eq!(built, resource_at(uri.to_string(), meta, counts));
+        assert_eq!(built.uri, uri);
+        assert_eq!(built.name, "Well 1");
+        assert_eq!(built.active_status, ActiveStatusKind::Inactive);
+        assert_eq!(
+            (built.source_count, built.target_count),
+            (Some(5), Some(i32::MAX))
+        );
     }
 
     #[test]
