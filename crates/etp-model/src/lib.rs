@@ -8,6 +8,8 @@
 //! citation title and dates, references to other data objects, and
 //! references to external arrays. [`check_consistency`] compares the result
 //! with the request URI.
+//! [`catalog`] knows the data object types of every ML release the store
+//! accepts.
 //!
 //! ```
 //! let xml = br#"<resqml2:LocalDepth3dCrs
@@ -58,6 +60,7 @@
 
 #![warn(missing_docs)]
 
+pub mod catalog;
 mod consistency;
 mod datetime;
 mod error;

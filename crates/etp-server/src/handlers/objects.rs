@@ -1,6 +1,7 @@
 //! Conversions between the store's records and ETP's object vocabulary, shared by the
 //! protocols that name data objects (Store, Discovery, DataArray, SupportedTypes).
 
+use etp_model::catalog;
 use etp_protocol::codec::{Map, decode_exact};
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::names::QualifiedType;
@@ -14,6 +15,30 @@ pub fn error_info(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
     ErrorInfo {
         message: message.into(),
         code: code.code(),
+    }
+}
+
+/// Whether the store accepts objects of the concrete `qualified_type`: its ML release is
+/// in [`etp_model::catalog`] and, where the catalog lists the release, the name is listed
+/// (ignoring ASCII case, like [`QualifiedType::matches`]). A RESQML 2.0.1 / EML 2.0 name
+/// without its `obj_` prefix is not: no stored object can have that type.
+pub fn is_supported(qualified_type: &QualifiedType) -> bool {
+    qualified_type.object_type().is_some_and(|name| {
+        catalog::release_by_prefix(&qualified_type.release_prefix())
+            .is_some_and(|release| release.accepts_type(name))
+    })
+}
+
+/// `Ok` for a supported type (see [`is_supported`]), else the
+/// `EDATAOBJECTTYPE_NOTSUPPORTED` (16) error to answer.
+pub fn check_supported(qualified_type: &QualifiedType) -> Result<(), ErrorInfo> {
+    if is_supported(qualified_type) {
+        Ok(())
+    } else {
+        Err(error_info(
+            ErrorCode::EDATAOBJECTTYPE_NOTSUPPORTED,
+            format!("data object type {qualified_type} is not supported by this store"),
+        ))
     }
 }
 
@@ -81,16 +106,33 @@ pub fn object_uri(key: &ObjectKey, qualified_type: &str) -> Option<String> {
     Some(uri.to_string())
 }
 
-/// The ETP `Resource` of a stored object. `counts` = (sourceCount, targetCount) when the
-/// request asked for them (`countObjects`), else both are null.
+/// The ETP `Resource` of a stored object (03-uris-and-objects.md §4). `counts` =
+/// (sourceCount, targetCount) when the request asked for them (`countObjects`), else both
+/// are null.
 pub fn resource(key: &ObjectKey, meta: &ObjectMeta, counts: Option<(u64, u64)>) -> Resource {
-    let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-    Resource {
-        uri: object_uri(key, &meta.qualified_type).unwrap_or_default(),
+    let uri = object_uri(key, &meta.qualified_type).unwrap_or_default();
+    resource_with(uri, meta.title.clone(), meta, counts)
+}
+
+/// [`resource`] for a caller that already has the object's URI and owns its record
+/// (Discovery lists build URIs through a cache and need no copy of the title).
+pub fn resource_at(uri: String, mut meta: ObjectMeta, counts: Option<(u64, u64)>) -> Resource {
+    let name = std::mem::take(&mut meta.title);
+    resource_with(uri, name, &meta, counts)
+}
+
+fn resource_with(
+    uri: String,
+    name: String,
+    meta: &ObjectMeta,
+    counts: Option<(u64, u64)>,
+) -> Resource {
+    let mut resource = Resource {
+        uri,
         alternate_uris: Vec::new(),
-        name: meta.title.clone(),
-        source_count: counts.map(|(s, _)| clamp(s)),
-        target_count: counts.map(|(_, t)| clamp(t)),
+        name,
+        source_count: None,
+        target_count: None,
         last_changed: meta.last_changed,
         store_last_write: meta.store_last_write,
         store_created: meta.store_created,
@@ -99,7 +141,18 @@ pub fn resource(key: &ObjectKey, meta: &ObjectMeta, counts: Option<(u64, u64)>) 
             ActiveStatus::Inactive => ActiveStatusKind::Inactive,
         },
         custom_data: custom_data(&meta.custom_data),
+    };
+    if let Some(counts) = counts {
+        set_counts(&mut resource, counts);
     }
+    resource
+}
+
+/// Fills `sourceCount` and `targetCount` (saturating at the Avro `int` range).
+pub fn set_counts(resource: &mut Resource, (sources, targets): (u64, u64)) {
+    let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    resource.source_count = Some(clamp(sources));
+    resource.target_count = Some(clamp(targets));
 }
 
 /// Decodes a `customData` map kept as Avro bytes (empty on anything unreadable: the server
@@ -141,6 +194,75 @@ mod tests {
     fn bad_uris_are_invalid_uri_errors() {
         assert_eq!(parse_object_uri("eml:///").unwrap_err().code, 9);
         assert_eq!(parse_dataspace_uri("http://x").unwrap_err().code, 9);
+    }
+
+    fn qt(text: &str) -> QualifiedType {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn known_types_are_supported_and_bogus_ones_are_not() {
+        assert!(is_supported(&qt("resqml20.obj_Grid2dRepresentation")));
+        assert!(is_supported(&qt("resqml20.obj_localdepth3dcrs")));
+        assert!(is_supported(&qt("eml20.obj_EpcExternalPartReference")));
+        assert!(is_supported(&qt("witsml21.Well")));
+        assert!(is_supported(&qt("eml23.LocalEngineeringCompoundCrs")));
+        assert!(is_supported(&qt("eml21.PropertyKind")));
+        assert!(is_supported(&qt("prodml21.Anything")));
+        assert!(!is_supported(&qt("witsml21.Unsupported")));
+        assert!(!is_supported(&qt("eml21.Unsupported")));
+        assert!(!is_supported(&qt("resqml20.Grid2dRepresentation")));
+        assert!(!is_supported(&qt("witsml14.Well")));
+        assert!(!is_supported(&qt("resqml20.*")));
+        assert_eq!(check_supported(&qt("witsml21.Welll")).unwrap_err().code, 16);
+    }
+
+    #[test]
+    fn every_advertised_family_is_accepted() {
+        for advertised in crate::state::supported_data_objects() {
+            let release = advertised.qualified_type.trim_end_matches(".*");
+            assert!(
+                catalog::release_by_prefix(release).is_some(),
+                "{release} is advertised but not accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn every_catalogued_type_is_supported() {
+        for release in catalog::releases() {
+            for name in release.types().unwrap_or_default() {
+                assert!(is_supported(&qt(&format!("{}.{name}", release.prefix()))));
+            }
+        }
+    }
+
+    #[test]
+    fn resource_at_a_known_uri_is_the_same_record_and_counts_saturate() {
+        let uri = "eml:///dataspace('a')/witsml21.Well(0b5b7a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b)";
+        let key = parse_object_uri(uri).unwrap().key;
+        let meta = ObjectMeta {
+            qualified_type: "witsml21.Well".into(),
+            title: "Well 1".into(),
+            last_changed: 1,
+            store_created: 2,
+            store_last_write: 3,
+            active_status: ActiveStatus::Inactive,
+            format: "xml".into(),
+            custom_data: bytes::Bytes::new(),
+            references: Vec::new(),
+            data_len: 10,
+        };
+        let counts = Some((5, u64::MAX));
+        let built = resource(&key, &meta, counts);
+        assert_eq!(built, resource_at(uri.to_string(), meta, counts));
+        assert_eq!(built.uri, uri);
+        assert_eq!(built.name, "Well 1");
+        assert_eq!(built.active_status, ActiveStatusKind::Inactive);
+        assert_eq!(
+            (built.source_count, built.target_count),
+            (Some(5), Some(i32::MAX))
+        );
     }
 
     #[test]

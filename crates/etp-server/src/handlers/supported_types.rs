@@ -4,7 +4,7 @@
 //!   with at least one object in the dataspace, `relationshipKind = Primary`. `scope` is
 //!   ignored, as the notes recommend: open-etp-client asks with `scope = self` and expects
 //!   the types present. With `returnEmptyTypes` every concrete type the store can list for
-//!   the families it advertises (the catalogs of the Store handler) is added with count 0.
+//!   the families it advertises ([`etp_model::catalog`]) is added with count 0.
 //! * **Data object URI**: the types of the objects related to it in the direction of
 //!   `scope` (one step: `targets` = objects it references that exist, `sources` = objects
 //!   referencing it); `self` and the `*OrSelf` scopes include the object's own type.
@@ -38,8 +38,7 @@ use etp_protocol::types::protocol::supported_types::{
 use etp_protocol::uri::EtpUri;
 use etp_store::{ObjectKey, ReadTxn, RelationshipKind as StoredKind, Uuid};
 
-use super::objects::parse_any_uri;
-use super::store::{check_supported, types_of_release};
+use super::objects::{check_supported, parse_any_uri};
 use super::{HandlerFuture, ProtocolHandler, Request};
 use crate::access::{DataAccess, Failure};
 use crate::config::ServerConfig;
@@ -213,8 +212,8 @@ impl SupportedTypesHandler {
         if m.return_empty_types {
             for advertised in crate::state::supported_data_objects() {
                 let release = advertised.qualified_type.trim_end_matches(".*");
-                for t in types_of_release(release) {
-                    by_type.entry(t).or_insert(0);
+                for name in etp_model::catalog::types_of(release) {
+                    by_type.entry(format!("{release}.{name}")).or_insert(0);
                 }
             }
         }

@@ -7,15 +7,13 @@ use etp_protocol::codec::{Avro, Map};
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::names::QualifiedType;
 use etp_protocol::types::Body;
-use etp_protocol::types::datatypes::object::{
-    ActiveStatusKind, Edge, RelationshipKind as EtpKind, Resource,
-};
+use etp_protocol::types::datatypes::object::{Edge, RelationshipKind as EtpKind};
 use etp_protocol::types::datatypes::{DataValue, DataValueItem, ErrorInfo};
 use etp_protocol::types::protocol::core::ProtocolException;
 use etp_protocol::uri::DataspaceUri;
-use etp_store::{ActiveStatus, ObjectKey, ObjectMeta, RelationshipKind};
+use etp_store::{ObjectKey, RelationshipKind};
 
-use crate::handlers::objects::{custom_data, error_info, object_uri};
+use crate::handlers::objects::{error_info, object_uri};
 use crate::session::{Responder, SessionClosed};
 
 /// Builds canonical object URIs of one dataspace, parsing each stored type once rather than
@@ -88,37 +86,6 @@ fn push_uuid(out: &mut String, uuid: &[u8; 16]) {
         out.push(char::from(HEX[usize::from(byte >> 4)]));
         out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
-}
-
-/// The ETP `Resource` of a stored object (03-uris-and-objects.md §4); `counts` =
-/// (sourceCount, targetCount) when `countObjects` was asked, else both are null.
-pub(crate) fn resource(uri: String, meta: ObjectMeta, counts: Option<(u64, u64)>) -> Resource {
-    let mut resource = Resource {
-        uri,
-        alternate_uris: Vec::new(),
-        name: meta.title,
-        source_count: None,
-        target_count: None,
-        last_changed: meta.last_changed,
-        store_last_write: meta.store_last_write,
-        store_created: meta.store_created,
-        active_status: match meta.active_status {
-            ActiveStatus::Active => ActiveStatusKind::Active,
-            ActiveStatus::Inactive => ActiveStatusKind::Inactive,
-        },
-        custom_data: custom_data(&meta.custom_data),
-    };
-    if let Some(counts) = counts {
-        set_counts(&mut resource, counts);
-    }
-    resource
-}
-
-/// Fills `sourceCount` and `targetCount` (saturating at the Avro `int` range).
-pub(crate) fn set_counts(resource: &mut Resource, (sources, targets): (u64, u64)) {
-    let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-    resource.source_count = Some(clamp(sources));
-    resource.target_count = Some(clamp(targets));
 }
 
 /// An `Edge` in reference direction; `customData.path` is the reference's place in the

@@ -67,7 +67,6 @@
 //! * Re-putting a deleted object drops its tombstone (the store does it).
 
 mod answer;
-mod catalog;
 mod graph;
 mod query;
 mod types;

@@ -14,13 +14,13 @@ use etp_store::{
     ActiveStatus, ObjectFilter, ObjectKey, ObjectMeta, ReadTxn, RelationshipKind, TypeFilter, Uuid,
 };
 
-use super::answer::{UriCache, edge, resource, set_counts};
+use super::answer::{UriCache, edge};
 use super::graph::{
     Direction, FoundEdge, Kinds, StoreGraph, UuidIndex, Walk, counts_for, graph_counts,
 };
 use super::types::{TypeFilters, is_supported_concrete};
 use crate::access::Failure;
-use crate::handlers::objects::{ObjectRef, parse_object_uri};
+use crate::handlers::objects::{ObjectRef, parse_object_uri, resource_at, set_counts};
 
 /// Where a request starts.
 #[derive(Debug)]
@@ -255,7 +255,7 @@ impl ResourceQuery {
             if self.count_objects {
                 keys.push(key);
             }
-            resources.push(resource(uri, meta, None));
+            resources.push(resource_at(uri, meta, None));
         }
         if self.count_objects {
             let counts = if whole_dataspace && !truncated {
@@ -377,7 +377,7 @@ fn build_resources(
     for (i, (key, meta)) in objects.into_iter().enumerate() {
         let count = counts.as_ref().and_then(|c| c.get(i).copied());
         match uris.uri(&key, &meta.qualified_type) {
-            Some(uri) => resources.push(resource(uri, meta, count)),
+            Some(uri) => resources.push(resource_at(uri, meta, count)),
             None => unwritable(&meta),
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! * `resqml20.*`, `resqml20.` (pyetp) and `resqml20` are wildcards over one release.
 //! * A concrete type is matched ignoring the case of its name and written back in the
-//!   spelling of the [`catalog`](super::catalog) or of the stored objects, so that the
+//!   spelling of the [`catalog`](etp_model::catalog) or of the stored objects, so that the
 //!   store's exact type index finds it. RESQML 2.0.1 / EML 2.0 names without their `obj_`
 //!   prefix are accepted too, as etp-model accepts such root elements.
 //! * Anything that is not a qualified type, a release the store does not accept, or a name
@@ -12,11 +12,11 @@
 
 use std::collections::HashSet;
 
+use etp_model::catalog;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::names::QualifiedType;
 use etp_store::TypeFilter;
 
-use super::catalog::{self, Release};
 use crate::access::Failure;
 
 /// A parsed filter list. Empty = every type.
@@ -61,31 +61,29 @@ impl TypeFilters {
             let echo = shorten(text);
             let parsed = QualifiedType::parse(text.trim()).map_err(|e| unsupported(echo, e))?;
             let prefix = parsed.release_prefix();
-            let release = catalog::release(&prefix);
-            if release == Release::Unsupported {
+            let Some(release) = catalog::release_by_prefix(&prefix) else {
                 return Err(unsupported(
                     echo,
                     format_args!("this store does not accept {prefix} objects"),
                 ));
-            }
+            };
             let Some(name) = parsed.object_type() else {
                 filters.add(TypeFilter::Prefix(format!("{prefix}.")));
                 continue;
             };
-            match release {
-                Release::Listed(types) => match find_listed(types, &prefix, name) {
-                    Some(spelling) => {
-                        filters.add(TypeFilter::Exact(format!("{prefix}.{spelling}")))
+            if release.types().is_none() {
+                filters.add(TypeFilter::Exact(format!("{prefix}.{name}")));
+                continue;
+            }
+            match release.find_type_lenient(name) {
+                Some(spelling) => filters.add(TypeFilter::Exact(format!("{prefix}.{spelling}"))),
+                None => {
+                    if filters.unlisted_seen.insert(format!("{prefix}.{name}")) {
+                        filters
+                            .unlisted
+                            .push((echo.to_owned(), prefix, name.to_owned()));
                     }
-                    None => {
-                        if filters.unlisted_seen.insert(format!("{prefix}.{name}")) {
-                            filters
-                                .unlisted
-                                .push((echo.to_owned(), prefix, name.to_owned()));
-                        }
-                    }
-                },
-                _ => filters.add(TypeFilter::Exact(format!("{prefix}.{name}"))),
+                }
             }
         }
         Ok(filters)
@@ -144,28 +142,14 @@ impl TypeFilters {
 }
 
 /// Whether a concrete type (from a URI) is one the store accepts: its release is accepted
-/// and, where the catalog lists the release, the name is listed.
+/// and, where the catalog lists the release, the name is listed, with or without the
+/// `obj_` prefix of RESQML 2.0.1 / EML 2.0 (as type filters are matched).
 pub(crate) fn is_supported_concrete(qualified_type: &QualifiedType) -> bool {
     let Some(name) = qualified_type.object_type() else {
         return false;
     };
-    let prefix = qualified_type.release_prefix();
-    match catalog::release(&prefix) {
-        Release::Unsupported => false,
-        Release::Open => true,
-        Release::Listed(types) => find_listed(types, &prefix, name).is_some(),
-    }
-}
-
-/// The catalog spelling of `name`, also trying the `obj_` prefix of RESQML 2.0.1 / EML 2.0.
-fn find_listed(types: &'static [&'static str], prefix: &str, name: &str) -> Option<&'static str> {
-    catalog::find_type(types, name).or_else(|| {
-        let uses_obj = matches!(prefix, "resqml20" | "eml20");
-        if uses_obj && !name.starts_with("obj_") {
-            catalog::find_type(types, &format!("obj_{name}"))
-        } else {
-            None
-        }
+    catalog::release_by_prefix(&qualified_type.release_prefix()).is_some_and(|release| {
+        release.types().is_none() || release.find_type_lenient(name).is_some()
     })
 }
 

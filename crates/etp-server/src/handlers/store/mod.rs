@@ -4,7 +4,8 @@
 //! All three requests are maps: every request key is answered either in the response map
 //! or in the `errors` map of a trailing ProtocolException, never both (00-wire.md §9).
 //! Per key, in this order: an unparsable or non-object URI → `EINVALID_URI` (9); a type
-//! the store does not accept → `EDATAOBJECTTYPE_NOTSUPPORTED` (16, see `catalog.rs`); a
+//! the store does not accept → `EDATAOBJECTTYPE_NOTSUPPORTED` (16, see
+//! [`etp_model::catalog`]); a
 //! missing dataspace or object → `ENOT_FOUND` (11).
 //!
 //! * **Put** (`put.rs`) is an upsert of whole XML documents, kept byte for byte. The
@@ -37,14 +38,12 @@
 //!   puts (23; the store has no growing objects) and containers (`pruneContainedObjects`
 //!   has nothing to prune in RESQML; `PutResponse` lists are always empty).
 
-mod catalog;
 mod delete;
 mod get;
 mod put;
 
 use std::sync::Arc;
 
-pub use catalog::{check_supported, is_supported, types_of_release};
 use etp_protocol::codec::{Avro, Map};
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::types::Body;
@@ -52,7 +51,7 @@ use etp_protocol::types::datatypes::{DataValue, ErrorInfo};
 use etp_protocol::types::protocol::store::StoreMessage;
 use etp_store::ObjectKey;
 
-use super::objects::{ObjectRef, error_info, parse_object_uri};
+use super::objects::{ObjectRef, check_supported, error_info, parse_object_uri};
 use super::{HandlerFuture, ProtocolHandler, Request};
 use crate::access::DataAccess;
 use crate::config::ServerConfig;
