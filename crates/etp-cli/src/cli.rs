@@ -35,6 +35,8 @@ pub enum Command {
     Ping(PingArgs),
     /// Show what a server offers: capabilities document and negotiated session.
     Info(InfoArgs),
+    /// End-to-end benchmark with same-run baselines (in-process server, or --url).
+    Bench(crate::commands::bench::BenchArgs),
 }
 
 /// `etp serve`.

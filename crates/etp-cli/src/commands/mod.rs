@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod info;
 pub mod ping;
 pub mod serve;
@@ -14,5 +15,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args).await,
         Command::Ping(args) => ping::run(args).await,
         Command::Info(args) => info::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
