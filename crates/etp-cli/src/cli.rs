@@ -30,7 +30,8 @@ pub enum Command {
     /// Every setting can come from a flag, an `ETP_<SETTING>` environment variable or the
     /// TOML file given with --config (same names, snake_case); a flag beats the environment,
     /// which beats the file, which beats the built-in default.
-    Serve(ServeArgs),
+    // Boxed: the settings make this variant much larger than the others.
+    Serve(Box<ServeArgs>),
     /// ETP Ping/Pong round trips, printed like ping(8).
     Ping(PingArgs),
     /// Show what a server offers: capabilities document and negotiated session.

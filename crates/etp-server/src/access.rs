@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use etp_protocol::Uuid;
 use etp_protocol::error_code::ErrorCode;
 use etp_store::{DataspaceGuard, DataspaceLocks, LockScope, ReadTxn, Store, WriteTxn};
+use tokio::sync::Notify;
 
 use crate::handlers::store_error;
 
@@ -32,7 +33,32 @@ pub type Failure = (ErrorCode, String);
 pub struct DataAccess {
     store: Arc<dyn Store>,
     locks: DataspaceLocks,
+    /// Wakes writers waiting for a dataspace when a [`WriterLock`] is released.
+    released: Arc<Notify>,
     lock_wait: Duration,
+}
+
+/// A dataspace writer lock taken through [`DataAccess`]; releasing it wakes the writers
+/// waiting for a dataspace.
+pub struct WriterLock {
+    guard: Option<DataspaceGuard>,
+    released: Arc<Notify>,
+}
+
+impl std::fmt::Debug for WriterLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterLock")
+            .field("guard", &self.guard)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        // Released first, so the woken writers find it free.
+        drop(self.guard.take());
+        self.released.notify_waiters();
+    }
 }
 
 impl std::fmt::Debug for DataAccess {
@@ -56,6 +82,34 @@ pub struct OpenTransaction {
     /// The store transaction. `None` only while a request is using it on a blocking thread
     /// or after that request panicked (then the transaction is lost and reported so).
     pub view: Option<TxnView>,
+    /// The task that rolls the transaction back after `TransactionTimeoutPeriod`; dropping
+    /// it with the transaction (commit, rollback, session end) cancels it, so ended
+    /// transactions leave no sleeping task behind.
+    pub expiry: Option<ExpiryTimer>,
+}
+
+/// Cancels a transaction's expiry task when dropped.
+#[derive(Debug)]
+pub struct ExpiryTimer(Option<tokio::task::AbortHandle>);
+
+impl ExpiryTimer {
+    /// Wraps the handle of the expiry task.
+    pub fn new(task: tokio::task::AbortHandle) -> Self {
+        ExpiryTimer(Some(task))
+    }
+
+    /// Lets the task run on (the expiry task itself, when it fires).
+    pub fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ExpiryTimer {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for OpenTransaction {
@@ -92,7 +146,7 @@ pub enum TxnView {
         /// Pending writes; applied at commit.
         txn: Box<dyn WriteTxn>,
         /// Released when the transaction ends.
-        guard: DataspaceGuard,
+        guard: WriterLock,
     },
 }
 
@@ -139,6 +193,7 @@ impl DataAccess {
         DataAccess {
             store,
             locks: DataspaceLocks::new(),
+            released: Arc::new(Notify::new()),
             lock_wait,
         }
     }
@@ -237,14 +292,21 @@ impl DataAccess {
             }
         }
         drop(guard);
+        // A request whose every key was rejected names no dataspace and writes nothing: it
+        // must not wait for (or be refused because of) a transaction covering all
+        // dataspaces, the session's own included.
+        let lock = if dataspaces.is_empty() {
+            None
+        } else {
+            Some(
+                self.acquire(&LockScope::Paths(dataspaces.to_vec()), owner)
+                    .await?,
+            )
+        };
         let store = self.store.clone();
-        let locks = self.locks.clone();
-        let scope = LockScope::Paths(dataspaces.to_vec());
-        let wait = self.lock_wait;
         run_blocking(move || {
-            let _lock = locks
-                .lock_timeout(&scope, lock_owner(owner), wait)
-                .map_err(|_| busy(wait))?;
+            // Held until the commit is durable; a panic below releases it while unwinding.
+            let _lock = lock;
             let mut txn = store.write().map_err(|e| store_error(&e))?;
             let value = work(txn.as_mut()).map_err(|e| store_error(&e))?;
             txn.commit().map_err(|e| store_error(&e))?;
@@ -259,17 +321,41 @@ impl DataAccess {
         &self,
         scope: LockScope,
         owner: Uuid,
-    ) -> Result<DataspaceGuard, Failure> {
-        let locks = self.locks.clone();
-        let wait = self.lock_wait;
-        run_blocking(move || {
-            locks
-                .lock_timeout(&scope, lock_owner(owner), wait)
-                .map_err(|_| busy(wait))
-        })
-        .await?
+    ) -> Result<WriterLock, Failure> {
+        self.acquire(&scope, owner).await
+    }
+
+    /// Takes the writer lock of `scope`, waiting up to the configured time. The wait is on
+    /// a task, not a blocking thread: every session may have dozens of writes queued
+    /// behind one transaction, and parked blocking threads would exhaust the pool all
+    /// store work runs on. Every waiter is woken at each release, as with a condition
+    /// variable (no FIFO order).
+    async fn acquire(&self, scope: &LockScope, owner: Uuid) -> Result<WriterLock, Failure> {
+        let deadline = tokio::time::Instant::now() + self.lock_wait;
+        loop {
+            // Registered before trying, so a release in between is not missed.
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if let Ok(guard) = self.locks.try_lock(scope, lock_owner(owner)) {
+                return Ok(WriterLock {
+                    guard: Some(guard),
+                    released: self.released.clone(),
+                });
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(busy(self.lock_wait));
+            }
+            // Also retried now and then: a lock taken through `locks()` directly is
+            // released without waking anyone.
+            let _ = tokio::time::timeout((deadline - now).min(LOCK_RETRY), released).await;
+        }
     }
 }
+
+/// Longest a waiting writer goes without retrying the lock.
+const LOCK_RETRY: Duration = Duration::from_millis(100);
 
 /// The lock owner id of a session.
 fn lock_owner(session: Uuid) -> u128 {

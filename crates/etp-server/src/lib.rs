@@ -90,6 +90,17 @@ impl Server {
         handlers.register(Arc::new(handlers::dataspace::DataspaceHandler::new(
             access.clone(),
         )));
+        handlers.register(Arc::new(handlers::transaction::TransactionHandler::new(
+            access.clone(),
+            config.transaction_timeout_secs,
+        )));
+        handlers.register(Arc::new(handlers::store::StoreHandler::new(
+            access.clone(),
+            &config,
+        )));
+        handlers.register(Arc::new(
+            handlers::supported_types::SupportedTypesHandler::new(access.clone(), &config),
+        ));
         Server::bind_with(config, handlers).await
     }
 

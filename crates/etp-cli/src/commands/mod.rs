@@ -12,7 +12,7 @@ use crate::cli::Command;
 /// Runs one subcommand.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Ping(args) => ping::run(args).await,
         Command::Info(args) => info::run(args).await,
         Command::Bench(args) => bench::run(args).await,

@@ -4,6 +4,9 @@
 
 pub mod dataspace;
 pub mod objects;
+pub mod transaction;
+pub mod store;
+pub mod supported_types;
 
 use std::future::Future;
 use std::pin::Pin;
