@@ -101,6 +101,7 @@ pub fn surface(values: usize) -> Vec<f64> {
 pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     let settings = &env.settings;
     let setup = env.connect().await?;
+    let closer = util::Closer::new(&setup);
     let path = util::unique("arrays");
     let dataspace = util::create_dataspace(&setup, &path).await?;
     let epc = format!(
@@ -125,7 +126,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     }
     .await;
     util::delete_dataspace(&setup, &dataspace).await;
-    setup.close("etp bench").await?;
+    closer.close().await?;
     result
 }
 
@@ -143,6 +144,7 @@ async fn measure_size(
     let client = Client::connect(env.client_config_sized(size))
         .await
         .context("cannot open an ETP session")?;
+    let closer = util::Closer::new(&client);
     let negotiated = client.max_message_size();
     let plan = Plan::new(settings.array_bytes, negotiated)?;
     let window = settings.window;
@@ -240,7 +242,7 @@ async fn measure_size(
         let elapsed = etp_get(&client, epc, &array_path, plan, window, source).await?;
         get.push_pair(util::mb_per_s(bytes, elapsed), download);
     }
-    client.close("etp bench").await?;
+    closer.close().await?;
     report.add(put);
     report.add(bare_upload);
     report.add(disk);

@@ -31,6 +31,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     let settings = &env.settings;
     let count = settings.resources;
     let client = env.connect().await?;
+    let closer = util::Closer::new(&client);
     let path = util::unique("discovery");
     let uri = util::dataspace_uri(&path);
     let objects = xml::grid_objects(&uri, count, OBJECT_SIZE, 0xd15c);
@@ -108,7 +109,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     if !env.in_process() {
         util::delete_dataspace(&client, &uri).await;
     }
-    client.close("etp bench").await?;
+    closer.close().await?;
     Ok(())
 }
 

@@ -76,6 +76,10 @@ pub struct BenchArgs {
     /// Size of the DataArray figures' array, MiB [default: 1024, quick 32].
     #[arg(long, value_name = "MIB")]
     pub array_mib: Option<u64>,
+    /// Size of the array pyetp moves, MiB: pyetp encodes at about 12 MB/s, so a smaller
+    /// array keeps the run short [default: 256, quick 16].
+    #[arg(long, value_name = "MIB")]
+    pub pyetp_array_mib: Option<u64>,
     /// Negotiated message sizes of the DataArray figures, MiB [default: 1,8,16].
     #[arg(long, value_delimiter = ',', value_name = "MIB")]
     pub message_sizes: Vec<u64>,
@@ -156,6 +160,8 @@ pub struct Settings {
     pub duration: Duration,
     /// Bytes of the DataArray figures' array.
     pub array_bytes: u64,
+    /// Bytes of the array pyetp moves (and our client, next to it).
+    pub pyetp_array_bytes: u64,
     /// Negotiated message sizes of the DataArray figures, bytes.
     pub message_sizes: Vec<usize>,
     /// Objects per object figure.
@@ -204,6 +210,7 @@ impl Settings {
             quick,
             duration,
             array_bytes: args.array_mib.unwrap_or(pick(quick, 1024, 32)).max(1) << 20,
+            pyetp_array_bytes: args.pyetp_array_mib.unwrap_or(pick(quick, 256, 16)).max(1) << 20,
             message_sizes: message_sizes.iter().map(|m| (m << 20) as usize).collect(),
             objects: args.objects.unwrap_or(pick(quick, 10_000, 300)).max(1),
             resources: args.resources.unwrap_or(pick(quick, 100_000, 3_000)).max(1),

@@ -38,6 +38,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     let settings = &env.settings;
     let count = settings.objects;
     let client = env.connect().await?;
+    let closer = util::Closer::new(&client);
     let transaction_note = if client.supports_protocol(18) {
         "all puts of a run in one transaction (commit timed); baseline: one store commit per run"
     } else {
@@ -105,7 +106,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
         report.add(put);
         report.add(get);
     }
-    client.close("etp bench").await?;
+    closer.close().await?;
     Ok(())
 }
 

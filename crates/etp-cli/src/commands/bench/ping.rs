@@ -104,6 +104,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
         let bare_rtts = bare.echo_rtts(len, settings.duration, MIN_SAMPLES).await?;
         bare.close().await?;
         let client = env.connect().await?;
+        let closer = util::Closer::new(&client);
         for _ in 0..20 {
             client.ping().await?;
         }
@@ -154,7 +155,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
         })
         .await?;
         pipelined.push_pair(etp, bare);
-        client.close("etp bench").await?;
+        closer.close().await?;
     }
     report.add(p50);
     report.add(p99);

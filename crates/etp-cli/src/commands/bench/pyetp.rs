@@ -61,7 +61,8 @@ pub async fn run(env: &Env, python: &Path, report: &mut Report) -> anyhow::Resul
     for &size in &settings.message_sizes {
         let mib = size >> 20;
         let client = Client::connect(env.client_config_sized(size)).await?;
-        let plan = Plan::new(settings.array_bytes, client.max_message_size())?;
+        let closer = util::Closer::new(&client);
+        let plan = Plan::new(settings.pyetp_array_bytes, client.max_message_size())?;
         let source = Arc::new(arrays::surface(plan.block_bytes() / 8));
         let path = util::unique(&format!("pyetp-{mib}mib"));
         let dataspace = util::create_dataspace(&client, &path).await?;
@@ -201,7 +202,7 @@ pub async fn run(env: &Env, python: &Path, report: &mut Report) -> anyhow::Resul
             }
         }
         util::delete_dataspace(&client, &dataspace).await;
-        client.close("etp bench").await?;
+        closer.close().await?;
         report.add(put);
         report.add(get);
         report.add(encode);

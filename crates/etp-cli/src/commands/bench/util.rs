@@ -82,6 +82,37 @@ where
     Ok(total as f64 / start.elapsed().as_secs_f64().max(1e-9))
 }
 
+/// Closes a session however the family ends: [`Closer::close`] on success, in the
+/// background when dropped on an error path (so the server is not left waiting for an
+/// abandoned session at shutdown).
+pub struct Closer(Option<Client>);
+
+impl Closer {
+    /// Guards `client` (a clone; every clone shares the session).
+    pub fn new(client: &Client) -> Closer {
+        Closer(Some(client.clone()))
+    }
+
+    /// Closes the session now.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        if let Some(client) = self.0.take() {
+            client.close("etp bench").await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        if let (Some(client), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move {
+                let _ = client.close("etp bench failed").await;
+            });
+        }
+    }
+}
+
 /// A name unique to this bench process, for dataspaces on shared servers.
 pub fn unique(tag: &str) -> String {
     let nanos = std::time::SystemTime::now()
