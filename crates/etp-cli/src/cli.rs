@@ -36,6 +36,8 @@ pub enum Command {
     Ping(PingArgs),
     /// Show what a server offers: capabilities document and negotiated session.
     Info(InfoArgs),
+    /// List a server's live and past sessions (its `GET /sessions?all=true`), newest first.
+    Sessions(SessionsArgs),
     /// End-to-end benchmark with same-run baselines (in-process server, or --url).
     Bench(crate::commands::bench::BenchArgs),
 }
@@ -271,6 +273,24 @@ pub struct InfoArgs {
     /// Print a JSON document instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `etp sessions`.
+#[derive(Debug, Clone, Args)]
+pub struct SessionsArgs {
+    /// The server: its ETP endpoint (`ws://host:port/path`) or HTTP base
+    /// (`http://host:port/path`).
+    #[arg(value_name = "URL_OR_HTTP_BASE")]
+    pub url: String,
+    /// Print the server's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Most sessions to list.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: usize,
+    /// Seconds to wait for the answer.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
 }
 
 /// The full command, with `[default: …]` added to every `serve` setting from

@@ -14,7 +14,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tracing::{debug, warn};
 
 use crate::capabilities;
-use crate::state::{ConnectionInfo, ServerState};
+use crate::state::{ConnectionInfo, ServerState, SessionSnapshot};
 
 /// The ETP 1.2 WebSocket subprotocol.
 pub const SUBPROTOCOL: &str = "etp12.energistics.org";
@@ -66,16 +66,71 @@ pub async fn route(
             );
             r
         }
-        "/sessions" => json(
-            StatusCode::OK,
-            serde_json::to_value(server.sessions.snapshots()).unwrap_or_default(),
-        ),
+        "/sessions" => sessions(&server, &query).await,
         "/" => text(
             StatusCode::UPGRADE_REQUIRED,
             "this is an ETP 1.2 endpoint: connect with a WebSocket using subprotocol etp12.energistics.org",
         ),
         _ => text(StatusCode::NOT_FOUND, "not found"),
     })
+}
+
+/// Default number of sessions `GET /sessions?all=true` returns.
+pub const DEFAULT_SESSIONS_LIMIT: usize = 100;
+
+/// `GET /sessions`: the live sessions, oldest first. With `all=true`, the live sessions and
+/// the past ones from the session history, newest first, at most `limit` (default
+/// [`DEFAULT_SESSIONS_LIMIT`], capped at
+/// [`MAX_LIST_LIMIT`](crate::session::history::MAX_LIST_LIMIT)).
+async fn sessions(server: &ServerState, query: &HashMap<String, String>) -> HttpResponse {
+    let all = query
+        .get("all")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "" | "true" | "1" | "yes"));
+    let limit = match query.get("limit").map(|v| v.parse::<usize>()) {
+        None => DEFAULT_SESSIONS_LIMIT,
+        Some(Ok(n)) => n.min(crate::session::history::MAX_LIST_LIMIT),
+        Some(Err(_)) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "limit must be a non-negative integer",
+            );
+        }
+    };
+    let mut list = server.sessions.snapshots();
+    if !all {
+        return json(
+            StatusCode::OK,
+            serde_json::to_value(list).unwrap_or_default(),
+        );
+    }
+    if let Some(history) = &server.history {
+        // Live sessions have a record too: ask for enough to still fill `limit` without them.
+        match history.recent(limit.saturating_add(list.len())).await {
+            Ok(records) => {
+                let live: std::collections::HashSet<String> =
+                    list.iter().map(|s| s.id().to_owned()).collect();
+                list.extend(
+                    records
+                        .iter()
+                        .map(SessionSnapshot::from_record)
+                        .filter(|s| !live.contains(s.id())),
+                );
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot read the session history");
+                return text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("cannot read the session history: {e}"),
+                );
+            }
+        }
+    }
+    list.sort_by_key(|s| std::cmp::Reverse(s.connected_micros()));
+    list.truncate(limit);
+    json(
+        StatusCode::OK,
+        serde_json::to_value(list).unwrap_or_default(),
+    )
 }
 
 fn upgrade(

@@ -83,7 +83,7 @@ impl Server {
             .map_err(|e| ServerError::Store(e.to_string()))?;
         let store: Arc<dyn etp_store::Store> = Arc::new(store);
         let access = Arc::new(access::DataAccess::new(
-            store,
+            store.clone(),
             Duration::from_secs(config.write_lock_wait_secs),
         ));
         let mut handlers = Registry::default();
@@ -101,15 +101,31 @@ impl Server {
         handlers.register(Arc::new(
             handlers::supported_types::SupportedTypesHandler::new(access.clone(), &config),
         ));
-        Server::bind_with(config, handlers).await
+        let store = access.store().clone();
+        Server::bind_with_store(config, handlers, Some(store)).await
     }
 
-    /// Like [`Server::bind`] with an explicit handler registry (tests and embedders).
+    /// Like [`Server::bind`] with an explicit handler registry (tests and embedders); no
+    /// session history is kept.
     pub async fn bind_with(
         config: ServerConfig,
         handlers: Registry,
     ) -> Result<Server, ServerError> {
+        Server::bind_with_store(config, handlers, None).await
+    }
+
+    /// Like [`Server::bind_with`], recording sessions in `store` when given (see
+    /// [`session::history`]; records past the retention period are purged here).
+    pub async fn bind_with_store(
+        config: ServerConfig,
+        handlers: Registry,
+        store: Option<Arc<dyn etp_store::Store>>,
+    ) -> Result<Server, ServerError> {
         config.validate().map_err(ServerError::Config)?;
+        let history = store.map(session::SessionHistory::new);
+        if let Some(history) = &history {
+            history.purge_expired().await;
+        }
         let server_instance_id = load_or_create_instance_id(&config.data_dir)?;
         let listener =
             TcpListener::bind(config.listen)
@@ -127,6 +143,7 @@ impl Server {
             metrics: Default::default(),
             shutdown,
             started_micros: now_micros(),
+            history,
         });
         Ok(Server { listener, state })
     }

@@ -1,5 +1,5 @@
-//! State shared by all sessions: configuration, the handler registry, live sessions and
-//! metrics.
+//! State shared by all sessions: configuration, the handler registry, live sessions,
+//! the session history and metrics.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -9,13 +9,14 @@ use std::sync::{Arc, Mutex};
 use etp_protocol::Uuid;
 use etp_protocol::codec::Map;
 use etp_protocol::types::datatypes::{DataValue, SupportedDataObject};
+use etp_store::SessionRecord;
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::ServerConfig;
 use crate::handlers::Registry;
 use crate::metrics::Metrics;
-use crate::session::ServerOffer;
+use crate::session::{ServerOffer, SessionHistory};
 
 /// Everything sessions share.
 pub struct ServerState {
@@ -33,6 +34,9 @@ pub struct ServerState {
     pub shutdown: watch::Sender<bool>,
     /// Server start, µs since the epoch.
     pub started_micros: i64,
+    /// Where session records are persisted (`None` when the server runs without a store,
+    /// e.g. [`crate::Server::bind_with`]).
+    pub history: Option<SessionHistory>,
 }
 
 impl ServerState {
@@ -173,10 +177,19 @@ struct SessionDetails {
     protocols: Vec<i32>,
     state: &'static str,
     close_reason: Option<String>,
+    closed_micros: Option<i64>,
     data_partition_id: Option<String>,
 }
 
-/// JSON view of a session.
+/// State of a live session that sent OpenSession.
+const STATE_OPEN: &str = "open";
+/// State of a session that has ended.
+const STATE_CLOSED: &str = "closed";
+/// State of a past session whose end was never recorded: the server stopped without
+/// closing it (crash, kill).
+const STATE_INTERRUPTED: &str = "interrupted";
+
+/// JSON view of a session, live or from the history (`GET /sessions`).
 #[derive(Debug, Serialize)]
 pub struct SessionSnapshot {
     id: String,
@@ -190,6 +203,44 @@ pub struct SessionSnapshot {
     bytes_out: u64,
 }
 
+impl SessionSnapshot {
+    /// The view of a persisted record of a session that is not live.
+    pub fn from_record(record: &SessionRecord) -> SessionSnapshot {
+        SessionSnapshot {
+            id: Uuid(record.id).to_string(),
+            peer: Some(record.peer_address.clone()).filter(|p| !p.is_empty()),
+            connected_micros: record.opened_at,
+            details: SessionDetails {
+                client_application: record.application_name.clone(),
+                client_version: record.application_version.clone(),
+                protocols: record.protocols.clone(),
+                state: if record.closed_at.is_some() {
+                    STATE_CLOSED
+                } else {
+                    STATE_INTERRUPTED
+                },
+                close_reason: record.close_reason.clone(),
+                closed_micros: record.closed_at,
+                data_partition_id: None,
+            },
+            messages_in: record.messages_in,
+            messages_out: record.messages_out,
+            bytes_in: record.bytes_in,
+            bytes_out: record.bytes_out,
+        }
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// When the WebSocket opened, µs since the epoch.
+    pub fn connected_micros(&self) -> i64 {
+        self.connected_micros
+    }
+}
+
 impl SessionInfo {
     /// Records what RequestSession told us.
     pub fn opened(&self, application: &str, version: &str, protocols: &[i32]) {
@@ -197,15 +248,16 @@ impl SessionInfo {
             d.client_application = application.to_owned();
             d.client_version = version.to_owned();
             d.protocols = protocols.to_vec();
-            d.state = "open";
+            d.state = STATE_OPEN;
         }
     }
 
-    /// Records why the session ended.
+    /// Records why and when the session ended.
     pub fn close(&self, reason: &str) {
         if let Ok(mut d) = self.details.lock() {
-            d.state = "closed";
+            d.state = STATE_CLOSED;
             d.close_reason = Some(reason.to_owned());
+            d.closed_micros = Some(crate::now_micros());
         }
     }
 
@@ -228,6 +280,25 @@ impl SessionInfo {
             peer: self.peer.map(|p| p.to_string()),
             connected_micros: self.connected_micros,
             details: self.details.lock().map(|d| d.clone()).unwrap_or_default(),
+            messages_in: self.messages_in.load(Ordering::Relaxed),
+            messages_out: self.messages_out.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The session as the store keeps it ([`SessionHistory`]).
+    pub fn to_record(&self) -> SessionRecord {
+        let details = self.details.lock().map(|d| d.clone()).unwrap_or_default();
+        SessionRecord {
+            id: self.id.0,
+            application_name: details.client_application,
+            application_version: details.client_version,
+            peer_address: self.peer.map(|p| p.to_string()).unwrap_or_default(),
+            protocols: details.protocols,
+            opened_at: self.connected_micros,
+            closed_at: details.closed_micros,
+            close_reason: details.close_reason,
             messages_in: self.messages_in.load(Ordering::Relaxed),
             messages_out: self.messages_out.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),

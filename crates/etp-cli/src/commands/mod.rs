@@ -4,6 +4,7 @@ pub mod bench;
 pub mod info;
 pub mod ping;
 pub mod serve;
+pub mod sessions;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(*args).await,
         Command::Ping(args) => ping::run(args).await,
         Command::Info(args) => info::run(args).await,
+        Command::Sessions(args) => sessions::run(args).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

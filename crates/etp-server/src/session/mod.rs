@@ -7,6 +7,7 @@
 //! protocols run concurrently on their own tasks, bounded per session; responses go through
 //! the writer queue with their correlation ids.
 
+pub mod history;
 mod negotiate;
 mod outgoing;
 mod wire;
@@ -25,9 +26,10 @@ use etp_protocol::types::protocol::core::{
     Acknowledge, AuthorizeResponse, CloseSession, CoreMessage, Pong, ProtocolException,
 };
 use tokio::sync::{Semaphore, mpsc};
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
-pub use negotiate::{Negotiated, ServerOffer, negotiate};
+pub use history::SessionHistory;
+pub use negotiate::{Negotiated, ServerOffer, TypePattern, negotiate};
 pub use outgoing::{Outgoing, Responder, SessionClosed, chunk_by_size};
 pub(crate) use wire::{WireEvent, WireReader, run_writer};
 
@@ -68,6 +70,10 @@ struct PendingSet {
 }
 
 /// Runs one session to completion on an upgraded WebSocket.
+///
+/// Everything the session does (this actor, its writer task, the handler tasks of its
+/// requests, the history writes) runs inside a `session` span carrying the session id and
+/// the peer, so every log line says which session it belongs to.
 pub(crate) async fn run<S>(
     ws: fastwebsockets::WebSocket<S>,
     conn: ConnectionInfo,
@@ -75,23 +81,39 @@ pub(crate) async fn run<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let info = server.sessions.register(&conn);
+    let peer = conn.peer.map(|p| p.to_string()).unwrap_or_default();
+    let span = info_span!("session", id = %info.id, peer = %peer);
+    serve(ws, server, info).instrument(span).await;
+}
+
+async fn serve<S>(
+    ws: fastwebsockets::WebSocket<S>,
+    server: Arc<ServerState>,
+    info: Arc<SessionInfo>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let hard_limit = server.config.max_message_size as usize;
     let (reader, writer) = ws.split(tokio::io::split);
     let (tx, rx) = mpsc::channel::<Outgoing>(256);
-    let info = server.sessions.register(&conn);
-    let writer_task = tokio::spawn(run_writer(
-        writer,
-        rx,
-        server.config.compression_level,
-        server.clone(),
-        info.clone(),
-    ));
+    let writer_task = tokio::spawn(
+        run_writer(
+            writer,
+            rx,
+            server.config.compression_level,
+            server.clone(),
+            info.clone(),
+        )
+        .in_current_span(),
+    );
     let mut actor = Actor {
         server: server.clone(),
         info: info.clone(),
         tx: tx.clone(),
         state: State::AwaitingRequestSession,
         opened: None,
+        open_record: None,
         pending: HashMap::new(),
         in_flight: Arc::new(Semaphore::new(server.config.max_requests_in_flight)),
     };
@@ -103,14 +125,20 @@ pub(crate) async fn run<S>(
     if let Some(ctx) = actor.opened.take()
         && let Some(id) = ctx.transaction.abort().await
     {
-        info!(session = %info.id, transaction = %id, "open transaction rolled back at session end");
+        info!(transaction = %id, "open transaction rolled back at session end");
     }
+    let open_record = actor.open_record.take();
     drop(actor);
     drop(tx);
     // The writer drains what handlers already queued, then closes the socket.
     let _ = writer_task.await;
+    // Written after the writer is done so the counters are final, and before the session
+    // leaves the registry so a graceful shutdown waits for it.
+    if let (Some(history), Some(opened)) = (&server.history, open_record) {
+        history.record_close(opened, info.to_record()).await;
+    }
     server.sessions.unregister(&info);
-    info!(session = %info.id, reason = %close_reason, "session closed");
+    info!(reason = %close_reason, "session closed");
 }
 
 struct Actor {
@@ -120,6 +148,8 @@ struct Actor {
     state: State,
     /// The session context once open, kept past closing to end its transaction.
     opened: Option<Arc<SessionContext>>,
+    /// The write of the session's record at OpenSession, awaited before the final one.
+    open_record: Option<tokio::task::JoinHandle<()>>,
     pending: HashMap<i64, PendingSet>,
     in_flight: Arc<Semaphore>,
 }
@@ -145,7 +175,8 @@ impl Actor {
             };
             let event = tokio::select! {
                 event = wire.next() => event,
-                _ = shutdown.changed() => {
+                // `wait_for` also sees a shutdown that began before this session subscribed.
+                () = async { drop(shutdown.wait_for(|stopping| *stopping).await) } => {
                     self.close_session("server shutting down").await;
                     return "server shutdown".into();
                 }
@@ -218,7 +249,7 @@ impl Actor {
                 let (protocol, correlation) =
                     e.header().map_or((0, 0), |h| (h.protocol, h.message_id));
                 self.server.metrics.count_error(e.error_code().code());
-                debug!(session = %self.info.id, error = %e, "undecodable message");
+                debug!(error = %e, "undecodable message");
                 self.send_error(protocol, correlation, e.error_code(), &e.to_string())
                     .await;
                 return None;
@@ -268,7 +299,6 @@ impl Actor {
                             &protocols,
                         );
                         info!(
-                            session = %session_id,
                             client = %request.application_name,
                             version = %request.application_version,
                             protocols = ?protocols,
@@ -276,6 +306,18 @@ impl Actor {
                             max_message_size = negotiated.max_message_size,
                             "session opened"
                         );
+                        if negotiated.data_objects.is_empty() {
+                            // Not fatal (01-core.md §4.2, as the DevKit): the client may
+                            // still use types-agnostic requests such as GetDataspaces.
+                            warn!(
+                                declared = ?request
+                                    .supported_data_objects
+                                    .iter()
+                                    .map(|d| d.qualified_type.as_str())
+                                    .collect::<Vec<_>>(),
+                                "none of the client's data object types is supported (ENOSUPPORTEDDATAOBJECTTYPES)"
+                            );
+                        }
                         let ctx = Arc::new(SessionContext {
                             session_id,
                             negotiated,
@@ -284,6 +326,9 @@ impl Actor {
                         });
                         self.opened = Some(ctx.clone());
                         self.state = State::Open(ctx);
+                        if let Some(history) = &self.server.history {
+                            self.open_record = Some(history.record_open(self.info.to_record()));
+                        }
                         self.send(Outgoing::message(0, 2, id, open.into(), true))
                             .await;
                         None
@@ -311,7 +356,7 @@ impl Actor {
                 Some(format!("client closed before opening: {}", close.reason))
             }
             Body::ProtocolException(pe) => {
-                debug!(session = %self.info.id, ?pe, "client sent ProtocolException");
+                debug!(?pe, "client sent ProtocolException");
                 None
             }
             Body::Acknowledge(_) => None,
@@ -392,7 +437,7 @@ impl Actor {
                 };
             }
             Body::ProtocolException(pe) => {
-                debug!(session = %self.info.id, ?pe, "client sent ProtocolException");
+                debug!(?pe, "client sent ProtocolException");
                 return None;
             }
             Body::Acknowledge(_) => return None,
@@ -533,11 +578,21 @@ impl Actor {
         let metrics = self.server.metrics.clone();
         let started = Instant::now();
         let message_type = header.message_type;
-        tokio::spawn(async move {
-            handler.handle(ctx, request, responder).await;
-            metrics.observe_latency(header.protocol, message_type, started.elapsed());
-            drop(permit);
-        });
+        // A child of the session span (the current one here).
+        let span = info_span!(
+            "request",
+            protocol = header.protocol,
+            message_type,
+            correlation_id = header.message_id
+        );
+        tokio::spawn(
+            async move {
+                handler.handle(ctx, request, responder).await;
+                metrics.observe_latency(header.protocol, message_type, started.elapsed());
+                drop(permit);
+            }
+            .instrument(span),
+        );
     }
 
     async fn send(&self, outgoing: Outgoing) {

@@ -48,6 +48,90 @@ pub struct Negotiated {
     pub max_message_size: u64,
     /// The client's capabilities per accepted protocol (its own limits, e.g. MaxResponseCount).
     pub client_protocol_capabilities: BTreeMap<i32, Map<DataValue>>,
+    /// The data object types usable in this session: the client's declared types that the
+    /// server supports (01-core.md §4.2). OpenSession itself lists the server's full set,
+    /// as the DevKit does.
+    pub data_objects: Vec<TypePattern>,
+}
+
+impl Negotiated {
+    /// Whether `qualified_type` (e.g. `resqml20.obj_Grid2dRepresentation`) was negotiated
+    /// for this session; requests for other types get `EDATAOBJECTTYPE_NOTSUPPORTED` (16).
+    pub fn supports_data_object(&self, qualified_type: &str) -> bool {
+        self.data_objects.iter().any(|p| p.matches(qualified_type))
+    }
+}
+
+/// One entry of a `supportedDataObjects` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypePattern {
+    /// Every type of a family and version: `resqml20.*`, and also pyetp's `resqml20.` and a
+    /// bare `resqml20` (01-core.md §4.2). Holds the family, lower-case.
+    Family(String),
+    /// One qualified type, e.g. `witsml21.Well`.
+    Exact(String),
+}
+
+impl TypePattern {
+    /// Reads a `qualifiedType` entry; `None` when it is empty.
+    pub fn parse(text: &str) -> Option<TypePattern> {
+        let text = text.trim();
+        let family = if let Some(family) = text.strip_suffix(".*") {
+            Some(family)
+        } else if let Some(family) = text.strip_suffix('.') {
+            Some(family)
+        } else if !text.contains('.') {
+            Some(text)
+        } else {
+            None
+        };
+        match family {
+            Some("") => None,
+            Some(family) => Some(TypePattern::Family(family.to_ascii_lowercase())),
+            None => Some(TypePattern::Exact(text.to_owned())),
+        }
+    }
+
+    /// Whether a qualified type falls under this pattern (family case-insensitively, as
+    /// clients differ in capitalisation).
+    pub fn matches(&self, qualified_type: &str) -> bool {
+        match self {
+            TypePattern::Family(family) => qualified_type
+                .split_once('.')
+                .is_some_and(|(f, name)| !name.is_empty() && f.eq_ignore_ascii_case(family)),
+            TypePattern::Exact(t) => t.eq_ignore_ascii_case(qualified_type),
+        }
+    }
+}
+
+/// The client's declared types the server also supports. A client that declares nothing
+/// gets the server's whole set (UNSURE: strictly that client handles no object at all; no
+/// client we know sends an empty list, and refusing everything would help nobody).
+fn negotiate_data_objects(
+    client: &[SupportedDataObject],
+    server: &[SupportedDataObject],
+) -> Vec<TypePattern> {
+    let server: Vec<TypePattern> = server
+        .iter()
+        .filter_map(|d| TypePattern::parse(&d.qualified_type))
+        .collect();
+    if client.is_empty() {
+        return server;
+    }
+    let mut usable = Vec::new();
+    for pattern in client
+        .iter()
+        .filter_map(|d| TypePattern::parse(&d.qualified_type))
+    {
+        let supported = match &pattern {
+            TypePattern::Family(family) => server.contains(&TypePattern::Family(family.clone())),
+            TypePattern::Exact(t) => server.iter().any(|s| s.matches(t)),
+        };
+        if supported && !usable.contains(&pattern) {
+            usable.push(pattern);
+        }
+    }
+    usable
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
@@ -182,6 +266,7 @@ pub fn negotiate(
         gzip,
         max_message_size,
         client_protocol_capabilities: client_caps,
+        data_objects: negotiate_data_objects(&request.supported_data_objects, &offer.data_objects),
     })
 }
 
@@ -293,6 +378,69 @@ mod tests {
         req.requested_protocols = vec![requested(4, "Store"), requested(4, "store")];
         let n = negotiate(&req, &offer(), Uuid::NIL, 0).unwrap();
         assert_eq!(n.open_session.supported_protocols.len(), 1);
+    }
+
+    fn declared(types: &[&str]) -> Vec<SupportedDataObject> {
+        types
+            .iter()
+            .map(|t| SupportedDataObject {
+                qualified_type: t.to_string(),
+                data_object_capabilities: Map::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn type_patterns_accept_the_wildcard_spellings_clients_use() {
+        for family in ["resqml20.*", "resqml20.", "resqml20", " RESQML20.* "] {
+            assert_eq!(
+                TypePattern::parse(family),
+                Some(TypePattern::Family("resqml20".into())),
+                "{family}"
+            );
+        }
+        assert_eq!(
+            TypePattern::parse("witsml21.Well"),
+            Some(TypePattern::Exact("witsml21.Well".into()))
+        );
+        assert_eq!(TypePattern::parse("  "), None);
+        let family = TypePattern::Family("resqml20".into());
+        assert!(family.matches("resqml20.obj_Grid2dRepresentation"));
+        assert!(!family.matches("resqml22.Grid2dRepresentation"));
+        assert!(!family.matches("resqml20."));
+        assert!(!family.matches("resqml20"));
+    }
+
+    #[test]
+    fn session_data_objects_are_the_supported_part_of_the_clients_list() {
+        let mut server = offer();
+        server.data_objects = declared(&["resqml20.*", "eml20.*", "witsml21.*"]);
+        let mut req = pyetp_request();
+        // pyetp's spelling without '*', an exact type, and a family the server lacks.
+        req.supported_data_objects = declared(&["resqml20.", "witsml21.Well", "prodml22.*"]);
+        let n = negotiate(&req, &server, Uuid::NIL, 0).unwrap();
+        assert!(n.supports_data_object("resqml20.obj_Grid2dRepresentation"));
+        assert!(n.supports_data_object("witsml21.Well"));
+        assert!(!n.supports_data_object("witsml21.Wellbore"));
+        assert!(!n.supports_data_object("eml20.obj_EpcExternalPartReference"));
+        assert!(!n.supports_data_object("prodml22.Anything"));
+        // OpenSession lists the server's whole set, wildcards as they are.
+        let listed: Vec<&str> = n
+            .open_session
+            .supported_data_objects
+            .iter()
+            .map(|d| d.qualified_type.as_str())
+            .collect();
+        assert_eq!(listed, ["resqml20.*", "eml20.*", "witsml21.*"]);
+
+        // Nothing in common: the session opens, with no usable type.
+        req.supported_data_objects = declared(&["prodml22.*"]);
+        let n = negotiate(&req, &server, Uuid::NIL, 0).unwrap();
+        assert!(n.data_objects.is_empty());
+        // Nothing declared: everything the server has.
+        req.supported_data_objects.clear();
+        let n = negotiate(&req, &server, Uuid::NIL, 0).unwrap();
+        assert!(n.supports_data_object("eml20.obj_EpcExternalPartReference"));
     }
 
     #[test]

@@ -176,7 +176,7 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
             }
         };
         if let Err(e) = result {
-            debug!(session = %info.id, error = %e, "write failed");
+            debug!(error = %e, "write failed");
             break;
         }
     }
