@@ -87,3 +87,46 @@ fn unknown_family_is_refused() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("nonsense"));
 }
+
+#[test]
+fn tiny_memory_and_object_figures_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json_path = dir.path().join("bench.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_etp"))
+        .args(["bench", "--only", "memory,objects", "--runs", "1"])
+        .args(["--idle-sessions", "20", "--objects", "20", "--json"])
+        .arg(&json_path)
+        .env_remove("ETP_TOKEN")
+        .output()
+        .expect("run etp bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("json written"))
+            .expect("valid JSON");
+    let figure = |id: &str| {
+        report["figures"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["id"] == id))
+            .unwrap_or_else(|| panic!("{id} missing: {report}"))
+            .clone()
+    };
+    // The server ran in a child process and kept every session.
+    assert_eq!(figure("memory.sessions_held_20")["median"], 20.0);
+    let per_session = figure("memory.rss_per_session_20");
+    assert!(per_session["median"].as_f64().unwrap() >= 0.0);
+    assert_eq!(per_session["target"]["text"], "≤ 64.0 KiB");
+    // Objects went through the server and the raw store baseline.
+    for id in [
+        "objects.put_batch_1",
+        "objects.get_batch_1",
+        "objects.put_batch_100",
+        "objects.get_batch_100",
+    ] {
+        let f = figure(id);
+        assert!(f["median"].as_f64().unwrap() > 0.0, "{id}");
+        assert!(f["baseline"]["median"].as_f64().unwrap() > 0.0, "{id}");
+        assert_eq!(f["target"]["text"], "ratio ≥ 0.50", "{id}");
+    }
+}

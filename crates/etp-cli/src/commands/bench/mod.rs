@@ -14,7 +14,7 @@
 //! | `discovery` | GetResources depth 1 on a dataspace of 100,000 objects | the store engine listing the same objects |
 //! | `arrays` | DataArray put/get of 1 GiB of float64 through subarrays at 1, 8, 16 MiB messages | bare upload/download, durable file write |
 //! | `memory` | server RSS per idle session with 1,000 and 10,000 sessions | target only |
-//! | `pyetp` | pyetp's array upload/download and its Avro codec (with `--pyetp`) | our client and codec |
+//! | `pyetp` | pyetp's array upload/download (256 MiB) and its Avro codec (with `--pyetp`) | our client and codec, same run |
 //!
 //! Each family runs `--runs` times; within a run the baseline and the figure are measured
 //! back to back, and the ratio is taken per run (see [`report`]). Targets from the issue

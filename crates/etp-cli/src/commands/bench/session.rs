@@ -86,7 +86,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     if slow > 0 {
         series.add_note(format!(
             "{slow} of {total} Client::close calls waited ≥ {} s for the server to close the \
-             WebSocket (the client's CLOSE_WAIT), which dominates this figure",
+             WebSocket (the client's CLOSE_WAIT): each stalls its loop and drags the rate of its run down",
             SLOW_CLOSE.as_secs()
         ));
     }
