@@ -101,6 +101,10 @@ impl Server {
         handlers.register(Arc::new(
             handlers::supported_types::SupportedTypesHandler::new(access.clone(), &config),
         ));
+        handlers.register(Arc::new(handlers::data_array::DataArrayHandler::new(
+            access.clone(),
+            config.max_data_array_size,
+        )));
         let store = access.store().clone();
         Server::bind_with_store(config, handlers, Some(store)).await
     }

@@ -2,6 +2,7 @@
 //! session actor handles Core itself and hands every request of a negotiated protocol to
 //! the handler registered for it.
 
+pub mod data_array;
 pub mod dataspace;
 pub mod objects;
 pub mod transaction;

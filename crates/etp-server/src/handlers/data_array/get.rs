@@ -1,0 +1,203 @@
+//! The reads: GetDataArrayMetadata, GetDataArrays and GetDataSubarrays.
+
+use etp_protocol::codec::{Avro, Map};
+use etp_protocol::error_code::ErrorCode;
+use etp_protocol::types::Body;
+use etp_protocol::types::datatypes::data_array_types::{
+    DataArray, DataArrayIdentifier, DataArrayMetadata,
+};
+use etp_protocol::types::protocol::data_array::{
+    GetDataArrayMetadata, GetDataArrayMetadataResponse, GetDataArrays, GetDataArraysResponse,
+    GetDataSubarrays, GetDataSubarraysResponse,
+};
+use etp_store::{ArrayKey, ArrayMeta, StoreError};
+
+use super::geometry::{Region, element_count, signed};
+use super::reply::MapReply;
+use super::{
+    DataArrayHandler, KeyFailure, array_key, by_dataspace, failed, not_found, settle, values,
+};
+use crate::handlers::objects::{custom_data, error_info};
+use crate::session::{Responder, SessionClosed, SessionContext};
+
+// ---------------------------------------------------------------------------------------
+// GetDataArrayMetadata
+// ---------------------------------------------------------------------------------------
+
+impl DataArrayHandler {
+    pub(super) async fn get_metadata(
+        &self,
+        session: &SessionContext,
+        m: GetDataArrayMetadata,
+        responder: Responder,
+    ) -> Result<(), SessionClosed> {
+        let mut reply = MapReply::new(responder, |array_metadata| {
+            GetDataArrayMetadataResponse { array_metadata }.into()
+        });
+        let mut errors = Map::new();
+        // One store read per dataspace: pyetp asks for every array of an object at once.
+        for (dataspace, keys) in by_dataspace(m.data_arrays, &mut errors) {
+            let names: Vec<String> = keys.iter().map(|(key, _)| key.clone()).collect();
+            let found = self
+                .access
+                .read(&session.transaction, &dataspace, move |txn| {
+                    keys.into_iter()
+                        .map(|(key, array)| Ok((key, txn.get_array_meta(&array)?, array)))
+                        .collect::<Result<Vec<_>, StoreError>>()
+                })
+                .await;
+            let found = match found {
+                Ok(found) => found,
+                Err(failure) => {
+                    let error = failed(failure);
+                    errors.extend(names.into_iter().map(|key| (key, error.clone())));
+                    continue;
+                }
+            };
+            for (key, meta, array) in found {
+                match meta {
+                    Some(meta) => reply.push(key, metadata(meta)).await?,
+                    None => {
+                        errors.insert(key, not_found(&array));
+                    }
+                }
+            }
+        }
+        reply.finish(errors).await
+    }
+}
+
+/// The ETP record of stored metadata.
+fn metadata(meta: ArrayMeta) -> DataArrayMetadata {
+    DataArrayMetadata {
+        dimensions: signed(&meta.dimensions),
+        preferred_subarray_dimensions: signed(&meta.preferred_subarray_dims),
+        transport_array_type: values::transport_type(meta.element_type),
+        logical_array_type: values::logical_type(meta.logical_type),
+        store_last_write: meta.store_last_write,
+        store_created: meta.store_created,
+        custom_data: custom_data(&meta.custom_data),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// GetDataArrays and GetDataSubarrays
+// ---------------------------------------------------------------------------------------
+
+/// `starts` and `counts` of a GetDataSubarrays entry.
+type Block = (Vec<i64>, Vec<i64>);
+
+impl DataArrayHandler {
+    pub(super) async fn get_arrays(
+        &self,
+        session: &SessionContext,
+        m: GetDataArrays,
+        responder: Responder,
+    ) -> Result<(), SessionClosed> {
+        let requests = m
+            .data_arrays
+            .into_iter()
+            .map(|(key, uid)| (key, uid, None))
+            .collect();
+        self.get_blocks(session, requests, responder, |data_arrays| {
+            GetDataArraysResponse { data_arrays }.into()
+        })
+        .await
+    }
+
+    pub(super) async fn get_subarrays(
+        &self,
+        session: &SessionContext,
+        m: GetDataSubarrays,
+        responder: Responder,
+    ) -> Result<(), SessionClosed> {
+        let requests = m
+            .data_subarrays
+            .into_iter()
+            .map(|(key, sub)| (key, sub.uid, Some((sub.starts, sub.counts))))
+            .collect();
+        self.get_blocks(session, requests, responder, |data_subarrays| {
+            GetDataSubarraysResponse { data_subarrays }.into()
+        })
+        .await
+    }
+
+    /// Reads each requested block (`None` = whole array) into the reply, one key at a time.
+    async fn get_blocks(
+        &self,
+        session: &SessionContext,
+        requests: Vec<(String, DataArrayIdentifier, Option<Block>)>,
+        responder: Responder,
+        make: fn(Map<DataArray>) -> Body,
+    ) -> Result<(), SessionClosed> {
+        let mut reply = MapReply::new(responder, make);
+        let mut errors = Map::new();
+        for (key, uid, block) in requests {
+            let array = match array_key(&uid) {
+                Ok(array) => array,
+                Err(e) => {
+                    errors.insert(key, e);
+                    continue;
+                }
+            };
+            let room = reply.room_for(&key);
+            let max_body = reply.max_body_size();
+            let dataspace = array.dataspace.clone();
+            let read = self
+                .access
+                .read(&session.transaction, &dataspace, move |txn| {
+                    settle(read_block(txn, &array, block, room, max_body))
+                })
+                .await;
+            match read {
+                Ok(Ok(data)) => reply.push(key, data).await?,
+                Ok(Err(e)) => {
+                    errors.insert(key, e);
+                }
+                Err(failure) => {
+                    errors.insert(key, failed(failure));
+                }
+            }
+        }
+        reply.finish(errors).await
+    }
+}
+
+/// Reads one block of an array as a `DataArray` whose encoding fits in `room` bytes.
+fn read_block(
+    txn: &dyn etp_store::ReadTxn,
+    array: &ArrayKey,
+    block: Option<Block>,
+    room: usize,
+    max_body: usize,
+) -> Result<DataArray, KeyFailure> {
+    let meta = txn.get_array_meta(array)?.ok_or_else(|| not_found(array))?;
+    let region = match block {
+        None => Region::whole(
+            &meta.dimensions,
+            element_count(&meta.dimensions).unwrap_or(u64::MAX),
+        ),
+        Some((starts, counts)) => Region::within(&meta.dimensions, &starts, &counts)?,
+    };
+    let dimensions = signed(&region.counts);
+    let data_room = room.saturating_sub(dimensions.encoded_len());
+    let too_big = || {
+        error_info(
+            ErrorCode::EMAXSIZE_EXCEEDED,
+            format!(
+                "{} values of {} do not fit in one message of at most {max_body} bytes; \
+                 read the array with GetDataSubarrays",
+                region.count,
+                values::transport_type(meta.element_type),
+            ),
+        )
+    };
+    let data =
+        values::read(txn, array, meta.element_type, &region, data_room)?.ok_or_else(too_big)?;
+    let answer = DataArray { dimensions, data };
+    // The read bounded the values; this guards the arithmetic of the frame around them.
+    if answer.encoded_len() > room {
+        return Err(too_big().into());
+    }
+    Ok(answer)
+}

@@ -1,0 +1,1137 @@
+//! DataArray (9) over a real server: every transport type and rank, metadata, subarrays,
+//! uninitialized regions, message-size limits, MaxDataArraySize, errors, and a large array
+//! streamed in blocks.
+
+mod common;
+
+use common::TestServer;
+use etp_client::Client;
+use etp_protocol::codec::Map;
+use etp_protocol::types::Body;
+use etp_protocol::types::datatypes::data_array_types::{
+    DataArray, DataArrayIdentifier, DataArrayMetadata, GetDataSubarraysType, PutDataArraysType,
+    PutDataSubarraysType, PutUninitializedDataArrayType,
+};
+use etp_protocol::types::datatypes::object::Dataspace;
+use etp_protocol::types::datatypes::{
+    AnyArray, AnyArrayItem, AnyArrayType, AnyLogicalArrayType, ArrayOfBoolean, ArrayOfDouble,
+    ArrayOfFloat, ArrayOfInt, ArrayOfLong, ArrayOfString, DataValue,
+};
+use etp_protocol::types::protocol::data_array::{
+    GetDataArrayMetadata, GetDataArrayMetadataResponse, GetDataArrays, GetDataArraysResponse,
+    GetDataSubarrays, GetDataSubarraysResponse, PutDataArrays, PutDataArraysResponse,
+    PutDataSubarrays, PutDataSubarraysResponse, PutUninitializedDataArrays,
+    PutUninitializedDataArraysResponse,
+};
+use etp_protocol::types::protocol::dataspace::{PutDataspaces, PutDataspacesResponse};
+
+const EPC: &str = "eml:///dataspace('demo')/eml20.obj_EpcExternalPartReference(f1dc897a-e05e-4c57-944f-3501cb9cd71c)";
+
+fn uid(path: &str) -> DataArrayIdentifier {
+    DataArrayIdentifier {
+        uri: EPC.into(),
+        path_in_resource: path.into(),
+    }
+}
+
+fn one<V>(key: &str, value: V) -> Map<V> {
+    let mut map = Map::new();
+    map.insert(key.to_string(), value);
+    map
+}
+
+async fn setup(server: &TestServer) -> Client {
+    let client = server.client().await;
+    create_dataspace(&client).await;
+    client
+}
+
+async fn create_dataspace(client: &Client) {
+    let put = PutDataspaces {
+        dataspaces: one(
+            "ds",
+            Dataspace {
+                uri: "eml:///dataspace('demo')".into(),
+                ..Default::default()
+            },
+        ),
+    };
+    let r: PutDataspacesResponse = client.request_one(put).await.unwrap();
+    assert_eq!(r.success.len(), 1);
+}
+
+fn meta(dims: &[i64], transport: AnyArrayType, logical: AnyLogicalArrayType) -> DataArrayMetadata {
+    DataArrayMetadata {
+        dimensions: dims.to_vec(),
+        transport_array_type: transport,
+        logical_array_type: logical,
+        ..Default::default()
+    }
+}
+
+async fn put_uninitialized(client: &Client, path: &str, metadata: DataArrayMetadata) {
+    let r: PutUninitializedDataArraysResponse = client
+        .request_one(PutUninitializedDataArrays {
+            data_arrays: one(
+                path,
+                PutUninitializedDataArrayType {
+                    uid: uid(path),
+                    metadata,
+                },
+            ),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.success.keys().collect::<Vec<_>>(), [path]);
+}
+
+fn put_body(path: &str, dims: &[i64], item: AnyArrayItem) -> PutDataArrays {
+    PutDataArrays {
+        data_arrays: one(
+            path,
+            PutDataArraysType {
+                uid: uid(path),
+                array: DataArray {
+                    dimensions: dims.to_vec(),
+                    data: AnyArray { item },
+                },
+                custom_data: Map::new(),
+            },
+        ),
+    }
+}
+
+async fn put_array(client: &Client, path: &str, dims: &[i64], item: AnyArrayItem) {
+    let r: PutDataArraysResponse = client
+        .request_one(put_body(path, dims, item))
+        .await
+        .unwrap();
+    assert_eq!(r.success.keys().collect::<Vec<_>>(), [path]);
+}
+
+fn put_sub_body(
+    path: &str,
+    starts: &[i64],
+    counts: &[i64],
+    item: AnyArrayItem,
+) -> PutDataSubarrays {
+    PutDataSubarrays {
+        data_subarrays: one(
+            path,
+            PutDataSubarraysType {
+                uid: uid(path),
+                data: AnyArray { item },
+                starts: starts.to_vec(),
+                counts: counts.to_vec(),
+            },
+        ),
+    }
+}
+
+async fn put_sub(client: &Client, path: &str, starts: &[i64], counts: &[i64], item: AnyArrayItem) {
+    let r: PutDataSubarraysResponse = client
+        .request_one(put_sub_body(path, starts, counts, item))
+        .await
+        .unwrap();
+    assert_eq!(r.success.keys().collect::<Vec<_>>(), [path]);
+}
+
+/// GetDataArrays of one key: exactly one message holding exactly that key (pyetp).
+async fn get_array(client: &Client, path: &str) -> DataArray {
+    let response = client
+        .request(GetDataArrays {
+            data_arrays: one(path, uid(path)),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        response.messages().len(),
+        1,
+        "one message per single-key get"
+    );
+    let mut r: GetDataArraysResponse = response.into_one().unwrap();
+    assert_eq!(r.data_arrays.keys().collect::<Vec<_>>(), [path]);
+    r.data_arrays.swap_remove(path).unwrap()
+}
+
+fn sub_body(path: &str, starts: &[i64], counts: &[i64]) -> GetDataSubarrays {
+    GetDataSubarrays {
+        data_subarrays: one(
+            path,
+            GetDataSubarraysType {
+                uid: uid(path),
+                starts: starts.to_vec(),
+                counts: counts.to_vec(),
+            },
+        ),
+    }
+}
+
+async fn get_sub(client: &Client, path: &str, starts: &[i64], counts: &[i64]) -> DataArray {
+    let response = client
+        .request(sub_body(path, starts, counts))
+        .await
+        .unwrap();
+    assert_eq!(response.messages().len(), 1);
+    let mut r: GetDataSubarraysResponse = response.into_one().unwrap();
+    assert_eq!(r.data_subarrays.keys().collect::<Vec<_>>(), [path]);
+    r.data_subarrays.swap_remove(path).unwrap()
+}
+
+async fn get_meta(client: &Client, path: &str) -> DataArrayMetadata {
+    let response = client
+        .request(GetDataArrayMetadata {
+            data_arrays: one(path, uid(path)),
+        })
+        .await
+        .unwrap();
+    assert_eq!(response.messages().len(), 1);
+    let mut r: GetDataArrayMetadataResponse = response.into_one().unwrap();
+    r.array_metadata.swap_remove(path).unwrap()
+}
+
+/// The error codes of a response set by key (all keys, successful ones absent).
+async fn key_errors(client: &Client, body: impl Into<Body>) -> Vec<(String, i32)> {
+    let response = client.request(body).await.unwrap();
+    let mut errors: Vec<(String, i32)> = response
+        .errors()
+        .into_iter()
+        .map(|(key, e)| (key.expect("per-key error"), e.code))
+        .collect();
+    errors.sort();
+    errors
+}
+
+/// Test values of every transport type: extremes, NaN and infinities, empty and
+/// non-ASCII strings.
+fn sample(transport: AnyArrayType, n: usize) -> AnyArrayItem {
+    let floats = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        f64::MIN_POSITIVE / 4.0,
+        f64::MAX,
+        1.0 / 3.0,
+    ];
+    match transport {
+        AnyArrayType::ArrayOfBoolean => AnyArrayItem::ArrayOfBoolean(ArrayOfBoolean {
+            values: (0..n).map(|i| i % 3 == 0).collect(),
+        }),
+        AnyArrayType::ArrayOfInt => AnyArrayItem::ArrayOfInt(ArrayOfInt {
+            values: (0..n)
+                .map(|i| match i % 4 {
+                    0 => i32::MIN,
+                    1 => i32::MAX,
+                    2 => -(i as i32),
+                    _ => i as i32,
+                })
+                .collect(),
+        }),
+        AnyArrayType::ArrayOfLong => AnyArrayItem::ArrayOfLong(ArrayOfLong {
+            values: (0..n)
+                .map(|i| match i % 4 {
+                    0 => i64::MIN,
+                    1 => i64::MAX,
+                    2 => -(i as i64) << 40,
+                    _ => i as i64,
+                })
+                .collect(),
+        }),
+        AnyArrayType::ArrayOfFloat => AnyArrayItem::ArrayOfFloat(ArrayOfFloat {
+            values: (0..n).map(|i| floats[i % floats.len()] as f32).collect(),
+        }),
+        AnyArrayType::ArrayOfDouble => AnyArrayItem::ArrayOfDouble(ArrayOfDouble {
+            values: (0..n)
+                .map(|i| floats[i % floats.len()] + i as f64)
+                .collect(),
+        }),
+        AnyArrayType::ArrayOfString => AnyArrayItem::ArrayOfString(ArrayOfString {
+            values: (0..n)
+                .map(|i| match i % 3 {
+                    0 => String::new(),
+                    1 => format!("Grüße 🌍 日本 {i}"),
+                    _ => format!("v{i}"),
+                })
+                .collect(),
+        }),
+        AnyArrayType::Bytes => AnyArrayItem::Bytes((0..n).map(|i| (i * 37) as u8).collect()),
+    }
+}
+
+/// Exact equality, floats compared bit for bit (NaN, -0.0).
+fn same(a: &AnyArrayItem, b: &AnyArrayItem) -> bool {
+    match (a, b) {
+        (AnyArrayItem::ArrayOfFloat(x), AnyArrayItem::ArrayOfFloat(y)) => x
+            .values
+            .iter()
+            .map(|v| v.to_bits())
+            .eq(y.values.iter().map(|v| v.to_bits())),
+        (AnyArrayItem::ArrayOfDouble(x), AnyArrayItem::ArrayOfDouble(y)) => x
+            .values
+            .iter()
+            .map(|v| v.to_bits())
+            .eq(y.values.iter().map(|v| v.to_bits())),
+        _ => a == b,
+    }
+}
+
+#[tokio::test]
+async fn every_transport_type_and_rank_round_trips_exactly() {
+    let server = TestServer::start().await;
+    let client = setup(&server).await;
+    let shapes: [&[i64]; 5] = [&[7], &[3, 5], &[2, 3, 4], &[0], &[3, 0]];
+    for transport in AnyArrayType::ALL {
+        for dims in shapes {
+            let n = dims.iter().product::<i64>() as usize;
+            let path = format!("/RESQML/{transport}/{dims:?}");
+            let values = sample(transport, n);
+            put_array(&client, &path, dims, values.clone()).await;
+            let got = get_array(&client, &path).await;
+            assert_eq!(got.dimensions, dims, "{path}");
+            assert!(same(&got.data.item, &values), "{path}: {:?}", got.data.item);
+            let m = get_meta(&client, &path).await;
+            assert_eq!(m.dimensions, dims);
+            assert_eq!(m.transport_array_type, transport);
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metadata_keeps_types_custom_data_and_store_times() {
+    let server = TestServer::start().await;
+    let client = setup(&server).await;
+    let before = etp_server::now_micros();
+    let mut announced = meta(
+        &[4, 3],
+        AnyArrayType::ArrayOfInt,
+        AnyLogicalArrayType::ArrayOfInt16LE,
+    );
+    // Client clocks are not the store's.
+    announced.store_created = 1;
+    announced.store_last_write = 1;
+    announced.custom_data = one("unit", DataValue::long(5));
+    put_uninitialized(&client, "/a", announced).await;
+    let created = get_meta(&client, "/a").await;
+    assert_eq!(created.dimensions, [4, 3]);
+    assert_eq!(created.transport_array_type, AnyArrayType::ArrayOfInt);
+    assert_eq!(
+        created.logical_array_type,
+        AnyLogicalArrayType::ArrayOfInt16LE
+    );
+    assert_eq!(created.custom_data, one("unit", DataValue::long(5)));
+    assert!(created.store_created >= before);
+    assert_eq!(created.store_last_write, created.store_created);
+    assert_eq!(created.preferred_subarray_dimensions.len(), 2);
+
+    // PutDataArrays fills it (pyetp's upload) and keeps what PutUninitialized said.
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    put_array(&client, "/a", &[4, 3], sample(AnyArrayType::ArrayOfInt, 12)).await;
+    let filled = get_meta(&client, "/a").await;
+    assert_eq!(
+        filled.logical_array_type,
+        AnyLogicalArrayType::ArrayOfInt16LE
+    );
+    assert_eq!(filled.custom_data, one("unit", DataValue::long(5)));
+    assert_eq!(filled.store_created, created.store_created);
+    assert!(filled.store_last_write > created.store_last_write);
+
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    put_sub(
+        &client,
+        "/a",
+        &[1, 1],
+        &[1, 2],
+        AnyArrayItem::ArrayOfInt(ArrayOfInt { values: vec![7, 8] }),
+    )
+    .await;
+    let written = get_meta(&client, "/a").await;
+    assert_eq!(written.store_created, created.store_created);
+    assert!(written.store_last_write > filled.store_last_write);
+
+    // Replaced with another transport type: the logical type follows the new one.
+    put_array(&client, "/a", &[2], sample(AnyArrayType::ArrayOfDouble, 2)).await;
+    let replaced = get_meta(&client, "/a").await;
+    assert_eq!(replaced.dimensions, [2]);
+    assert_eq!(replaced.transport_array_type, AnyArrayType::ArrayOfDouble);
+    assert_eq!(
+        replaced.logical_array_type,
+        AnyLogicalArrayType::ArrayOfDouble64LE
+    );
+    assert_eq!(replaced.store_created, created.store_created);
+
+    // A preferred block is kept when it fits the array, replaced by the store's otherwise.
+    let mut hinted = meta(
+        &[100, 10],
+        AnyArrayType::ArrayOfDouble,
+        AnyLogicalArrayType::ArrayOfDouble64LE,
+    );
+    hinted.preferred_subarray_dimensions = vec![10, 10];
+    put_uninitialized(&client, "/hinted", hinted.clone()).await;
+    assert_eq!(
+        get_meta(&client, "/hinted")
+            .await
+            .preferred_subarray_dimensions,
+        [10, 10]
+    );
+    hinted.preferred_subarray_dimensions = vec![0, 11];
+    put_uninitialized(&client, "/hinted", hinted).await;
+    assert_eq!(
+        get_meta(&client, "/hinted")
+            .await
+            .preferred_subarray_dimensions,
+        [100, 10]
+    );
+
+    // Several keys at once, one of them unknown.
+    let mut ids = Map::new();
+    ids.insert("a".to_string(), uid("/a"));
+    ids.insert("missing".to_string(), uid("/missing"));
+    let response = client
+        .request(GetDataArrayMetadata { data_arrays: ids })
+        .await
+        .unwrap();
+    let errors: Vec<_> = response
+        .errors()
+        .into_iter()
+        .map(|(k, e)| (k, e.code))
+        .collect();
+    assert_eq!(errors, [(Some("missing".to_string()), 11)]);
+    let found: Vec<String> = response
+        .into_bodies()
+        .into_iter()
+        .filter_map(|b| GetDataArrayMetadataResponse::try_from(b).ok())
+        .flat_map(|r| r.array_metadata.into_keys())
+        .collect();
+    assert_eq!(found, ["a"]);
+    server.stop().await;
+}
+
+/// The block `starts`/`counts` of a row-major array, computed element by element.
+fn extract(values: &[i64], dims: &[i64], starts: &[i64], counts: &[i64]) -> Vec<i64> {
+    let n: i64 = counts.iter().product();
+    (0..n)
+        .map(|mut e| {
+            let mut flat = 0;
+            let mut index = vec![0; dims.len()];
+            for i in (0..dims.len()).rev() {
+                index[i] = starts[i] + e % counts[i];
+                e /= counts[i];
+            }
+            for i in 0..dims.len() {
+                flat = flat * dims[i] + index[i];
+            }
+            values[flat as usize]
+        })
+        .collect()
+}
+
+fn longs(item: &AnyArrayItem) -> Vec<i64> {
+    match item {
+        AnyArrayItem::ArrayOfLong(a) => a.values.clone(),
+        other => panic!("expected longs, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn subarrays_at_edges_and_corners() {
+    let server = TestServer::start().await;
+    let client = setup(&server).await;
+    let dims = [4i64, 5, 6];
+    let all: Vec<i64> = (0..120).collect();
+    put_array(
+        &client,
+        "/cube",
+        &dims,
+        AnyArrayItem::ArrayOfLong(ArrayOfLong {
+            values: all.clone(),
+        }),
+    )
+    .await;
+    // Every corner, with blocks of 1 and of several elements, and whole-axis edges.
+    for counts in [[1i64, 1, 1], [2, 3, 4], [4, 1, 6], [1, 5, 1], [4, 5, 6]] {
+        for corner in 0..8 {
+            let starts: Vec<i64> = (0..3)
+                .map(|axis| {
+                    if corner >> axis & 1 == 1 {
+                        dims[axis] - counts[axis]
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let got = get_sub(&client, "/cube", &starts, &counts).await;
+            assert_eq!(got.dimensions, counts);
+            assert_eq!(
+                longs(&got.data.item),
+                extract(&all, &dims, &starts, &counts),
+                "starts {starts:?} counts {counts:?}"
+            );
+        }
+    }
+    // Empty starts/counts: the whole array. Zero counts: an empty block.
+    assert_eq!(
+        longs(&get_sub(&client, "/cube", &[], &[]).await.data.item),
+        all
+    );
+    let empty = get_sub(&client, "/cube", &[4, 0, 0], &[0, 5, 6]).await;
+    assert_eq!(empty.dimensions, [0, 5, 6]);
+    assert!(longs(&empty.data.item).is_empty());
+
+    // Write the far corner and the first edge, then read everything back.
+    let mut expected = all.clone();
+    put_sub(
+        &client,
+        "/cube",
+        &[2, 3, 4],
+        &[2, 2, 2],
+        AnyArrayItem::ArrayOfLong(ArrayOfLong {
+            values: vec![-1, -2, -3, -4, -5, -6, -7, -8],
+        }),
+    )
+    .await;
+    let mut k = 0;
+    for i in 2..4 {
+        for j in 3..5 {
+            for l in 4..6 {
+                k += 1;
+                expected[(i * 30 + j * 6 + l) as usize] = -k;
+            }
+        }
+    }
+    put_sub(
+        &client,
+        "/cube",
+        &[0, 0, 0],
+        &[4, 1, 1],
+        AnyArrayItem::ArrayOfLong(ArrayOfLong {
+            values: vec![100, 101, 102, 103],
+        }),
+    )
+    .await;
+    for i in 0..4 {
+        expected[i * 30] = 100 + i as i64;
+    }
+    assert_eq!(
+        longs(&get_array(&client, "/cube").await.data.item),
+        expected
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn uninitialized_elements_read_as_zero_fill() {
+    let server = TestServer::start().await;
+    let client = setup(&server).await;
+    put_uninitialized(
+        &client,
+        "/d",
+        meta(
+            &[3, 3],
+            AnyArrayType::ArrayOfDouble,
+            AnyLogicalArrayType::ArrayOfDouble64LE,
+        ),
+    )
+    .await;
+    put_sub(
+        &client,
+        "/d",
+        &[1, 1],
+        &[1, 2],
+        AnyArrayItem::ArrayOfDouble(ArrayOfDouble {
+            values: vec![1.5, 2.5],
+        }),
+    )
+    .await;
+    let got = get_array(&client, "/d").await;
+    assert_eq!(
+        got.data.item,
+        AnyArrayItem::ArrayOfDouble(ArrayOfDouble {
+            values: vec![0.0, 0.0, 0.0, 0.0, 1.5, 2.5, 0.0, 0.0, 0.0]
+        })
+    );
+
+    put_uninitialized(
+        &client,
+        "/s",
+        meta(
+            &[4],
+            AnyArrayType::ArrayOfString,
+            AnyLogicalArrayType::ArrayOfString,
+        ),
+    )
+    .await;
+    put_sub(
+        &client,
+        "/s",
+        &[2],
+        &[1],
+        AnyArrayItem::ArrayOfString(ArrayOfString {
+            values: vec!["x".into()],
+        }),
+    )
+    .await;
+    assert_eq!(
+        get_array(&client, "/s").await.data.item,
+        AnyArrayItem::ArrayOfString(ArrayOfString {
+            values: vec!["".into(), "".into(), "x".into(), "".into()]
+        })
+    );
+
+    put_uninitialized(
+        &client,
+        "/b",
+        meta(
+            &[2],
+            AnyArrayType::ArrayOfBoolean,
+            AnyLogicalArrayType::ArrayOfBoolean,
+        ),
+    )
+    .await;
+    assert_eq!(
+        get_array(&client, "/b").await.data.item,
+        AnyArrayItem::ArrayOfBoolean(ArrayOfBoolean {
+            values: vec![false, false]
+        })
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn arrays_larger_than_a_message_go_through_subarrays() {
+    let server = TestServer::start().await;
+    let client = server.client_with(|c| c.max_message_size = 100_000).await;
+    assert_eq!(client.max_message_size(), 100_000);
+    create_dataspace(&client).await;
+
+    // 300 × 100 doubles = 240 kB, written as six 40 kB blocks (pyetp's upload).
+    let rows = 300i64;
+    let cols = 100i64;
+    let all: Vec<f64> = (0..rows * cols).map(|i| i as f64 * 0.25 - 7.0).collect();
+    put_uninitialized(
+        &client,
+        "/big",
+        meta(
+            &[rows, cols],
+            AnyArrayType::ArrayOfDouble,
+            AnyLogicalArrayType::ArrayOfDouble64LE,
+        ),
+    )
+    .await;
+    for block in 0..6 {
+        let first = (block * 50 * cols) as usize;
+        put_sub(
+            &client,
+            "/big",
+            &[block * 50, 0],
+            &[50, cols],
+            AnyArrayItem::ArrayOfDouble(ArrayOfDouble {
+                values: all[first..first + (50 * cols) as usize].to_vec(),
+            }),
+        )
+        .await;
+    }
+    // The whole array cannot fit: 17 for that key, and nothing oversized on the wire (the
+    // client's WebSocket would refuse it).
+    let errors = key_errors(
+        &client,
+        GetDataArrays {
+            data_arrays: one("big", uid("/big")),
+        },
+    )
+    .await;
+    assert_eq!(errors, [("big".to_string(), 17)]);
+
+    // Every block in one request: answered over several messages, never splitting one.
+    let mut blocks = Map::new();
+    for block in 0..6i64 {
+        blocks.insert(
+            format!("/big ({block})"),
+            GetDataSubarraysType {
+                uid: uid("/big"),
+                starts: vec![block * 50, 0],
+                counts: vec![50, cols],
+            },
+        );
+    }
+    let response = client
+        .request(GetDataSubarrays {
+            data_subarrays: blocks,
+        })
+        .await
+        .unwrap();
+    assert!(
+        response.messages().len() >= 3,
+        "{}",
+        response.messages().len()
+    );
+    let parts: Vec<GetDataSubarraysResponse> = response.into_all().unwrap();
+    let mut read = Vec::new();
+    for part in parts {
+        for (_, array) in part.data_subarrays {
+            match array.data.item {
+                AnyArrayItem::ArrayOfDouble(a) => read.extend(a.values),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(read, all);
+
+    // Long values are varints: 11 000 of them take 88 kB in memory, which pyetp compares
+    // with its limit, but 110 kB on the wire when they are large, far less when small.
+    for (path, value) in [("/large-longs", i64::MAX), ("/small-longs", 3)] {
+        put_uninitialized(
+            &client,
+            path,
+            meta(
+                &[11_000],
+                AnyArrayType::ArrayOfLong,
+                AnyLogicalArrayType::ArrayOfInt64LE,
+            ),
+        )
+        .await;
+        for half in 0..2 {
+            put_sub(
+                &client,
+                path,
+                &[half * 5_500],
+                &[5_500],
+                AnyArrayItem::ArrayOfLong(ArrayOfLong {
+                    values: vec![value; 5_500],
+                }),
+            )
+            .await;
+        }
+    }
+    let errors = key_errors(
+        &client,
+        GetDataArrays {
+            data_arrays: one("large", uid("/large-longs")),
+        },
+    )
+    .await;
+    assert_eq!(errors, [("large".to_string(), 17)]);
+    assert_eq!(
+        longs(&get_array(&client, "/small-longs").await.data.item),
+        vec![3; 11_000]
+    );
+
+    // Strings: the answer's size is only known while reading them.
+    let strings: Vec<String> = (0..20_000).map(|i| format!("s{i:08}")).collect();
+    put_uninitialized(
+        &client,
+        "/strings",
+        meta(
+            &[20_000],
+            AnyArrayType::ArrayOfString,
+            AnyLogicalArrayType::ArrayOfString,
+        ),
+    )
+    .await;
+    for quarter in 0..4i64 {
+        let first = (quarter * 5_000) as usize;
+        put_sub(
+            &client,
+            "/strings",
+            &[quarter * 5_000],
+            &[5_000],
+            AnyArrayItem::ArrayOfString(ArrayOfString {
+                values: strings[first..first + 5_000].to_vec(),
+            }),
+        )
+        .await;
+    }
+    let errors = key_errors(
+        &client,
+        GetDataArrays {
+            data_arrays: one("s", uid("/strings")),
+        },
+    )
+    .await;
+    assert_eq!(errors, [("s".to_string(), 17)]);
+    let tail = get_sub(&client, "/strings", &[15_000], &[5_000]).await;
+    assert_eq!(
+        tail.data.item,
+        AnyArrayItem::ArrayOfString(ArrayOfString {
+            values: strings[15_000..].to_vec()
+        })
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn many_keys_spread_over_messages_without_splitting_an_array() {
+    let server = TestServer::start().await;
+    let client = server.client_with(|c| c.max_message_size = 50_000).await;
+    create_dataspace(&client).await;
+    // Ten arrays of 2 000 doubles (16 kB): about three per message.
+    let mut request = Map::new();
+    for i in 0..10 {
+        let path = format!("/part{i}");
+        let values: Vec<f64> = (0..2_000).map(|j| (i * 10_000 + j) as f64).collect();
+        put_array(
+            &client,
+            &path,
+            &[2_000],
+            AnyArrayItem::ArrayOfDouble(ArrayOfDouble { values }),
+        )
+        .await;
+        request.insert(path.clone(), uid(&path));
+    }
+    request.insert("unknown".into(), uid("/nothing"));
+    let response = client
+        .request(GetDataArrays {
+            data_arrays: request,
+        })
+        .await
+        .unwrap();
+    let messages = response.messages().len();
+    assert!(messages >= 4, "{messages} messages");
+    let errors: Vec<_> = response
+        .errors()
+        .into_iter()
+        .map(|(k, e)| (k, e.code))
+        .collect();
+    assert_eq!(errors, [(Some("unknown".to_string()), 11)]);
+    let mut seen = Vec::new();
+    for body in response.into_bodies() {
+        if let Ok(part) = GetDataArraysResponse::try_from(body) {
+            assert!(part.data_arrays.len() <= 3);
+            for (path, array) in part.data_arrays {
+                let i: usize = path["/part".len()..].parse().unwrap();
+                let expected: Vec<f64> = (0..2_000).map(|j| (i * 10_000 + j) as f64).collect();
+                assert_eq!(
+                    array.data.item,
+                    AnyArrayItem::ArrayOfDouble(ArrayOfDouble { values: expected })
+                );
+                seen.push(i);
+            }
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, (0..10).collect::<Vec<_>>());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_requests_get_their_codes() {
+    let server = TestServer::start().await;
+    let client = setup(&server).await;
+    put_array(
+        &client,
+        "/d",
+        &[2, 3],
+        sample(AnyArrayType::ArrayOfDouble, 6),
+    )
+    .await;
+    put_array(&client, "/l", &[4], sample(AnyArrayType::ArrayOfLong, 4)).await;
+
+    // Identifiers: not a data object URI → 9; unknown array → 11.
+    let mut ids = Map::new();
+    for (key, uri, path) in [
+        ("dataspace-uri", "eml:///dataspace('demo')", "/d"),
+        ("garbage", "not a uri", "/d"),
+        ("etp11", "eml://witsml20/Well(1)", "/d"),
+        ("empty-path", EPC, ""),
+        ("missing", EPC, "/nope"),
+        ("ok", EPC, "/d"),
+    ] {
+        ids.insert(
+            key.to_string(),
+            DataArrayIdentifier {
+                uri: uri.into(),
+                path_in_resource: path.into(),
+            },
+        );
+    }
+    let expected = vec![
+        ("dataspace-uri".to_string(), 9),
+        ("empty-path".to_string(), 5),
+        ("etp11".to_string(), 9),
+        ("garbage".to_string(), 9),
+        ("missing".to_string(), 11),
+    ];
+    assert_eq!(
+        key_errors(
+            &client,
+            GetDataArrays {
+                data_arrays: ids.clone()
+            }
+        )
+        .await,
+        expected
+    );
+    assert_eq!(
+        key_errors(&client, GetDataArrayMetadata { data_arrays: ids }).await,
+        expected
+    );
+
+    // Subarray geometry: out of range, rank mismatch, negative → 5.
+    for (starts, counts) in [
+        (&[1i64, 0][..], &[2i64, 3][..]),
+        (&[0, 2][..], &[2, 2][..]),
+        (&[0][..], &[2][..]),
+        (&[0, -1][..], &[1, 1][..]),
+        (&[0, 0][..], &[1, -1][..]),
+    ] {
+        assert_eq!(
+            key_errors(&client, sub_body("/d", starts, counts)).await,
+            [("/d".to_string(), 5)],
+            "get {starts:?} {counts:?}"
+        );
+        let n = counts.iter().product::<i64>().max(0) as usize;
+        assert_eq!(
+            key_errors(
+                &client,
+                put_sub_body("/d", starts, counts, sample(AnyArrayType::ArrayOfDouble, n))
+            )
+            .await,
+            [("/d".to_string(), 5)],
+            "put {starts:?} {counts:?}"
+        );
+    }
+
+    // Type mismatch → 5; lossless widening is accepted.
+    for item in [
+        sample(AnyArrayType::ArrayOfString, 2),
+        sample(AnyArrayType::ArrayOfLong, 2),
+        sample(AnyArrayType::Bytes, 2),
+    ] {
+        assert_eq!(
+            key_errors(&client, put_sub_body("/d", &[0, 0], &[1, 2], item)).await,
+            [("/d".to_string(), 5)]
+        );
+    }
+    put_sub(
+        &client,
+        "/d",
+        &[0, 0],
+        &[1, 2],
+        AnyArrayItem::ArrayOfFloat(ArrayOfFloat {
+            values: vec![0.5, 1.5],
+        }),
+    )
+    .await;
+    put_sub(
+        &client,
+        "/l",
+        &[2],
+        &[2],
+        AnyArrayItem::ArrayOfInt(ArrayOfInt {
+            values: vec![-5, 6],
+        }),
+    )
+    .await;
+    let got = longs(&get_array(&client, "/l").await.data.item);
+    assert_eq!(&got[2..], [-5, 6]);
+
+    // Value count against dimensions, and shapes → 5.
+    assert_eq!(
+        key_errors(
+            &client,
+            put_sub_body(
+                "/d",
+                &[0, 0],
+                &[1, 2],
+                sample(AnyArrayType::ArrayOfDouble, 3)
+            )
+        )
+        .await,
+        [("/d".to_string(), 5)]
+    );
+    for dims in [&[2i64, 2][..], &[][..], &[-1, -3][..]] {
+        assert_eq!(
+            key_errors(
+                &client,
+                put_body("/x", dims, sample(AnyArrayType::ArrayOfDouble, 3))
+            )
+            .await,
+            [("/x".to_string(), 5)],
+            "{dims:?}"
+        );
+    }
+
+    // Arrays never created, dataspaces that do not exist → 11.
+    assert_eq!(
+        key_errors(
+            &client,
+            put_sub_body("/new", &[0], &[1], sample(AnyArrayType::ArrayOfDouble, 1))
+        )
+        .await,
+        [("/new".to_string(), 11)]
+    );
+    let mut elsewhere = put_body("/x", &[1], sample(AnyArrayType::ArrayOfDouble, 1));
+    elsewhere.data_arrays["/x"].uid.uri =
+        "eml:///dataspace('absent')/eml20.obj_EpcExternalPartReference(f1dc897a-e05e-4c57-944f-3501cb9cd71c)"
+            .into();
+    assert_eq!(
+        key_errors(&client, elsewhere).await,
+        [("/x".to_string(), 11)]
+    );
+
+    // A request with good and bad keys: the good ones are written and answered.
+    let mut mixed = put_body("/good", &[1], sample(AnyArrayType::ArrayOfDouble, 1));
+    mixed
+        .data_arrays
+        .extend(put_body("/bad", &[2], sample(AnyArrayType::ArrayOfDouble, 1)).data_arrays);
+    let response = client.request(mixed).await.unwrap();
+    let errors: Vec<_> = response
+        .errors()
+        .into_iter()
+        .map(|(k, e)| (k, e.code))
+        .collect();
+    assert_eq!(errors, [(Some("/bad".to_string()), 5)]);
+    let success: Vec<String> = response
+        .into_bodies()
+        .into_iter()
+        .filter_map(|b| PutDataArraysResponse::try_from(b).ok())
+        .flat_map(|r| r.success.into_keys())
+        .collect();
+    assert_eq!(success, ["/good"]);
+    assert_eq!(get_array(&client, "/good").await.dimensions, [1]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn max_data_array_size_is_enforced_with_17() {
+    let server = TestServer::start_with(|c| c.max_data_array_size = 1_000).await;
+    let client = setup(&server).await;
+    let caps = &client
+        .session()
+        .supported_protocols
+        .iter()
+        .find(|p| p.protocol == 9)
+        .expect("protocol 9 negotiated")
+        .protocol_capabilities;
+    assert_eq!(caps.get("MaxDataArraySize"), Some(&DataValue::long(1_000)));
+
+    let doubles = |dims: &[i64]| {
+        meta(
+            dims,
+            AnyArrayType::ArrayOfDouble,
+            AnyLogicalArrayType::ArrayOfDouble64LE,
+        )
+    };
+    put_uninitialized(&client, "/fits", doubles(&[125])).await;
+    let too_big = PutUninitializedDataArrays {
+        data_arrays: one(
+            "/big",
+            PutUninitializedDataArrayType {
+                uid: uid("/big"),
+                metadata: doubles(&[5, 26]),
+            },
+        ),
+    };
+    assert_eq!(
+        key_errors(&client, too_big).await,
+        [("/big".to_string(), 17)]
+    );
+    let overflow = PutUninitializedDataArrays {
+        data_arrays: one(
+            "/huge",
+            PutUninitializedDataArrayType {
+                uid: uid("/huge"),
+                metadata: doubles(&[1 << 40, 1 << 22]),
+            },
+        ),
+    };
+    assert_eq!(
+        key_errors(&client, overflow).await,
+        [("/huge".to_string(), 17)]
+    );
+
+    put_array(
+        &client,
+        "/fits",
+        &[125],
+        sample(AnyArrayType::ArrayOfDouble, 125),
+    )
+    .await;
+    assert_eq!(
+        key_errors(
+            &client,
+            put_body("/big", &[126], sample(AnyArrayType::ArrayOfDouble, 126))
+        )
+        .await,
+        [("/big".to_string(), 17)]
+    );
+    // Strings count their bytes.
+    let long_strings = AnyArrayItem::ArrayOfString(ArrayOfString {
+        values: vec!["x".repeat(600), "y".repeat(600)],
+    });
+    assert_eq!(
+        key_errors(&client, put_body("/s", &[2], long_strings)).await,
+        [("/s".to_string(), 17)]
+    );
+    server.stop().await;
+}
+
+/// FNV-1a over the bits of the values, in order.
+fn checksum(values: &[f64], mut hash: u64) -> u64 {
+    for v in values {
+        for b in v.to_bits().to_le_bytes() {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    hash
+}
+
+#[tokio::test]
+async fn a_64_mib_array_streams_through_1_mib_blocks() {
+    let server = TestServer::start().await;
+    // Without gzip: compressing 64 MiB of doubles on both ends would dominate the test
+    // (and buys 6–24 % on such data).
+    let client = server.client_with(|c| c.compression = false).await;
+    create_dataspace(&client).await;
+    // 8192 × 1024 doubles = 64 MiB; blocks of 128 rows = 1 MiB.
+    let (rows, cols, step) = (8_192i64, 1_024i64, 128i64);
+    put_uninitialized(
+        &client,
+        "/huge",
+        meta(
+            &[rows, cols],
+            AnyArrayType::ArrayOfDouble,
+            AnyLogicalArrayType::ArrayOfDouble64LE,
+        ),
+    )
+    .await;
+    let value = |i: i64| (i as f64).sqrt() - (i % 7) as f64;
+    let mut written = 0xcbf2_9ce4_8422_2325u64;
+    for first in (0..rows).step_by(step as usize) {
+        let values: Vec<f64> = (first * cols..(first + step) * cols).map(value).collect();
+        written = checksum(&values, written);
+        put_sub(
+            &client,
+            "/huge",
+            &[first, 0],
+            &[step, cols],
+            AnyArrayItem::ArrayOfDouble(ArrayOfDouble { values }),
+        )
+        .await;
+    }
+    // Larger than the 16 MiB message: whole-array reads are refused.
+    let errors = key_errors(
+        &client,
+        GetDataArrays {
+            data_arrays: one("huge", uid("/huge")),
+        },
+    )
+    .await;
+    assert_eq!(errors, [("huge".to_string(), 17)]);
+    let mut read = 0xcbf2_9ce4_8422_2325u64;
+    for first in (0..rows).step_by(step as usize) {
+        let block = get_sub(&client, "/huge", &[first, 0], &[step, cols]).await;
+        match block.data.item {
+            AnyArrayItem::ArrayOfDouble(a) => {
+                assert_eq!(a.values.len(), (step * cols) as usize);
+                read = checksum(&a.values, read);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(read, written);
+    let m = get_meta(&client, "/huge").await;
+    assert_eq!(m.dimensions, [rows, cols]);
+    server.stop().await;
+}
