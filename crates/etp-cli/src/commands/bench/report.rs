@@ -427,8 +427,8 @@ impl Report {
             };
             let (ratio, ratio_range) = match &f.ratio {
                 Some(r) => (
-                    format!("{:.2}", r.median),
-                    format!("{:.2} – {:.2}", r.min, r.max),
+                    format_ratio(r.median),
+                    format!("{} – {}", format_ratio(r.min), format_ratio(r.max)),
                 ),
                 None => (String::new(), String::new()),
             };
@@ -529,6 +529,16 @@ impl Report {
             }
         }
         out
+    }
+}
+
+/// A ratio: two decimals, or two significant digits below 0.1 (pyetp is far below 1).
+pub fn format_ratio(r: f64) -> String {
+    if !r.is_finite() || r == 0.0 || r.abs() >= 0.1 {
+        format!("{r:.2}")
+    } else {
+        let decimals = (1.0 - r.abs().log10().floor()) as usize;
+        format!("{r:.decimals$}")
     }
 }
 
@@ -658,5 +668,9 @@ mod tests {
         assert_eq!(format_value(12.34), "12.3");
         assert_eq!(format_value(1.234), "1.23");
         assert_eq!(format_value(0.1234), "0.123");
+        assert_eq!(format_ratio(0.7512), "0.75");
+        assert_eq!(format_ratio(0.0512), "0.051");
+        assert_eq!(format_ratio(0.00049), "0.00049");
+        assert_eq!(format_ratio(2.0), "2.00");
     }
 }
