@@ -225,7 +225,9 @@ async fn measure_size(
             tokio::task::spawn_blocking(move || baseline::durable_file_write(&dir, bytes, chunk))
                 .await??;
         let durable = util::mb_per_s(bytes, elapsed);
+        let mark = util::phase(format!("arrays.put_{mib}mib"));
         let elapsed = etp_put(&client, dataspace, epc, &array_path, plan, window, source).await?;
+        drop(mark);
         put.push_pair(util::mb_per_s(bytes, elapsed), upload.min(durable));
         bare_upload.push(upload);
         disk.push(durable);
@@ -239,7 +241,9 @@ async fn measure_size(
             )
             .await?;
         let download = util::mb_per_s(bytes, elapsed);
+        let mark = util::phase(format!("arrays.get_{mib}mib"));
         let elapsed = etp_get(&client, epc, &array_path, plan, window, source).await?;
+        drop(mark);
         get.push_pair(util::mb_per_s(bytes, elapsed), download);
     }
     closer.close().await?;

@@ -79,12 +79,14 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     let mut answer_note = None;
     for _ in 0..settings.runs {
         let raw_ms = raw_list(&raw, &path, count).await?;
+        let mark = util::phase("discovery.get_resources");
         let start = Instant::now();
         let answers: Vec<GetResourcesResponse> = client
             .request_all(request.clone())
             .await
             .context("GetResources")?;
         let etp_ms = start.elapsed().as_secs_f64() * 1e3;
+        drop(mark);
         let listed: usize = answers.iter().map(|a| a.resources.len()).sum();
         if listed != count {
             bail!("GetResources listed {listed} of {count} objects");

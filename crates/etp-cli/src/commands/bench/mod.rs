@@ -61,7 +61,8 @@ pub struct BenchArgs {
     /// Also write the report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Repetitions of every figure (the table shows median and min – max) [default: 3].
+    /// Repetitions of every figure (the table shows median and min – max) [default: 3,
+    /// quick 1].
     #[arg(long, value_name = "N")]
     pub runs: Option<usize>,
     /// Run only these families of figures (comma-separated).
@@ -98,6 +99,10 @@ pub struct BenchArgs {
     /// Offer gzip compression (off by default: it would measure zlib, not the server).
     #[arg(long)]
     pub compression: bool,
+    /// Print `phase <name> <start> <end>` (CLOCK_MONOTONIC seconds) for every timed ETP
+    /// phase, to cut a `perf record -k CLOCK_MONOTONIC` profile to it.
+    #[arg(long)]
+    pub mark_phases: bool,
     /// With --url: PID of the server process on this machine, for the memory figure.
     #[arg(long, value_name = "PID", requires = "url")]
     pub server_pid: Option<u32>,
@@ -206,7 +211,7 @@ impl Settings {
                 .collect()
         };
         Ok(Settings {
-            runs: args.runs.unwrap_or(3).max(1),
+            runs: args.runs.unwrap_or(pick(quick, 3, 1)).max(1),
             quick,
             duration,
             array_bytes: args.array_mib.unwrap_or(pick(quick, 1024, 32)).max(1) << 20,
@@ -388,6 +393,9 @@ fn in_process_config(settings: &Settings, data_dir: PathBuf) -> etp_server::Serv
 /// Runs the bench and prints the table (and writes the JSON).
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_args(&args)?;
+    if args.mark_phases {
+        util::enable_phase_marks();
+    }
     let started = Instant::now();
     let started_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -413,6 +421,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         figures: Vec::new(),
         skipped: Vec::new(),
         failed: Vec::new(),
+        family_seconds: Default::default(),
     };
     let env = Env::start(&args, settings.clone()).await?;
     eprintln!(
@@ -429,6 +438,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let family = *family;
         eprintln!("etp bench: {} …", family.name());
         let before = report.figures.len();
+        let family_start = Instant::now();
         let result = match family {
             Family::Session => session::run(&env, &mut report).await,
             Family::Ping => ping::run(&env, &mut report).await,
@@ -451,6 +461,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             eprintln!("etp bench: {} failed: {e:#}", family.name());
             report.fail(family.name(), format!("{e:#}"));
         }
+        let seconds = family_start.elapsed().as_secs_f64();
+        report
+            .family_seconds
+            .insert(family.name().to_string(), seconds);
+        eprintln!("etp bench: {} took {seconds:.1} s", family.name());
         for f in &report.figures[before..] {
             eprintln!(
                 "  {:<58} {:>12} {}",
@@ -500,6 +515,7 @@ mod tests {
         assert_eq!(full.idle_sessions, vec![1_000, 10_000]);
         assert_eq!(full.families, Family::ALL.to_vec());
         let quick = Settings::from_args(&args(&["--quick"])).unwrap();
+        assert_eq!(quick.runs, 1);
         assert!(quick.array_bytes < full.array_bytes);
         assert!(quick.duration < full.duration);
         assert!(quick.resources < full.resources);

@@ -90,12 +90,16 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
 
             let records = store_records(&path, &objects)?;
             let raw_put = raw_put(&raw, &path, records.clone(), batch, with_transaction).await?;
+            let mark = util::phase(format!("objects.put_batch_{batch}"));
             let etp_put = etp_put(env, &client, &uri, &objects, batch).await?;
+            drop(mark);
             put.push_pair(count as f64 / etp_put, count as f64 / raw_put);
 
             let keys: Vec<ObjectKey> = records.iter().map(|(k, _, _)| k.clone()).collect();
             let raw_get = raw_get(&raw, keys, batch).await?;
+            let mark = util::phase(format!("objects.get_batch_{batch}"));
             let etp_get = etp_get(env, &client, &objects, batch).await?;
+            drop(mark);
             get.push_pair(count as f64 / etp_get, count as f64 / raw_get);
 
             util::delete_dataspace(&client, &uri).await;

@@ -123,6 +123,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
             let bare = bare_echo_rate(env, len, n, settings.duration).await?;
             let clients = Arc::new(connect_many(env, n).await?);
             let pingers = clients.clone();
+            let mark = util::phase(format!("ping.throughput_{n}_sessions"));
             let etp = util::rate(n, settings.duration, move |worker| {
                 let client = pingers[worker].clone();
                 async move {
@@ -131,6 +132,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
                 }
             })
             .await?;
+            drop(mark);
             close_all(clients).await;
             series.push_pair(etp, bare);
         }
@@ -146,6 +148,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
             .await?;
         let bare = answered as f64 / elapsed.as_secs_f64();
         let shared = client.clone();
+        let mark = util::phase("ping.throughput_pipelined");
         let etp = util::rate(PIPELINED, settings.duration, move |_| {
             let client = shared.clone();
             async move {
@@ -154,6 +157,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
             }
         })
         .await?;
+        drop(mark);
         pipelined.push_pair(etp, bare);
         closer.close().await?;
     }
@@ -224,12 +228,12 @@ pub async fn connect_many(env: &Env, n: usize) -> anyhow::Result<Vec<Client>> {
     Ok(clients.into_iter().map(|(_, c)| c).collect())
 }
 
-/// Closes every session (concurrently), ignoring failures.
+/// Closes every session in the background, ignoring failures: CloseSession goes out at
+/// once, and the client's wait for the server to close the WebSocket (up to 5 s when it
+/// misses the close) must not hold up the next measurement.
 pub async fn close_all(clients: Arc<Vec<Client>>) {
     let clients = Arc::try_unwrap(clients).unwrap_or_else(|shared| shared.as_ref().clone());
-    let mut tasks = tokio::task::JoinSet::new();
     for client in clients {
-        tasks.spawn(async move { client.close("etp bench").await });
+        tokio::spawn(async move { client.close("etp bench").await });
     }
-    while tasks.join_next().await.is_some() {}
 }

@@ -375,6 +375,8 @@ pub struct Report {
     pub skipped: Vec<Skipped>,
     /// Families that failed part-way, with the error (their finished figures are kept).
     pub failed: Vec<Skipped>,
+    /// Wall-clock seconds each family took, setup included.
+    pub family_seconds: std::collections::BTreeMap<String, f64>,
 }
 
 impl Report {
@@ -634,6 +636,7 @@ mod tests {
             figures: Vec::new(),
             skipped: Vec::new(),
             failed: Vec::new(),
+            family_seconds: Default::default(),
         };
         let mut s = Series::new("ping", "rtt", "Ping round trip", "µs", Better::Lower)
             .baseline("bare.rtt", "bare echo")

@@ -69,6 +69,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
         .await?;
         let config = env.client_config();
         let counter = slow_closes.clone();
+        let mark = util::phase("session.open_close");
         let etp = util::rate(CONCURRENCY, settings.duration, move |_| {
             let (config, counter) = (config.clone(), counter.clone());
             async move {
@@ -80,6 +81,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
             }
         })
         .await?;
+        drop(mark);
         series.push_pair(etp, bare);
     }
     let (slow, total) = slow_closes.get();

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -110,6 +110,58 @@ impl Drop for Closer {
                 let _ = client.close("etp bench failed").await;
             });
         }
+    }
+}
+
+/// Whether `--mark-phases` was given.
+static MARK_PHASES: AtomicBool = AtomicBool::new(false);
+
+/// Turns phase marks on (see [`phase`]).
+pub fn enable_phase_marks() {
+    MARK_PHASES.store(true, Ordering::Relaxed);
+}
+
+/// Seconds of `CLOCK_MONOTONIC`, the clock `perf record -k CLOCK_MONOTONIC` stamps
+/// samples with.
+fn monotonic_secs() -> f64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime only writes the struct passed by pointer.
+        if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } == 0 {
+            return ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9;
+        }
+    }
+    0.0
+}
+
+/// A measured phase: with `--mark-phases`, `phase <name> <start> <end>` (monotonic
+/// seconds) goes to stderr when it ends, so that a profile can be cut to exactly the
+/// timed work with `perf script --time <start>,<end>`.
+pub struct Phase {
+    name: String,
+    start: f64,
+}
+
+/// Starts a phase (a no-op unless `--mark-phases`).
+pub fn phase(name: impl Into<String>) -> Option<Phase> {
+    MARK_PHASES.load(Ordering::Relaxed).then(|| Phase {
+        name: name.into(),
+        start: monotonic_secs(),
+    })
+}
+
+impl Drop for Phase {
+    fn drop(&mut self) {
+        eprintln!(
+            "phase {} {:.6} {:.6}",
+            self.name,
+            self.start,
+            monotonic_secs()
+        );
     }
 }
 
