@@ -105,6 +105,10 @@ impl Server {
             access.clone(),
             config.max_data_array_size,
         )));
+        handlers.register(Arc::new(handlers::discovery::DiscoveryHandler::new(
+            access.clone(),
+            config.max_response_count,
+        )));
         let store = access.store().clone();
         Server::bind_with_store(config, handlers, Some(store)).await
     }

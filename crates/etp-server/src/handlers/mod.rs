@@ -4,6 +4,7 @@
 
 pub mod data_array;
 pub mod dataspace;
+pub mod discovery;
 pub mod objects;
 pub mod transaction;
 pub mod store;

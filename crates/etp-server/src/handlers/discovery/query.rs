@@ -1,0 +1,465 @@
+//! GetResources: the request checked once ([`ResourceQuery::parse`]), then answered on a
+//! store read view ([`ResourceQuery::run`]).
+
+use std::collections::{HashMap, HashSet};
+
+use etp_protocol::error_code::ErrorCode;
+use etp_protocol::names::QualifiedType;
+use etp_protocol::types::datatypes::object::{
+    ActiveStatusKind, ContextScopeKind, Edge, RelationshipKind as EtpKind, Resource,
+};
+use etp_protocol::types::protocol::discovery::GetResources;
+use etp_protocol::uri::EtpUri;
+use etp_store::{
+    ActiveStatus, ObjectFilter, ObjectKey, ObjectMeta, ReadTxn, RelationshipKind, TypeFilter, Uuid,
+};
+
+use super::answer::{UriCache, edge, resource, set_counts};
+use super::graph::{
+    Direction, FoundEdge, Kinds, StoreGraph, UuidIndex, Walk, counts_for, graph_counts,
+};
+use super::types::{TypeFilters, is_supported_concrete};
+use crate::access::Failure;
+use crate::handlers::objects::{ObjectRef, parse_object_uri};
+
+/// Where a request starts.
+#[derive(Debug)]
+enum Context {
+    /// Every object of the dataspace with this path (`""` = default).
+    Dataspace(String),
+    /// A graph walk from this object.
+    Object(ObjectRef),
+}
+
+/// A checked GetResources request.
+#[derive(Debug)]
+pub(crate) struct ResourceQuery {
+    uri: String,
+    context: Context,
+    scope: ContextScopeKind,
+    depth: u32,
+    types: TypeFilters,
+    last_write_after: Option<i64>,
+    active_status: Option<ActiveStatus>,
+    navigable: Kinds,
+    secondary_targets: bool,
+    secondary_sources: bool,
+    count_objects: bool,
+    include_edges: bool,
+}
+
+/// The answer, ready to send.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    /// Resources in answer order.
+    pub resources: Vec<Resource>,
+    /// Edges (only when asked for).
+    pub edges: Vec<Edge>,
+    /// `MaxResponseCount` cut the resource list.
+    pub truncated: bool,
+}
+
+impl ResourceQuery {
+    /// Checks everything that needs no store: the context URI (`EINVALID_URI`), the type
+    /// filters (`EDATAOBJECTTYPE_NOTSUPPORTED`) and the depth (`EINVALID_ARGUMENT`).
+    pub(crate) fn parse(m: GetResources) -> Result<ResourceQuery, Failure> {
+        let ctx = m.context;
+        let invalid = |why: String| {
+            (
+                ErrorCode::EINVALID_URI,
+                format!("invalid context URI {:?}: {why}", shorten(&ctx.uri)),
+            )
+        };
+        let context = match EtpUri::parse(&ctx.uri) {
+            Ok(EtpUri::Dataspace(d)) => Context::Dataspace(d.path_or_empty().to_owned()),
+            Ok(EtpUri::DataObject(_)) => Context::Object(
+                parse_object_uri(&ctx.uri).map_err(|e| (ErrorCode::EINVALID_URI, e.message))?,
+            ),
+            Ok(other) => {
+                return Err(invalid(format!(
+                    "a {} URI; GetResources takes a dataspace or data object URI \
+                     (alternate URIs are not supported)",
+                    other.kind()
+                )));
+            }
+            Err(e) => return Err(invalid(e.to_string())),
+        };
+        let types = TypeFilters::parse(&ctx.data_object_types)?;
+        let walks = matches!(context, Context::Object(_)) && m.scope != ContextScopeKind::Self_;
+        if walks && ctx.depth < 1 {
+            return Err((
+                ErrorCode::EINVALID_ARGUMENT,
+                format!(
+                    "depth must be at least 1 for scope {} (got {})",
+                    m.scope, ctx.depth
+                ),
+            ));
+        }
+        let navigable = match ctx.navigable_edges {
+            EtpKind::Primary => Kinds {
+                primary: true,
+                secondary: false,
+            },
+            EtpKind::Secondary => Kinds {
+                primary: false,
+                secondary: true,
+            },
+            EtpKind::Both => Kinds {
+                primary: true,
+                secondary: true,
+            },
+        };
+        Ok(ResourceQuery {
+            uri: ctx.uri,
+            context,
+            scope: m.scope,
+            depth: u32::try_from(ctx.depth).unwrap_or(0),
+            types,
+            last_write_after: m.store_last_write_filter,
+            active_status: m.active_status_filter.map(|s| match s {
+                ActiveStatusKind::Active => ActiveStatus::Active,
+                ActiveStatusKind::Inactive => ActiveStatus::Inactive,
+            }),
+            navigable,
+            secondary_targets: ctx.include_secondary_targets,
+            secondary_sources: ctx.include_secondary_sources,
+            count_objects: m.count_objects,
+            include_edges: m.include_edges,
+        })
+    }
+
+    /// The dataspace the request reads (`""` = default).
+    pub(crate) fn dataspace(&self) -> &str {
+        match &self.context {
+            Context::Dataspace(path) => path,
+            Context::Object(object) => &object.key.dataspace,
+        }
+    }
+
+    /// Answers the request on `txn`, with at most `limit` resources. The outer error is a
+    /// store failure, the inner one the ETP error to answer with.
+    pub(crate) fn run(
+        mut self,
+        txn: &dyn ReadTxn,
+        limit: usize,
+    ) -> etp_store::Result<Result<Found, Failure>> {
+        let dataspace = self.dataspace().to_owned();
+        let start = match &self.context {
+            Context::Dataspace(path) => {
+                if txn.get_dataspace(path)?.is_none() {
+                    return Ok(Err(not_found(format!(
+                        "dataspace {} not found",
+                        shorten(&self.uri)
+                    ))));
+                }
+                None
+            }
+            Context::Object(object) => match txn.get_object_meta(&object.key)? {
+                Some(meta) if same_type(&meta.qualified_type, &object.qualified_type) => {
+                    Some((object.key.clone(), meta))
+                }
+                _ if !is_supported_concrete(&object.qualified_type) => {
+                    return Ok(Err((
+                        ErrorCode::EDATAOBJECTTYPE_NOTSUPPORTED,
+                        format!(
+                            "data object type {} of {} is not supported",
+                            object.qualified_type,
+                            shorten(&self.uri)
+                        ),
+                    )));
+                }
+                _ => return Ok(Err(not_found(format!("{} not found", shorten(&self.uri))))),
+            },
+        };
+        if self.types.needs_stored_types() {
+            let stored: Vec<String> = txn
+                .count_by_type(&dataspace)?
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect();
+            if let Err(failure) = self.types.resolve(&stored) {
+                return Ok(Err(failure));
+            }
+        }
+        let Some(mut uris) = UriCache::new(&dataspace) else {
+            return Ok(Err(not_found(format!(
+                "dataspace {} not found",
+                shorten(&self.uri)
+            ))));
+        };
+        Ok(Ok(match start {
+            None => self.list(txn, &dataspace, limit, &mut uris)?,
+            Some((key, meta)) => self.walk(txn, &dataspace, key, meta, limit, &mut uris)?,
+        }))
+    }
+
+    /// The output filters of 10-discovery.md §2.2 rule 6.
+    fn keeps(&self, meta: &ObjectMeta) -> bool {
+        self.types.accepts(&meta.qualified_type)
+            && self
+                .last_write_after
+                .is_none_or(|after| meta.store_last_write > after)
+            && self.active_status.is_none_or(|s| meta.active_status == s)
+    }
+
+    /// Edge kinds reported for a dataspace context: the navigable ones, plus secondary
+    /// ones when secondary neighbours were asked for.
+    fn reported_kinds(&self) -> Kinds {
+        Kinds {
+            primary: self.navigable.primary,
+            secondary: self.navigable.secondary || self.secondary_targets || self.secondary_sources,
+        }
+    }
+
+    /// Dataspace context: every object passing the filters, ordered by type then UUID
+    /// (the store's type index order, which is URI order for unversioned objects).
+    fn list(
+        &self,
+        txn: &dyn ReadTxn,
+        dataspace: &str,
+        limit: usize,
+        uris: &mut UriCache,
+    ) -> etp_store::Result<Found> {
+        let unfiltered = self.types.store_filters().is_empty();
+        let filter = ObjectFilter {
+            types: if unfiltered {
+                // Every type, through the type index, for a stable URI order.
+                vec![TypeFilter::Prefix(String::new())]
+            } else {
+                self.types.store_filters().to_vec()
+            },
+            last_write_after: self.last_write_after,
+            active_status: self.active_status,
+        };
+        let whole_dataspace =
+            unfiltered && self.last_write_after.is_none() && self.active_status.is_none();
+        // What counts and edges need of each listed object is gathered during the scan, so
+        // that no metadata outlives it.
+        let mut resources = Vec::new();
+        let mut keys = Vec::new();
+        let mut references = References::default();
+        let mut truncated = false;
+        for item in txn.list_objects(dataspace, &filter)? {
+            let (key, meta) = item?;
+            if resources.len() == limit {
+                truncated = true;
+                break;
+            }
+            let Some(uri) = uris.uri(&key, &meta.qualified_type) else {
+                unwritable(&meta);
+                continue;
+            };
+            if self.count_objects || self.include_edges {
+                references.push(key.uuid, &meta, self.include_edges);
+            }
+            if self.count_objects {
+                keys.push(key);
+            }
+            resources.push(resource(uri, meta, None));
+        }
+        if self.count_objects {
+            let counts = if whole_dataspace && !truncated {
+                // Every object is at hand: count from their references, no more lookups.
+                graph_counts(&references.uuids, |i| references.of(i).iter().map(|r| r.0))
+            } else {
+                counts_for(txn, dataspace, &keys)?
+            };
+            for (resource, counts) in resources.iter_mut().zip(counts) {
+                set_counts(resource, counts);
+            }
+        }
+        let edges = if self.include_edges {
+            references
+                .edges_among(self.reported_kinds())
+                .into_iter()
+                .filter_map(|(i, j, kind, path)| {
+                    let source = resources.get(i)?.uri.clone();
+                    let target = resources.get(j)?.uri.clone();
+                    Some(edge(source, target, kind, path))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Found {
+            resources,
+            edges,
+            truncated,
+        })
+    }
+
+    /// Object context: the graph walk, then resources ordered by type then UUID.
+    fn walk(
+        &self,
+        txn: &dyn ReadTxn,
+        dataspace: &str,
+        start: ObjectKey,
+        start_meta: ObjectMeta,
+        limit: usize,
+        uris: &mut UriCache,
+    ) -> etp_store::Result<Found> {
+        let start_uri = uris.uri(&start, &start_meta.qualified_type);
+        let (direction, include_self) = match self.scope {
+            ContextScopeKind::Self_ => (None, true),
+            ContextScopeKind::Sources => (Some(Direction::Sources), false),
+            ContextScopeKind::Targets => (Some(Direction::Targets), false),
+            ContextScopeKind::SourcesOrSelf => (Some(Direction::Sources), true),
+            ContextScopeKind::TargetsOrSelf => (Some(Direction::Targets), true),
+        };
+        let keep = |meta: &ObjectMeta| self.keeps(meta);
+        let walked = Walk {
+            start: start.clone(),
+            start_meta,
+            direction,
+            include_self,
+            depth: self.depth,
+            navigable: self.navigable,
+            secondary_targets: self.secondary_targets,
+            secondary_sources: self.secondary_sources,
+            keep: &keep,
+            limit,
+        }
+        .run(&StoreGraph { txn })?;
+        let mut objects = walked.objects;
+        objects
+            .sort_by(|(ka, ma), (kb, mb)| (&ma.qualified_type, ka).cmp(&(&mb.qualified_type, kb)));
+        let keys: Vec<ObjectKey> = objects.iter().map(|(k, _)| k.clone()).collect();
+        let counts = if self.count_objects {
+            Some(counts_for(txn, dataspace, &keys)?)
+        } else {
+            None
+        };
+        let resources = build_resources(objects, counts, uris);
+        let mut uri_of: HashMap<&ObjectKey, &str> = keys
+            .iter()
+            .zip(&resources)
+            .map(|(k, r)| (k, r.uri.as_str()))
+            .collect();
+        if let Some(uri) = &start_uri {
+            uri_of.insert(&start, uri);
+        }
+        let edges = if self.include_edges {
+            walked
+                .edges
+                .into_iter()
+                .filter_map(
+                    |FoundEdge {
+                         source,
+                         target,
+                         kind,
+                         path,
+                     }| {
+                        let source = uri_of.get(&source)?.to_string();
+                        let target = uri_of.get(&target)?.to_string();
+                        Some(edge(source, target, kind, path))
+                    },
+                )
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Found {
+            resources,
+            edges,
+            truncated: walked.truncated,
+        })
+    }
+}
+
+/// Resources of `objects` (in order), skipping any whose URI cannot be written (the
+/// store's write path rules that out).
+fn build_resources(
+    objects: Vec<(ObjectKey, ObjectMeta)>,
+    counts: Option<Vec<(u64, u64)>>,
+    uris: &mut UriCache,
+) -> Vec<Resource> {
+    let mut resources = Vec::with_capacity(objects.len());
+    for (i, (key, meta)) in objects.into_iter().enumerate() {
+        let count = counts.as_ref().and_then(|c| c.get(i).copied());
+        match uris.uri(&key, &meta.qualified_type) {
+            Some(uri) => resources.push(resource(uri, meta, count)),
+            None => unwritable(&meta),
+        }
+    }
+    resources
+}
+
+/// The store's write path only keeps objects whose URI can be written; one that cannot is
+/// left out of answers rather than sent with a broken URI.
+fn unwritable(meta: &ObjectMeta) {
+    tracing::warn!(
+        qualified_type = %meta.qualified_type,
+        "stored object whose URI cannot be written; left out"
+    );
+}
+
+/// The references of listed objects, flattened: `(target UUID, kind, element path)`, the
+/// path only when edges are wanted.
+#[derive(Default)]
+struct References {
+    uuids: Vec<Uuid>,
+    flat: Vec<(Uuid, RelationshipKind, String)>,
+    /// `flat[ends[i - 1]..ends[i]]` are object i's references (`ends[-1]` = 0).
+    ends: Vec<usize>,
+}
+
+impl References {
+    fn push(&mut self, uuid: Uuid, meta: &ObjectMeta, with_paths: bool) {
+        self.uuids.push(uuid);
+        self.flat.extend(meta.references.iter().map(|r| {
+            let path = if with_paths {
+                r.name.clone()
+            } else {
+                String::new()
+            };
+            (r.target_uuid, r.kind, path)
+        }));
+        self.ends.push(self.flat.len());
+    }
+
+    fn of(&self, i: usize) -> &[(Uuid, RelationshipKind, String)] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.flat[start..self.ends[i]]
+    }
+
+    /// References between the objects, as `(source index, target index, kind, path)`, one
+    /// per (source, target, kind), in listing order.
+    fn edges_among(&self, kinds: Kinds) -> Vec<(usize, usize, RelationshipKind, String)> {
+        let index = UuidIndex::new(self.uuids.iter().copied());
+        let mut seen = HashSet::new();
+        let mut edges = Vec::new();
+        for (i, own) in self.uuids.iter().enumerate() {
+            for (target, kind, path) in self.of(i) {
+                if target == own || !kinds.allows(*kind) {
+                    continue;
+                }
+                for j in index.positions(target) {
+                    if seen.insert((i, j, *kind)) {
+                        edges.push((i, j, *kind, path.clone()));
+                    }
+                }
+            }
+        }
+        edges
+    }
+}
+
+/// Whether a stored type is the type a URI names (case of the name ignored, as
+/// [`QualifiedType::matches`] does).
+fn same_type(stored: &str, named: &QualifiedType) -> bool {
+    stored
+        .parse::<QualifiedType>()
+        .is_ok_and(|t| t.matches(named))
+}
+
+fn not_found(message: String) -> Failure {
+    (ErrorCode::ENOT_FOUND, message)
+}
+
+/// At most 200 characters of client text for error messages.
+pub(crate) fn shorten(text: &str) -> &str {
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
+    }
+}
