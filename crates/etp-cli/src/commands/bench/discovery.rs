@@ -25,6 +25,8 @@ use super::xml;
 const OBJECT_SIZE: usize = 2048;
 /// Objects per PutDataObjects while filling.
 const FILL_BATCH: usize = 1000;
+/// Longest wait for background compaction after the fill.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Fills the dataspace, then measures `--runs` times.
 pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
@@ -43,6 +45,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     let records = objects::store_records(&path, &objects)?;
     drop(objects);
     objects::raw_put(&raw, &path, records, FILL_BATCH, true).await?;
+    let settled = util::settle(SETTLE_LIMIT).await;
 
     let mut series = Series::new(
         "discovery",
@@ -57,9 +60,11 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     )
     .goal(Goal::AtMost(100.0))
     .note(format!(
-        "filled through PutDataObjects ({FILL_BATCH} per message, untimed) in {:.1} s = {:.0} objects/s",
+        "filled through PutDataObjects ({FILL_BATCH} per message, untimed) in {:.1} s = {:.0} objects/s, \
+         then {:.1} s until the bench process was idle (store compaction)",
         fill.as_secs_f64(),
-        count as f64 / fill.as_secs_f64()
+        count as f64 / fill.as_secs_f64(),
+        settled.as_secs_f64()
     ));
     let request = GetResources {
         context: ContextInfo {

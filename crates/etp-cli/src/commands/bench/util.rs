@@ -313,6 +313,41 @@ pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
         .context("no VmRSS in /proc/<pid>/status")
 }
 
+/// CPU seconds this process has used (user + system), from `/proc/self/stat`.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (utime + stime) / ticks as f64)
+}
+
+/// Waits until this process is nearly idle (below a tenth of a core over 250 ms), at
+/// most `limit`: the store engines flush and compact in background threads after big
+/// writes, and a read figure should not measure the tail of the write before it.
+/// Returns how long it waited.
+pub async fn settle(limit: Duration) -> Duration {
+    let start = std::time::Instant::now();
+    let window = Duration::from_millis(250);
+    while start.elapsed() < limit {
+        let Some(before) = process_cpu_secs() else {
+            break;
+        };
+        tokio::time::sleep(window).await;
+        let Some(after) = process_cpu_secs() else {
+            break;
+        };
+        if (after - before) / window.as_secs_f64() < 0.1 {
+            break;
+        }
+    }
+    start.elapsed()
+}
+
 /// Bytes per second as decimal MB/s.
 pub fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9)
@@ -346,6 +381,12 @@ mod tests {
         })
         .await;
         assert!(failed.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_idle_process_settles_at_once() {
+        assert!(process_cpu_secs().is_some());
+        assert!(settle(Duration::from_secs(5)).await < Duration::from_secs(5));
     }
 
     #[test]
