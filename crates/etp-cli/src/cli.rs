@@ -38,6 +38,18 @@ pub enum Command {
     Info(InfoArgs),
     /// List a server's live and past sessions (its `GET /sessions?all=true`), newest first.
     Sessions(SessionsArgs),
+    /// Dataspaces: list, create, delete.
+    Dataspace(crate::commands::dataspace::DataspaceArgs),
+    /// Discover data objects: a dataspace's content, or the graph around an object.
+    Ls(crate::commands::ls::LsArgs),
+    /// Download data objects (XML).
+    Get(crate::commands::get::GetArgs),
+    /// Upload data objects from XML files (one transaction by default).
+    Put(crate::commands::put::PutArgs),
+    /// Delete data objects.
+    Rm(crate::commands::rm::RmArgs),
+    /// Arrays behind data objects: metadata, download to .npy, upload from .npy.
+    Array(crate::commands::array::ArrayArgs),
     /// End-to-end benchmark with same-run baselines (in-process server, or --url).
     Bench(crate::commands::bench::BenchArgs),
 }

@@ -1,5 +1,6 @@
 //! The `etp` command-line tool: `etp serve` runs the server, `etp ping` and `etp info`
-//! talk to any ETP v1.2 endpoint. The binary (`src/main.rs`) only parses and dispatches;
+//! talk to any ETP v1.2 endpoint, and the data commands (`dataspace`, `ls`, `get`, `put`,
+//! `rm`, `array`) manage a store's content. The binary (`src/main.rs`) only parses and dispatches;
 //! everything lives here so it can be tested.
 
 #![warn(missing_docs)]
@@ -7,6 +8,7 @@
 pub mod cli;
 pub mod commands;
 pub mod logging;
+pub mod npy;
 
 use std::process::ExitCode;
 

@@ -892,7 +892,9 @@ async fn reader_task(
         }
     };
     shared.mark_closed(reason);
-    let _ = shared.socket_closed.send(true);
+    // `send_replace`, not `send`: with no receiver subscribed yet, `send` would store nothing
+    // and a later `close()` would wait its whole timeout for a socket already gone.
+    shared.socket_closed.send_replace(true);
     let _ = commands.try_send(Command::Close(1000, String::new()));
 }
 

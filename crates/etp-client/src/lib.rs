@@ -20,6 +20,10 @@
 //! # let _ = spaces; Ok(()) }
 //! ```
 //!
+//! [`ops`] builds on this the operations applications need (dataspaces, discovery, data
+//! objects with chunking, arrays in blocks, transactions), within the negotiated message
+//! size and with per-key errors reported.
+//!
 //! The server's own behaviour is never trusted: undecodable messages are logged and fail
 //! only the request they correlate to, unsolicited messages go to
 //! [`Client::notifications`], ETP Ping is answered with Pong, acknowledgement requests
@@ -30,6 +34,7 @@
 mod client;
 mod config;
 mod error;
+pub mod ops;
 mod pool;
 mod response;
 mod tls;

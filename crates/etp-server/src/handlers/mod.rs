@@ -6,9 +6,9 @@ pub mod data_array;
 pub mod dataspace;
 pub mod discovery;
 pub mod objects;
-pub mod transaction;
 pub mod store;
 pub mod supported_types;
+pub mod transaction;
 
 use std::future::Future;
 use std::pin::Pin;
