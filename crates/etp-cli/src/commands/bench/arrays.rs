@@ -1,35 +1,28 @@
 //! DataArray: put and get of a big float64 array (1 GiB by default) through subarrays, at
 //! each negotiated message size (1, 8 and 16 MiB by default).
 //!
-//! The array is `[rows, 1024]` doubles; blocks are runs of whole rows filling the
-//! negotiated message size minus 4 KiB (pyetp's margin for the rest of the message), sent
-//! with `--window` requests in flight on one session, as pyetp and fetpapi split arrays
-//! (12-dataarray.md §5). Put = PutUninitializedDataArrays, every PutDataSubarrays, and the
-//! commit when the server offers transactions; get = every GetDataSubarrays, each answer
+//! The array is `[rows, 1024]` doubles, moved with `etp_client::ops::put_array` and
+//! `get_array`, the code behind `etp array`: blocks of whole rows filling the negotiated
+//! message size minus the client's allowance for the rest of the message (as pyetp and
+//! fetpapi split arrays, 12-dataarray.md §5), `--window` requests in flight on one session.
+//! Put = PutUninitializedDataArrays, every PutDataSubarrays, and the commit when the server
+//! offers transactions; get = GetDataArrayMetadata and every GetDataSubarrays, each block
 //! checked. MB/s are decimal megabytes of array values per second.
 //!
-//! Baselines, in the same run and with the same block sizes, block count and window:
-//! bare WebSocket upload (each block acknowledged) and download (each block requested),
-//! and the same bytes written to a file next to the store and fsync'd. The put's baseline
-//! is min(bare upload, durable file write): a durable put can beat neither.
+//! Baselines, in the same run, replaying the blocks the client just moved (same count,
+//! same size, same window): bare WebSocket upload (each block acknowledged) and download
+//! (each block requested), and the same bytes written to a file next to the store and
+//! fsync'd. The put's baseline is min(bare upload, durable file write): a durable put can
+//! beat neither.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use etp_client::Client;
-use etp_protocol::codec::Map;
-use etp_protocol::types::datatypes::data_array_types::{
-    DataArrayIdentifier, DataArrayMetadata, GetDataSubarraysType, PutDataSubarraysType,
-    PutUninitializedDataArrayType,
-};
-use etp_protocol::types::datatypes::{
-    AnyArray, AnyArrayItem, AnyArrayType, AnyLogicalArrayType, ArrayOfDouble,
-};
-use etp_protocol::types::protocol::data_array::{
-    GetDataSubarrays, GetDataSubarraysResponse, PutDataSubarrays, PutDataSubarraysResponse,
-    PutUninitializedDataArrays, PutUninitializedDataArraysResponse,
-};
+use etp_client::ops::{self, ArraySink, ArraySource, ArrayTransfer, ArrayValues};
+use etp_protocol::types::datatypes::data_array_types::DataArrayIdentifier;
+use etp_protocol::types::datatypes::{AnyArrayType, AnyLogicalArrayType};
 
 use super::Env;
 use super::baseline::{self, BareClient, Limit, Traffic};
@@ -38,52 +31,28 @@ use super::util;
 
 /// Values per row (8 KiB rows).
 pub const ROW: usize = 1024;
-/// Bytes left in each message for everything but the values (pyetp uses 4096).
+/// Bytes pyetp leaves in each message for everything but the values.
 pub const MARGIN: usize = 4096;
+/// Longest wait for the process to go idle before a timed transfer.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
-/// The shape of one transfer.
+/// The array's shape: whole rows of [`ROW`] doubles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Plan {
+pub struct Shape {
     /// Rows of the array.
     pub rows: usize,
-    /// Rows per block (the last block may have fewer).
-    pub rows_per_block: usize,
 }
 
-impl Plan {
-    /// The plan for `array_bytes` of doubles under a negotiated `message_size`.
-    pub fn new(array_bytes: u64, message_size: usize) -> anyhow::Result<Plan> {
-        let row_bytes = ROW * 8;
-        let rows = usize::try_from(array_bytes)?.div_ceil(row_bytes).max(1);
-        let rows_per_block = message_size.saturating_sub(MARGIN) / row_bytes;
-        if rows_per_block == 0 {
-            bail!("a {message_size}-byte message cannot carry one {row_bytes}-byte row");
-        }
-        Ok(Plan {
-            rows,
-            rows_per_block: rows_per_block.min(rows),
-        })
-    }
-
-    /// Number of blocks.
-    pub fn blocks(&self) -> usize {
-        self.rows.div_ceil(self.rows_per_block)
-    }
-
-    /// First row and row count of block `i`.
-    pub fn block(&self, i: usize) -> (usize, usize) {
-        let first = i * self.rows_per_block;
-        (first, self.rows_per_block.min(self.rows - first))
+impl Shape {
+    /// Enough rows for `array_bytes` of doubles (at least one).
+    pub fn for_bytes(array_bytes: u64) -> anyhow::Result<Shape> {
+        let rows = usize::try_from(array_bytes)?.div_ceil(ROW * 8).max(1);
+        Ok(Shape { rows })
     }
 
     /// Bytes of values in the whole array.
     pub fn bytes(&self) -> u64 {
         (self.rows * ROW * 8) as u64
-    }
-
-    /// Bytes of values in a full block.
-    pub fn block_bytes(&self) -> usize {
-        self.rows_per_block * ROW * 8
     }
 }
 
@@ -115,9 +84,8 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
         .copied()
         .max()
         .unwrap_or(1 << 20);
-    let source = Arc::new(surface(
-        Plan::new(settings.array_bytes, largest)?.block_bytes() / 8,
-    ));
+    // No block can carry more values than its message has bytes / 8.
+    let source = Arc::new(surface(largest / 8));
     let result = async {
         for &size in &settings.message_sizes {
             measure_size(env, report, &dataspace, &epc, size, transactions, &source).await?;
@@ -146,15 +114,8 @@ async fn measure_size(
         .context("cannot open an ETP session")?;
     let closer = util::Closer::new(&client);
     let negotiated = client.max_message_size();
-    let plan = Plan::new(settings.array_bytes, negotiated)?;
+    let plan = Shape::for_bytes(settings.array_bytes)?;
     let window = settings.window;
-    let shape = format!(
-        "{} MiB as [{}, {ROW}] float64, {} blocks of {} rows, {window} in flight",
-        plan.bytes() >> 20,
-        plan.rows,
-        plan.blocks(),
-        plan.rows_per_block
-    );
     let mut put = Series::new(
         "arrays",
         &format!("put_{mib}mib"),
@@ -166,15 +127,7 @@ async fn measure_size(
         &format!("baseline.put_limit_{mib}mib"),
         "min(bare WS upload, durable file write)",
     )
-    .goal(Goal::RatioAtLeast(0.7))
-    .note(format!(
-        "{shape}; {}",
-        if transactions {
-            "in one transaction, commit timed"
-        } else {
-            "server without Transaction: each PutDataSubarrays auto-commits"
-        }
-    ));
+    .goal(Goal::RatioAtLeast(0.7));
     let mut get = Series::new(
         "arrays",
         &format!("get_{mib}mib"),
@@ -190,7 +143,7 @@ async fn measure_size(
     let mut bare_upload = Series::new(
         "arrays",
         &format!("bare_upload_{mib}mib"),
-        format!("  baseline: bare WS upload, {mib} MiB blocks"),
+        format!("  baseline: bare WS upload, {mib} MiB messages"),
         "MB/s",
         Better::Higher,
     );
@@ -207,44 +160,75 @@ async fn measure_size(
     }
 
     let array_path = format!("/RESQML/bench/array_{mib}mib");
-    for _ in 0..settings.runs {
-        let bytes = plan.bytes();
-        let blocks = plan.blocks() as u64;
+    let bytes = plan.bytes();
+    for run in 0..settings.runs {
+        util::settle(SETTLE_LIMIT).await;
+        let mark = util::phase(format!("arrays.put_{mib}mib"));
+        let sent = etp_put(
+            &client,
+            dataspace,
+            epc,
+            &array_path,
+            plan.rows,
+            window,
+            source,
+        )
+        .await?;
+        drop(mark);
+        // The baselines replay the blocks the client just sent: same count, same size.
         let (_, elapsed) = BareClient::connect(env.bare.addr())
             .await?
             .pipelined(
-                Traffic::Upload(plan.block_bytes()),
-                Limit::Count(blocks),
+                Traffic::Upload(sent.max_block_bytes()),
+                Limit::Count(sent.blocks),
                 window,
             )
             .await?;
-        let upload = util::mb_per_s(bytes, elapsed);
+        let upload = util::mb_per_s(sent.blocks * sent.max_block_bytes() as u64, elapsed);
         let dir = env.scratch.path().to_path_buf();
-        let chunk = plan.block_bytes();
+        let chunk = sent.max_block_bytes();
         let elapsed =
             tokio::task::spawn_blocking(move || baseline::durable_file_write(&dir, bytes, chunk))
                 .await??;
         let durable = util::mb_per_s(bytes, elapsed);
-        let mark = util::phase(format!("arrays.put_{mib}mib"));
-        let elapsed = etp_put(&client, dataspace, epc, &array_path, plan, window, source).await?;
-        drop(mark);
-        put.push_pair(util::mb_per_s(bytes, elapsed), upload.min(durable));
+        put.push_pair(util::mb_per_s(bytes, sent.elapsed), upload.min(durable));
         bare_upload.push(upload);
         disk.push(durable);
 
+        util::settle(SETTLE_LIMIT).await;
+        let mark = util::phase(format!("arrays.get_{mib}mib"));
+        let received = etp_get(&client, epc, &array_path, window, source).await?;
+        drop(mark);
         let (_, elapsed) = BareClient::connect(env.bare.addr())
             .await?
             .pipelined(
-                Traffic::Download(plan.block_bytes()),
-                Limit::Count(blocks),
+                Traffic::Download(received.max_block_bytes()),
+                Limit::Count(received.blocks),
                 window,
             )
             .await?;
-        let download = util::mb_per_s(bytes, elapsed);
-        let mark = util::phase(format!("arrays.get_{mib}mib"));
-        let elapsed = etp_get(&client, epc, &array_path, plan, window, source).await?;
-        drop(mark);
-        get.push_pair(util::mb_per_s(bytes, elapsed), download);
+        let download = util::mb_per_s(received.blocks * received.max_block_bytes() as u64, elapsed);
+        get.push_pair(util::mb_per_s(bytes, received.elapsed), download);
+        if run == 0 {
+            put.add_note(format!(
+                "{} MiB as [{}, {ROW}] float64 in {} blocks of up to {} rows, {window} in flight \
+                 (etp-client ops::put_array); {}",
+                bytes >> 20,
+                plan.rows,
+                sent.blocks,
+                sent.max_block_values / ROW,
+                if transactions {
+                    "in one transaction, commit timed"
+                } else {
+                    "server without Transaction: each PutDataSubarrays auto-commits"
+                }
+            ));
+            get.add_note(format!(
+                "{} blocks of up to {} rows, {window} in flight (ops::get_array, metadata request included)",
+                received.blocks,
+                received.max_block_values / ROW,
+            ));
+        }
     }
     closer.close().await?;
     report.add(put);
@@ -261,152 +245,150 @@ fn identifier(epc: &str, path: &str) -> DataArrayIdentifier {
     }
 }
 
-/// Values of block `i`: the source, with the block number in the first value so that a
-/// misplaced block is caught on the way back.
-fn block_values(plan: &Plan, i: usize, source: &[f64]) -> Vec<f64> {
-    let (_, rows) = plan.block(i);
-    let mut values = source[..rows * ROW].to_vec();
-    values[0] = i as f64;
-    values
+/// What one ETP transfer did.
+#[derive(Debug, Clone, Copy)]
+pub struct Transfer {
+    /// Wall-clock time, from the first request to the last answer (and the commit).
+    pub elapsed: Duration,
+    /// Blocks sent or received.
+    pub blocks: u64,
+    /// Values in the largest block.
+    pub max_block_values: usize,
 }
 
-/// Uploads the whole array; returns the elapsed time.
+impl Transfer {
+    /// Bytes of float64 values in the largest block.
+    pub fn max_block_bytes(&self) -> usize {
+        self.max_block_values * 8
+    }
+}
+
+/// Serves the upload's blocks from the shared source values, with the block's flat
+/// offset in its first value so that a misplaced block is caught on the way back.
+struct Source {
+    values: Arc<Vec<f64>>,
+    blocks: u64,
+    max_block_values: usize,
+}
+
+impl ArraySource for Source {
+    fn read(&mut self, offset: u64, count: usize) -> std::io::Result<ArrayValues> {
+        let Some(values) = self.values.get(..count) else {
+            return Err(std::io::Error::other(format!(
+                "a block of {count} values is larger than the {} prepared",
+                self.values.len()
+            )));
+        };
+        let mut block = values.to_vec();
+        if let Some(first) = block.first_mut() {
+            *first = offset as f64;
+        }
+        self.blocks += 1;
+        self.max_block_values = self.max_block_values.max(count);
+        Ok(ArrayValues::Double(block))
+    }
+}
+
+/// Checks every downloaded block against what [`Source`] sent.
+struct Sink {
+    values: Arc<Vec<f64>>,
+    blocks: u64,
+    max_block_values: usize,
+}
+
+impl ArraySink for Sink {
+    fn write(&mut self, offset: u64, values: ArrayValues) -> std::io::Result<()> {
+        let ArrayValues::Double(values) = values else {
+            return Err(std::io::Error::other("a block that is not arrayOfDouble"));
+        };
+        let n = values.len();
+        let intact = n > 0
+            && n <= self.values.len()
+            && values[0] == offset as f64
+            && values[n - 1] == self.values[n - 1];
+        if !intact {
+            return Err(std::io::Error::other(format!(
+                "block at offset {offset} ({n} values) came back wrong"
+            )));
+        }
+        self.blocks += 1;
+        self.max_block_values = self.max_block_values.max(n);
+        Ok(())
+    }
+}
+
+fn transfer_options(window: usize) -> ArrayTransfer {
+    ArrayTransfer {
+        max_in_flight: window,
+        ..ArrayTransfer::default()
+    }
+}
+
+/// Uploads the whole array with `etp_client::ops::put_array` (inside a transaction when
+/// the server has them); returns what it took.
 pub async fn etp_put(
     client: &Client,
     dataspace: &str,
     epc: &str,
     path: &str,
-    plan: Plan,
+    rows: usize,
     window: usize,
-    source: &Arc<Vec<f64>>,
-) -> anyhow::Result<std::time::Duration> {
+    values: &Arc<Vec<f64>>,
+) -> anyhow::Result<Transfer> {
     let start = Instant::now();
     let transaction = util::start_transaction(client, dataspace).await?;
-    let now = etp_protocol::now_micros();
-    let mut arrays = Map::new();
-    arrays.insert(
-        path.to_string(),
-        PutUninitializedDataArrayType {
-            uid: identifier(epc, path),
-            metadata: DataArrayMetadata {
-                dimensions: vec![plan.rows as i64, ROW as i64],
-                preferred_subarray_dimensions: Vec::new(),
-                transport_array_type: AnyArrayType::ArrayOfDouble,
-                logical_array_type: AnyLogicalArrayType::ArrayOfDouble64LE,
-                store_last_write: now,
-                store_created: now,
-                custom_data: Map::new(),
-            },
-        },
-    );
-    let created: PutUninitializedDataArraysResponse = client
-        .request_one(PutUninitializedDataArrays {
-            data_arrays: arrays,
-        })
-        .await
-        .context("PutUninitializedDataArrays")?;
-    if !created.success.contains_key(path) {
-        bail!("PutUninitializedDataArrays did not confirm {path}");
-    }
-    let (client2, epc, path2, source) = (
-        client.clone(),
-        epc.to_string(),
-        path.to_string(),
-        source.clone(),
-    );
-    util::in_flight(plan.blocks(), window, move |i| {
-        let (client, uid, path, source) = (
-            client2.clone(),
-            identifier(&epc, &path2),
-            path2.clone(),
-            source.clone(),
-        );
-        async move {
-            let (first, rows) = plan.block(i);
-            let mut subarrays = Map::new();
-            subarrays.insert(
-                path.clone(),
-                PutDataSubarraysType {
-                    uid,
-                    data: AnyArray {
-                        item: AnyArrayItem::ArrayOfDouble(ArrayOfDouble {
-                            values: block_values(&plan, i, &source),
-                        }),
-                    },
-                    starts: vec![first as i64, 0],
-                    counts: vec![rows as i64, ROW as i64],
-                },
-            );
-            let answer: PutDataSubarraysResponse = client
-                .request_one(PutDataSubarrays {
-                    data_subarrays: subarrays,
-                })
-                .await
-                .with_context(|| format!("PutDataSubarrays block {i}"))?;
-            if !answer.success.contains_key(&path) {
-                bail!("PutDataSubarrays block {i} not confirmed");
-            }
-            Ok(())
-        }
-    })
-    .await?;
+    let mut source = Source {
+        values: values.clone(),
+        blocks: 0,
+        max_block_values: 0,
+    };
+    ops::put_array(
+        client,
+        &identifier(epc, path),
+        &[rows as u64, ROW as u64],
+        AnyArrayType::ArrayOfDouble,
+        AnyLogicalArrayType::ArrayOfDouble64LE,
+        &mut source,
+        &transfer_options(window),
+    )
+    .await
+    .context("put_array")?;
     util::commit(client, transaction).await?;
-    Ok(start.elapsed())
+    Ok(Transfer {
+        elapsed: start.elapsed(),
+        blocks: source.blocks,
+        max_block_values: source.max_block_values,
+    })
 }
 
-/// Downloads the whole array, checking every block; returns the elapsed time.
+/// Downloads the whole array with `etp_client::ops::get_array`, checking every block;
+/// returns what it took.
 pub async fn etp_get(
     client: &Client,
     epc: &str,
     path: &str,
-    plan: Plan,
     window: usize,
-    source: &Arc<Vec<f64>>,
-) -> anyhow::Result<std::time::Duration> {
+    values: &Arc<Vec<f64>>,
+) -> anyhow::Result<Transfer> {
     let start = Instant::now();
-    let (client, epc, path, source) = (
-        client.clone(),
-        epc.to_string(),
-        path.to_string(),
-        source.clone(),
-    );
-    util::in_flight(plan.blocks(), window, move |i| {
-        let (client, uid, source) = (client.clone(), identifier(&epc, &path), source.clone());
-        async move {
-            let (first, rows) = plan.block(i);
-            let key = format!("block {i}");
-            let mut subarrays = Map::new();
-            subarrays.insert(
-                key.clone(),
-                GetDataSubarraysType {
-                    uid,
-                    starts: vec![first as i64, 0],
-                    counts: vec![rows as i64, ROW as i64],
-                },
-            );
-            let answer: GetDataSubarraysResponse = client
-                .request_one(GetDataSubarrays {
-                    data_subarrays: subarrays,
-                })
-                .await
-                .with_context(|| format!("GetDataSubarrays block {i}"))?;
-            let array = answer
-                .data_subarrays
-                .get(&key)
-                .with_context(|| format!("GetDataSubarrays block {i}: key missing"))?;
-            let AnyArrayItem::ArrayOfDouble(doubles) = &array.data.item else {
-                bail!("GetDataSubarrays block {i}: not arrayOfDouble");
-            };
-            let values = &doubles.values;
-            let n = rows * ROW;
-            if values.len() != n || values[0] != i as f64 || values[n - 1] != source[n - 1] {
-                bail!("GetDataSubarrays block {i}: wrong values");
-            }
-            Ok(())
-        }
+    let mut sink = Sink {
+        values: values.clone(),
+        blocks: 0,
+        max_block_values: 0,
+    };
+    ops::get_array(
+        client,
+        &identifier(epc, path),
+        &mut sink,
+        &transfer_options(window),
+    )
+    .await
+    .context("get_array")?;
+    Ok(Transfer {
+        elapsed: start.elapsed(),
+        blocks: sink.blocks,
+        max_block_values: sink.max_block_values,
     })
-    .await?;
-    Ok(start.elapsed())
 }
 
 #[cfg(test)]
@@ -414,31 +396,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plans_split_whole_rows_within_the_message_budget() {
-        let plan = Plan::new(1 << 30, 1 << 20).unwrap();
-        assert_eq!(plan.rows, 131_072);
-        assert_eq!(plan.rows_per_block, 127);
-        assert!(plan.block_bytes() + MARGIN <= 1 << 20);
-        assert_eq!(plan.blocks(), 1033);
-        let (first, rows) = plan.block(plan.blocks() - 1);
-        assert_eq!(first + rows, plan.rows);
-        assert_eq!(plan.bytes(), 1 << 30);
-
-        let small = Plan::new(1 << 20, 16 << 20).unwrap();
-        assert_eq!(
-            (small.rows, small.rows_per_block, small.blocks()),
-            (128, 128, 1)
-        );
-        assert!(Plan::new(1 << 20, 5000).is_err());
+    fn shapes_are_whole_rows() {
+        let shape = Shape::for_bytes(1 << 30).unwrap();
+        assert_eq!(shape.rows, 131_072);
+        assert_eq!(shape.bytes(), 1 << 30);
+        assert_eq!(Shape::for_bytes(1).unwrap().rows, 1);
+        assert_eq!(Shape::for_bytes(8193).unwrap().bytes(), 16_384);
     }
 
     #[test]
-    fn blocks_carry_their_number() {
-        let plan = Plan::new(4 << 20, 1 << 20).unwrap();
-        let source = surface(plan.block_bytes() / 8);
-        let last = plan.blocks() - 1;
-        let values = block_values(&plan, last, &source);
-        assert_eq!(values.len(), plan.block(last).1 * ROW);
-        assert_eq!(values[0], last as f64);
+    fn the_sink_accepts_exactly_what_the_source_sent() {
+        let values = Arc::new(surface(4 * ROW));
+        let mut source = Source {
+            values: values.clone(),
+            blocks: 0,
+            max_block_values: 0,
+        };
+        let mut sink = Sink {
+            values,
+            blocks: 0,
+            max_block_values: 0,
+        };
+        for offset in [0u64, 2048, 4096] {
+            let block = source.read(offset, 2 * ROW).unwrap();
+            sink.write(offset, block).unwrap();
+        }
+        assert_eq!((source.blocks, source.max_block_values), (3, 2 * ROW));
+        assert_eq!((sink.blocks, sink.max_block_values), (3, 2 * ROW));
+        let block = source.read(2048, ROW).unwrap();
+        assert!(sink.write(4096, block).is_err(), "a misplaced block");
+        assert!(source.read(0, 5 * ROW).is_err(), "more than prepared");
+        assert!(sink.write(0, ArrayValues::Long(vec![0])).is_err());
     }
 }

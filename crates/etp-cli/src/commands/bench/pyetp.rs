@@ -26,7 +26,7 @@ use etp_protocol::types::protocol::data_array::PutDataSubarrays;
 use serde::Deserialize;
 
 use super::Env;
-use super::arrays::{self, Plan, ROW};
+use super::arrays::{self, ROW, Shape};
 use super::report::{Better, Report, Series};
 use super::util;
 
@@ -62,8 +62,8 @@ pub async fn run(env: &Env, python: &Path, report: &mut Report) -> anyhow::Resul
         let mib = size >> 20;
         let client = Client::connect(env.client_config_sized(size)).await?;
         let closer = util::Closer::new(&client);
-        let plan = Plan::new(settings.pyetp_array_bytes, client.max_message_size())?;
-        let source = Arc::new(arrays::surface(plan.block_bytes() / 8));
+        let plan = Shape::for_bytes(settings.pyetp_array_bytes)?;
+        let source = Arc::new(arrays::surface(client.max_message_size() / 8));
         let path = util::unique(&format!("pyetp-{mib}mib"));
         let dataspace = util::create_dataspace(&client, &path).await?;
         let epc = format!(
@@ -131,13 +131,15 @@ pub async fn run(env: &Env, python: &Path, report: &mut Report) -> anyhow::Resul
                 &dataspace,
                 &epc,
                 &array_path,
-                plan,
+                plan.rows,
                 settings.window,
                 &source,
             )
-            .await?;
-            let ours_get =
-                arrays::etp_get(&client, &epc, &array_path, plan, settings.window, &source).await?;
+            .await?
+            .elapsed;
+            let ours_get = arrays::etp_get(&client, &epc, &array_path, settings.window, &source)
+                .await?
+                .elapsed;
             let transfer: Transfer = run_script(
                 python,
                 &script,
