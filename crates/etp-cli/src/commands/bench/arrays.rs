@@ -159,7 +159,8 @@ async fn measure_size(
         put.add_note(format!("negotiated message size {negotiated} bytes"));
     }
 
-    let array_path = format!("/RESQML/bench/array_{mib}mib");
+    // One array for every size: each put re-creates it, so the disk holds one copy.
+    let array_path = "/RESQML/bench/values".to_string();
     let bytes = plan.bytes();
     for run in 0..settings.runs {
         util::settle(SETTLE_LIMIT).await;
@@ -176,7 +177,7 @@ async fn measure_size(
         .await?;
         drop(mark);
         // The baselines replay the blocks the client just sent: same count, same size.
-        let (_, elapsed) = BareClient::connect(env.bare.addr())
+        let (_, elapsed) = BareClient::connect(env.bare_addr())
             .await?
             .pipelined(
                 Traffic::Upload(sent.max_block_bytes()),
@@ -199,7 +200,7 @@ async fn measure_size(
         let mark = util::phase(format!("arrays.get_{mib}mib"));
         let received = etp_get(&client, epc, &array_path, window, source).await?;
         drop(mark);
-        let (_, elapsed) = BareClient::connect(env.bare.addr())
+        let (_, elapsed) = BareClient::connect(env.bare_addr())
             .await?
             .pipelined(
                 Traffic::Download(received.max_block_bytes()),

@@ -41,10 +41,11 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     let fill_start = Instant::now();
     objects::etp_put(env, &client, &uri, &objects, FILL_BATCH).await?;
     let fill = fill_start.elapsed();
-    let raw = objects::open_raw_store(env, "raw-discovery").await?;
+    let raw_store = objects::RawStore::open(env, "raw-discovery").await?;
+    let raw = raw_store.store();
     let records = objects::store_records(&path, &objects)?;
     drop(objects);
-    objects::raw_put(&raw, &path, records, FILL_BATCH, true).await?;
+    objects::raw_put(raw, &path, records, FILL_BATCH, true).await?;
     let settled = util::settle(SETTLE_LIMIT).await;
 
     let mut series = Series::new(
@@ -83,7 +84,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     };
     let mut answer_note = None;
     for _ in 0..settings.runs {
-        let raw_ms = raw_list(&raw, &path, count).await?;
+        let raw_ms = raw_list(raw, &path, count).await?;
         let mark = util::phase("discovery.get_resources");
         let start = Instant::now();
         let answers: Vec<GetResourcesResponse> = client

@@ -231,75 +231,120 @@ impl Settings {
     }
 }
 
-/// The server under test: in-process, or a URL.
+/// The server under test (in-process, or a URL), the baselines' servers, and scratch
+/// space. In-process, every family gets fresh servers on a fresh runtime and data
+/// directory ([`Env::start_servers`]), so that no family measures the leftovers of the one
+/// before (background compaction, session records still being written) and the disk holds
+/// one family's data at a time.
 pub struct Env {
-    /// ETP endpoint.
+    /// ETP endpoint of the current server.
     pub url: String,
     /// Template for every client of the bench.
     config: ClientConfig,
     /// The settings.
     pub settings: Settings,
-    /// The bare WebSocket server (on the server runtime).
-    pub bare: BareServer,
     /// Scratch space for baselines (file writes, raw store, scripts).
     pub scratch: tempfile::TempDir,
-    /// The in-process server, when there is one.
-    in_process: Option<InProcess>,
-    /// Runtime of the in-process server and the bare server.
-    server_runtime: Option<tokio::runtime::Runtime>,
+    /// `--url`.
+    remote_url: Option<String>,
     /// `--server-pid`.
     pub server_pid: Option<u32>,
+    /// The servers of the current family.
+    side: Option<ServerSide>,
+}
+
+/// What runs on the server side for one family: its own runtime (one worker per CPU, as
+/// `etp serve` has), the bare WebSocket server, and the in-process ETP server.
+struct ServerSide {
+    runtime: tokio::runtime::Runtime,
+    bare: BareServer,
+    in_process: Option<InProcess>,
 }
 
 struct InProcess {
+    url: String,
     data_dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<Result<(), etp_server::ServerError>>,
 }
 
-impl Env {
-    /// Starts the in-process server (unless `--url`) and the bare server.
-    async fn start(args: &BenchArgs, settings: Settings) -> anyhow::Result<Env> {
+impl ServerSide {
+    async fn start(settings: &Settings, with_server: bool) -> anyhow::Result<ServerSide> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("etp-bench-server")
             .enable_all()
             .build()
             .context("cannot start the server runtime")?;
-        let handle = server_runtime.handle().clone();
+        let handle = runtime.handle().clone();
         let bare = BareServer::start(&handle).await?;
+        let in_process = if with_server {
+            let data_dir = tempfile::Builder::new()
+                .prefix("etp-bench-data-")
+                .tempdir()
+                .context("cannot create the server's data directory")?;
+            let config = in_process_config(settings, data_dir.path().to_path_buf());
+            let server = handle
+                .spawn(etp_server::Server::bind(config))
+                .await?
+                .context("cannot start the in-process server")?;
+            let url = format!("ws://{}/", server.local_addr());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let done = handle.spawn(server.run(async {
+                let _ = stopped.await;
+            }));
+            Some(InProcess {
+                url,
+                data_dir,
+                stop: Some(stop),
+                done,
+            })
+        } else {
+            None
+        };
+        Ok(ServerSide {
+            runtime,
+            bare,
+            in_process,
+        })
+    }
+
+    /// Stops the server, then the runtime (waiting for its blocking tasks, such as
+    /// session records being written), and only then removes the data directory: the
+    /// store must be closed before its files go.
+    async fn stop(self) {
+        let ServerSide {
+            runtime,
+            bare,
+            in_process,
+        } = self;
+        let mut data_dir = None;
+        if let Some(mut server) = in_process {
+            if let Some(stop) = server.stop.take() {
+                let _ = stop.send(());
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(15), &mut server.done).await;
+            data_dir = Some(server.data_dir);
+        }
+        drop(bare);
+        // Blocking is not allowed on a runtime thread, hence the blocking task.
+        let _ = tokio::task::spawn_blocking(move || {
+            runtime.shutdown_timeout(Duration::from_secs(15));
+        })
+        .await;
+        drop(data_dir);
+    }
+}
+
+impl Env {
+    /// The client side of the bench; servers come with [`Env::start_servers`].
+    fn new(args: &BenchArgs, settings: Settings) -> anyhow::Result<Env> {
         let scratch = tempfile::Builder::new()
             .prefix("etp-bench-")
             .tempdir()
             .context("cannot create a scratch directory")?;
-        let (url, in_process) = match &args.url {
-            Some(url) => (url.clone(), None),
-            None => {
-                let data_dir = tempfile::Builder::new()
-                    .prefix("etp-bench-data-")
-                    .tempdir()
-                    .context("cannot create the server's data directory")?;
-                let config = in_process_config(&settings, data_dir.path().to_path_buf());
-                let server = handle
-                    .spawn(etp_server::Server::bind(config))
-                    .await?
-                    .context("cannot start the in-process server")?;
-                let addr = server.local_addr();
-                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                let done = handle.spawn(server.run(async {
-                    let _ = stopped.await;
-                }));
-                (
-                    format!("ws://{addr}/"),
-                    Some(InProcess {
-                        data_dir,
-                        stop: Some(stop),
-                        done,
-                    }),
-                )
-            }
-        };
+        let url = args.url.clone().unwrap_or_default();
         let mut config = ClientConfig::new(url.clone());
         config.compression = settings.compression;
         config.application_name = "etp-bench".into();
@@ -317,17 +362,45 @@ impl Env {
             url,
             config,
             settings,
-            bare,
             scratch,
-            in_process,
-            server_runtime: Some(server_runtime),
+            remote_url: args.url.clone(),
             server_pid: args.server_pid,
+            side: None,
         })
+    }
+
+    /// Starts fresh servers for the next family: the bare server always, the in-process
+    /// ETP server unless `--url` or the family runs its own (memory).
+    async fn start_servers(&mut self, family: Family) -> anyhow::Result<()> {
+        self.stop_servers().await;
+        let with_server = self.remote_url.is_none() && family != Family::Memory;
+        let side = ServerSide::start(&self.settings, with_server).await?;
+        if let Some(server) = &side.in_process {
+            self.url = server.url.clone();
+            self.config.url = server.url.clone();
+        }
+        self.side = Some(side);
+        Ok(())
+    }
+
+    /// Stops the servers of the last family.
+    async fn stop_servers(&mut self) {
+        if let Some(side) = self.side.take() {
+            side.stop().await;
+        }
     }
 
     /// Whether the server runs in this process.
     pub fn in_process(&self) -> bool {
-        self.in_process.is_some()
+        self.remote_url.is_none()
+    }
+
+    /// Address of the bare WebSocket server (port 0 before [`Env::start_servers`]).
+    pub fn bare_addr(&self) -> std::net::SocketAddr {
+        self.side.as_ref().map_or_else(
+            || std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            |side| side.bare.addr(),
+        )
     }
 
     /// A client configuration for the server under test.
@@ -348,26 +421,6 @@ impl Env {
             .await
             .with_context(|| format!("cannot open an ETP session with {}", self.url))
     }
-
-    /// Stops the in-process server and the server runtime, then removes its data
-    /// directory (in that order: the store must be closed before its files go).
-    async fn shutdown(mut self) {
-        let mut data_dir = None;
-        if let Some(mut server) = self.in_process.take() {
-            if let Some(stop) = server.stop.take() {
-                let _ = stop.send(());
-            }
-            let _ = tokio::time::timeout(Duration::from_secs(10), &mut server.done).await;
-            data_dir = Some(server.data_dir);
-        }
-        if let Some(rt) = self.server_runtime.take() {
-            // Blocking is not allowed on a runtime thread, hence the blocking task.
-            let _ =
-                tokio::task::spawn_blocking(move || rt.shutdown_timeout(Duration::from_secs(10)))
-                    .await;
-        }
-        drop(data_dir);
-    }
 }
 
 /// Settings of the in-process server: loopback, the given data directory, and limits
@@ -387,6 +440,33 @@ fn in_process_config(settings: &Settings, data_dir: PathBuf) -> etp_server::Serv
         max_frame_size: largest,
         max_sessions: 20_000,
         ..etp_server::ServerConfig::default()
+    }
+}
+
+/// Runs one family against the servers `env` has up.
+async fn run_family(
+    env: &Env,
+    family: Family,
+    args: &BenchArgs,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    match family {
+        Family::Session => session::run(env, report).await,
+        Family::Ping => ping::run(env, report).await,
+        Family::Objects => objects::run(env, report).await,
+        Family::Discovery => discovery::run(env, report).await,
+        Family::Arrays => arrays::run(env, report).await,
+        Family::Memory => memory::run(env, report).await,
+        Family::Pyetp => match &args.pyetp {
+            Some(python) => pyetp::run(env, python, report).await,
+            None => {
+                report.skip(
+                    "pyetp",
+                    "give --pyetp PYTHON (a Python with pyetp installed)",
+                );
+                Ok(())
+            }
+        },
     }
 }
 
@@ -423,14 +503,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         failed: Vec::new(),
         family_seconds: Default::default(),
     };
-    let env = Env::start(&args, settings.clone()).await?;
+    let mut env = Env::new(&args, settings.clone())?;
     eprintln!(
-        "etp bench: {} ({}), {} run(s) per figure",
-        env.url,
-        if env.in_process() {
-            "in-process server, fresh data directory"
-        } else {
-            "remote server"
+        "etp bench: {}, {} run(s) per figure",
+        match &args.url {
+            Some(url) => format!("server at {url}"),
+            None => "in-process server, fresh for every family".to_string(),
         },
         settings.runs
     );
@@ -439,24 +517,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("etp bench: {} …", family.name());
         let before = report.figures.len();
         let family_start = Instant::now();
-        let result = match family {
-            Family::Session => session::run(&env, &mut report).await,
-            Family::Ping => ping::run(&env, &mut report).await,
-            Family::Objects => objects::run(&env, &mut report).await,
-            Family::Discovery => discovery::run(&env, &mut report).await,
-            Family::Arrays => arrays::run(&env, &mut report).await,
-            Family::Memory => memory::run(&env, &mut report).await,
-            Family::Pyetp => match &args.pyetp {
-                Some(python) => pyetp::run(&env, python, &mut report).await,
-                None => {
-                    report.skip(
-                        "pyetp",
-                        "give --pyetp PYTHON (a Python with pyetp installed)",
-                    );
-                    Ok(())
-                }
-            },
+        let result = match env.start_servers(family).await {
+            Ok(()) => run_family(&env, family, &args, &mut report).await,
+            Err(e) => Err(e),
         };
+        env.stop_servers().await;
         if let Err(e) = result {
             eprintln!("etp bench: {} failed: {e:#}", family.name());
             report.fail(family.name(), format!("{e:#}"));
@@ -475,7 +540,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    env.shutdown().await;
     report.duration_secs = started.elapsed().as_secs_f64();
     report.machine.load_at_end = report::load_average();
     println!("{}", report.to_table());

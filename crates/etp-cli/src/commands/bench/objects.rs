@@ -46,7 +46,8 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     } else {
         "server without Transaction: every message auto-commits; baseline: one store commit per message"
     };
-    let raw = open_raw_store(env, "raw-objects").await?;
+    let raw_store = RawStore::open(env, "raw-objects").await?;
+    let raw = raw_store.store();
     let mut series: Vec<(usize, Series, Series)> = BATCHES
         .iter()
         .map(|&batch| {
@@ -93,7 +94,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
 
             let records = store_records(&path, &objects)?;
             util::settle(SETTLE_LIMIT).await;
-            let raw_put = raw_put(&raw, &path, records.clone(), batch, with_transaction).await?;
+            let raw_put = raw_put(raw, &path, records.clone(), batch, with_transaction).await?;
             util::settle(SETTLE_LIMIT).await;
             let mark = util::phase(format!("objects.put_batch_{batch}"));
             let etp_put = etp_put(env, &client, &uri, &objects, batch).await?;
@@ -102,14 +103,14 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
 
             let keys: Vec<ObjectKey> = records.iter().map(|(k, _, _)| k.clone()).collect();
             util::settle(SETTLE_LIMIT).await;
-            let raw_get = raw_get(&raw, keys, batch).await?;
+            let raw_get = raw_get(raw, keys, batch).await?;
             let mark = util::phase(format!("objects.get_batch_{batch}"));
             let etp_get = etp_get(env, &client, &objects, batch).await?;
             drop(mark);
             get.push_pair(count as f64 / etp_get, count as f64 / raw_get);
 
             util::delete_dataspace(&client, &uri).await;
-            raw_drop_dataspace(&raw, &path).await?;
+            raw_drop_dataspace(raw, &path).await?;
         }
     }
     for (_, put, get) in series {
@@ -120,13 +121,41 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens a fresh store engine under the scratch directory.
-pub async fn open_raw_store(env: &Env, name: &str) -> anyhow::Result<Arc<dyn Store>> {
-    let dir = env.scratch.path().join(name);
-    let store = tokio::task::spawn_blocking(move || etp_store::FjallStore::open(&dir))
-        .await?
-        .context("cannot open the baseline store")?;
-    Ok(Arc::new(store))
+/// A store engine of its own under the scratch directory, removed when dropped.
+pub struct RawStore {
+    store: Option<Arc<dyn Store>>,
+    dir: std::path::PathBuf,
+}
+
+impl RawStore {
+    /// Opens a fresh store in `<scratch>/<name>`.
+    pub async fn open(env: &Env, name: &str) -> anyhow::Result<RawStore> {
+        let dir = env.scratch.path().join(name);
+        let at = dir.clone();
+        let store = tokio::task::spawn_blocking(move || etp_store::FjallStore::open(&at))
+            .await?
+            .context("cannot open the baseline store")?;
+        Ok(RawStore {
+            store: Some(Arc::new(store)),
+            dir,
+        })
+    }
+
+    /// The engine.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        // `store` is `Some` from `open` until `drop` takes it: never `None` here.
+        self.store
+            .as_ref()
+            .expect("the store is open until dropped")
+    }
+}
+
+impl Drop for RawStore {
+    fn drop(&mut self) {
+        // Close the engine before its files go.
+        drop(self.store.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Store key, metadata and bytes of each object, as a server would index them.

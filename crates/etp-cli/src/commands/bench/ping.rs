@@ -100,7 +100,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
 
     for _ in 0..settings.runs {
         // Latency: sequential round trips on one connection.
-        let mut bare = BareClient::connect(env.bare.addr()).await?;
+        let mut bare = BareClient::connect(env.bare_addr()).await?;
         let bare_rtts = bare.echo_rtts(len, settings.duration, MIN_SAMPLES).await?;
         bare.close().await?;
         let client = env.connect().await?;
@@ -138,7 +138,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
         }
 
         // Many requests in flight on one session.
-        let bare_client = BareClient::connect(env.bare.addr()).await?;
+        let bare_client = BareClient::connect(env.bare_addr()).await?;
         let (answered, elapsed) = bare_client
             .pipelined(
                 Traffic::Echo(len),
@@ -189,7 +189,7 @@ async fn bare_echo_rate(
 ) -> anyhow::Result<f64> {
     let mut clients = Vec::with_capacity(connections);
     for _ in 0..connections {
-        clients.push(BareClient::connect(env.bare.addr()).await?);
+        clients.push(BareClient::connect(env.bare_addr()).await?);
     }
     let start = std::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();

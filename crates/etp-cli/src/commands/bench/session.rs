@@ -62,7 +62,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     );
     let slow_closes = Arc::new(CloseCounter::default());
     for _ in 0..settings.runs {
-        let addr = env.bare.addr();
+        let addr = env.bare_addr();
         let bare = util::rate(CONCURRENCY, settings.duration, move |_| async move {
             BareClient::connect(addr).await?.close().await
         })
