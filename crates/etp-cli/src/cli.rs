@@ -50,6 +50,8 @@ pub enum Command {
     Rm(crate::commands::rm::RmArgs),
     /// Arrays behind data objects: metadata, download to .npy, upload from .npy.
     Array(crate::commands::array::ArrayArgs),
+    /// End-to-end benchmark with same-run baselines (in-process server, or --url).
+    Bench(crate::commands::bench::BenchArgs),
 }
 
 /// `etp serve`.

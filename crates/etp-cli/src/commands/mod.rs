@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod array;
+pub mod bench;
 pub mod dataspace;
 pub mod get;
 pub mod info;
@@ -29,5 +30,6 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Put(args) => put::run(args).await,
         Command::Rm(args) => rm::run(args).await,
         Command::Array(args) => array::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }

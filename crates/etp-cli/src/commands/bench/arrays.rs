@@ -1,0 +1,432 @@
+//! DataArray: put and get of a big float64 array (1 GiB by default) through subarrays, at
+//! each negotiated message size (1, 8 and 16 MiB by default).
+//!
+//! The array is `[rows, 1024]` doubles, moved with `etp_client::ops::put_array` and
+//! `get_array`, the code behind `etp array`: blocks of whole rows filling the negotiated
+//! message size minus the client's allowance for the rest of the message (as pyetp and
+//! fetpapi split arrays, 12-dataarray.md §5), `--window` requests in flight on one session.
+//! Put = PutUninitializedDataArrays, every PutDataSubarrays, and the commit when the server
+//! offers transactions; get = GetDataArrayMetadata and every GetDataSubarrays, each block
+//! checked. MB/s are decimal megabytes of array values per second.
+//!
+//! Baselines, in the same run, replaying the blocks the client just moved (same count,
+//! same size, same window): bare WebSocket upload (each block acknowledged) and download
+//! (each block requested), and the same bytes written to a file next to the store and
+//! fsync'd. The put's baseline is min(bare upload, durable file write): a durable put can
+//! beat neither.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use etp_client::Client;
+use etp_client::ops::{self, ArraySink, ArraySource, ArrayTransfer, ArrayValues};
+use etp_protocol::types::datatypes::data_array_types::DataArrayIdentifier;
+use etp_protocol::types::datatypes::{AnyArrayType, AnyLogicalArrayType};
+
+use super::Env;
+use super::baseline::{self, BareClient, Limit, Traffic};
+use super::report::{Better, Goal, Report, Series};
+use super::util;
+
+/// Values per row (8 KiB rows).
+pub const ROW: usize = 1024;
+/// Bytes pyetp leaves in each message for everything but the values.
+pub const MARGIN: usize = 4096;
+/// Longest wait for the process to go idle before a timed transfer.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
+/// The array's shape: whole rows of [`ROW`] doubles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Rows of the array.
+    pub rows: usize,
+}
+
+impl Shape {
+    /// Enough rows for `array_bytes` of doubles (at least one).
+    pub fn for_bytes(array_bytes: u64) -> anyhow::Result<Shape> {
+        let rows = usize::try_from(array_bytes)?.div_ceil(ROW * 8).max(1);
+        Ok(Shape { rows })
+    }
+
+    /// Bytes of values in the whole array.
+    pub fn bytes(&self) -> u64 {
+        (self.rows * ROW * 8) as u64
+    }
+}
+
+/// Source values for every block: a smooth depth surface, generated once.
+pub fn surface(values: usize) -> Vec<f64> {
+    (0..values)
+        .map(|i| {
+            let (x, y) = ((i % ROW) as f64, (i / ROW) as f64);
+            2_150.0 + 40.0 * (x / 97.0).sin() * (y / 131.0).cos() + 0.003 * x - 0.002 * y
+        })
+        .collect()
+}
+
+/// Measures every figure `--runs` times.
+pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
+    let settings = &env.settings;
+    let setup = env.connect().await?;
+    let closer = util::Closer::new(&setup);
+    let path = util::unique("arrays");
+    let dataspace = util::create_dataspace(&setup, &path).await?;
+    let epc = format!(
+        "{dataspace}/eml20.obj_EpcExternalPartReference({})",
+        etp_protocol::Uuid::new_v4()
+    );
+    let transactions = setup.supports_protocol(18);
+    let largest = settings
+        .message_sizes
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1 << 20);
+    // No block can carry more values than its message has bytes / 8.
+    let source = Arc::new(surface(largest / 8));
+    let result = async {
+        for &size in &settings.message_sizes {
+            measure_size(env, report, &dataspace, &epc, size, transactions, &source).await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    util::delete_dataspace(&setup, &dataspace).await;
+    closer.close().await?;
+    result
+}
+
+async fn measure_size(
+    env: &Env,
+    report: &mut Report,
+    dataspace: &str,
+    epc: &str,
+    size: usize,
+    transactions: bool,
+    source: &Arc<Vec<f64>>,
+) -> anyhow::Result<()> {
+    let settings = &env.settings;
+    let mib = size >> 20;
+    let client = Client::connect(env.client_config_sized(size))
+        .await
+        .context("cannot open an ETP session")?;
+    let closer = util::Closer::new(&client);
+    let negotiated = client.max_message_size();
+    let plan = Shape::for_bytes(settings.array_bytes)?;
+    let window = settings.window;
+    let mut put = Series::new(
+        "arrays",
+        &format!("put_{mib}mib"),
+        format!("DataArray put via subarrays, {mib} MiB messages"),
+        "MB/s",
+        Better::Higher,
+    )
+    .baseline(
+        &format!("baseline.put_limit_{mib}mib"),
+        "min(bare WS upload, durable file write)",
+    )
+    .goal(Goal::RatioAtLeast(0.7));
+    let mut get = Series::new(
+        "arrays",
+        &format!("get_{mib}mib"),
+        format!("DataArray get via subarrays, {mib} MiB messages"),
+        "MB/s",
+        Better::Higher,
+    )
+    .baseline(
+        &format!("bare.download_{mib}mib"),
+        "bare WS download, same blocks",
+    )
+    .goal(Goal::RatioAtLeast(0.7));
+    let mut bare_upload = Series::new(
+        "arrays",
+        &format!("bare_upload_{mib}mib"),
+        format!("  baseline: bare WS upload, {mib} MiB messages"),
+        "MB/s",
+        Better::Higher,
+    );
+    let mut disk = Series::new(
+        "arrays",
+        &format!("durable_write_{mib}mib"),
+        format!("  baseline: file write + fsync, {mib} MiB writes"),
+        "MB/s",
+        Better::Higher,
+    )
+    .note(format!("written under {}", env.scratch.path().display()));
+    if negotiated != size {
+        put.add_note(format!("negotiated message size {negotiated} bytes"));
+    }
+
+    // One array for every size: each put re-creates it, so the disk holds one copy.
+    let array_path = "/RESQML/bench/values".to_string();
+    let bytes = plan.bytes();
+    for run in 0..settings.runs {
+        util::settle(SETTLE_LIMIT).await;
+        let mark = util::phase(format!("arrays.put_{mib}mib"));
+        let sent = etp_put(
+            &client,
+            dataspace,
+            epc,
+            &array_path,
+            plan.rows,
+            window,
+            source,
+        )
+        .await?;
+        drop(mark);
+        // The baselines replay the blocks the client just sent: same count, same size.
+        let (_, elapsed) = BareClient::connect(env.bare_addr())
+            .await?
+            .pipelined(
+                Traffic::Upload(sent.max_block_bytes()),
+                Limit::Count(sent.blocks),
+                window,
+            )
+            .await?;
+        let upload = util::mb_per_s(sent.blocks * sent.max_block_bytes() as u64, elapsed);
+        let dir = env.scratch.path().to_path_buf();
+        let chunk = sent.max_block_bytes();
+        let elapsed =
+            tokio::task::spawn_blocking(move || baseline::durable_file_write(&dir, bytes, chunk))
+                .await??;
+        let durable = util::mb_per_s(bytes, elapsed);
+        put.push_pair(util::mb_per_s(bytes, sent.elapsed), upload.min(durable));
+        bare_upload.push(upload);
+        disk.push(durable);
+
+        util::settle(SETTLE_LIMIT).await;
+        let mark = util::phase(format!("arrays.get_{mib}mib"));
+        let received = etp_get(&client, epc, &array_path, window, source).await?;
+        drop(mark);
+        let (_, elapsed) = BareClient::connect(env.bare_addr())
+            .await?
+            .pipelined(
+                Traffic::Download(received.max_block_bytes()),
+                Limit::Count(received.blocks),
+                window,
+            )
+            .await?;
+        let download = util::mb_per_s(received.blocks * received.max_block_bytes() as u64, elapsed);
+        get.push_pair(util::mb_per_s(bytes, received.elapsed), download);
+        if run == 0 {
+            put.add_note(format!(
+                "{} MiB as [{}, {ROW}] float64 in {} blocks of up to {} rows, {window} in flight \
+                 (etp-client ops::put_array); {}",
+                bytes >> 20,
+                plan.rows,
+                sent.blocks,
+                sent.max_block_values / ROW,
+                if transactions {
+                    "in one transaction, commit timed"
+                } else {
+                    "server without Transaction: each PutDataSubarrays auto-commits"
+                }
+            ));
+            get.add_note(format!(
+                "{} blocks of up to {} rows, {window} in flight (ops::get_array, metadata request included)",
+                received.blocks,
+                received.max_block_values / ROW,
+            ));
+        }
+    }
+    closer.close().await?;
+    report.add(put);
+    report.add(bare_upload);
+    report.add(disk);
+    report.add(get);
+    Ok(())
+}
+
+fn identifier(epc: &str, path: &str) -> DataArrayIdentifier {
+    DataArrayIdentifier {
+        uri: epc.to_string(),
+        path_in_resource: path.to_string(),
+    }
+}
+
+/// What one ETP transfer did.
+#[derive(Debug, Clone, Copy)]
+pub struct Transfer {
+    /// Wall-clock time, from the first request to the last answer (and the commit).
+    pub elapsed: Duration,
+    /// Blocks sent or received.
+    pub blocks: u64,
+    /// Values in the largest block.
+    pub max_block_values: usize,
+}
+
+impl Transfer {
+    /// Bytes of float64 values in the largest block.
+    pub fn max_block_bytes(&self) -> usize {
+        self.max_block_values * 8
+    }
+}
+
+/// Serves the upload's blocks from the shared source values, with the block's flat
+/// offset in its first value so that a misplaced block is caught on the way back.
+struct Source {
+    values: Arc<Vec<f64>>,
+    blocks: u64,
+    max_block_values: usize,
+}
+
+impl ArraySource for Source {
+    fn read(&mut self, offset: u64, count: usize) -> std::io::Result<ArrayValues> {
+        let Some(values) = self.values.get(..count) else {
+            return Err(std::io::Error::other(format!(
+                "a block of {count} values is larger than the {} prepared",
+                self.values.len()
+            )));
+        };
+        let mut block = values.to_vec();
+        if let Some(first) = block.first_mut() {
+            *first = offset as f64;
+        }
+        self.blocks += 1;
+        self.max_block_values = self.max_block_values.max(count);
+        Ok(ArrayValues::Double(block))
+    }
+}
+
+/// Checks every downloaded block against what [`Source`] sent.
+struct Sink {
+    values: Arc<Vec<f64>>,
+    blocks: u64,
+    max_block_values: usize,
+}
+
+impl ArraySink for Sink {
+    fn write(&mut self, offset: u64, values: ArrayValues) -> std::io::Result<()> {
+        let ArrayValues::Double(values) = values else {
+            return Err(std::io::Error::other("a block that is not arrayOfDouble"));
+        };
+        let n = values.len();
+        let intact = n > 0
+            && n <= self.values.len()
+            && values[0] == offset as f64
+            && values[n - 1] == self.values[n - 1];
+        if !intact {
+            return Err(std::io::Error::other(format!(
+                "block at offset {offset} ({n} values) came back wrong"
+            )));
+        }
+        self.blocks += 1;
+        self.max_block_values = self.max_block_values.max(n);
+        Ok(())
+    }
+}
+
+fn transfer_options(window: usize) -> ArrayTransfer {
+    ArrayTransfer {
+        max_in_flight: window,
+        ..ArrayTransfer::default()
+    }
+}
+
+/// Uploads the whole array with `etp_client::ops::put_array` (inside a transaction when
+/// the server has them); returns what it took.
+pub async fn etp_put(
+    client: &Client,
+    dataspace: &str,
+    epc: &str,
+    path: &str,
+    rows: usize,
+    window: usize,
+    values: &Arc<Vec<f64>>,
+) -> anyhow::Result<Transfer> {
+    let start = Instant::now();
+    let transaction = util::start_transaction(client, dataspace).await?;
+    let mut source = Source {
+        values: values.clone(),
+        blocks: 0,
+        max_block_values: 0,
+    };
+    ops::put_array(
+        client,
+        &identifier(epc, path),
+        &[rows as u64, ROW as u64],
+        AnyArrayType::ArrayOfDouble,
+        AnyLogicalArrayType::ArrayOfDouble64LE,
+        &mut source,
+        &transfer_options(window),
+    )
+    .await
+    .context("put_array")?;
+    util::commit(client, transaction).await?;
+    Ok(Transfer {
+        elapsed: start.elapsed(),
+        blocks: source.blocks,
+        max_block_values: source.max_block_values,
+    })
+}
+
+/// Downloads the whole array with `etp_client::ops::get_array`, checking every block;
+/// returns what it took.
+pub async fn etp_get(
+    client: &Client,
+    epc: &str,
+    path: &str,
+    window: usize,
+    values: &Arc<Vec<f64>>,
+) -> anyhow::Result<Transfer> {
+    let start = Instant::now();
+    let mut sink = Sink {
+        values: values.clone(),
+        blocks: 0,
+        max_block_values: 0,
+    };
+    ops::get_array(
+        client,
+        &identifier(epc, path),
+        &mut sink,
+        &transfer_options(window),
+    )
+    .await
+    .context("get_array")?;
+    Ok(Transfer {
+        elapsed: start.elapsed(),
+        blocks: sink.blocks,
+        max_block_values: sink.max_block_values,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_are_whole_rows() {
+        let shape = Shape::for_bytes(1 << 30).unwrap();
+        assert_eq!(shape.rows, 131_072);
+        assert_eq!(shape.bytes(), 1 << 30);
+        assert_eq!(Shape::for_bytes(1).unwrap().rows, 1);
+        assert_eq!(Shape::for_bytes(8193).unwrap().bytes(), 16_384);
+    }
+
+    #[test]
+    fn the_sink_accepts_exactly_what_the_source_sent() {
+        let values = Arc::new(surface(4 * ROW));
+        let mut source = Source {
+            values: values.clone(),
+            blocks: 0,
+            max_block_values: 0,
+        };
+        let mut sink = Sink {
+            values,
+            blocks: 0,
+            max_block_values: 0,
+        };
+        for offset in [0u64, 2048, 4096] {
+            let block = source.read(offset, 2 * ROW).unwrap();
+            sink.write(offset, block).unwrap();
+        }
+        assert_eq!((source.blocks, source.max_block_values), (3, 2 * ROW));
+        assert_eq!((sink.blocks, sink.max_block_values), (3, 2 * ROW));
+        let block = source.read(2048, ROW).unwrap();
+        assert!(sink.write(4096, block).is_err(), "a misplaced block");
+        assert!(source.read(0, 5 * ROW).is_err(), "more than prepared");
+        assert!(sink.write(0, ArrayValues::Long(vec![0])).is_err());
+    }
+}
