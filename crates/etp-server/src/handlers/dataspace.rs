@@ -42,12 +42,7 @@ impl ProtocolHandler for DataspaceHandler {
     }
 
     fn capabilities(&self, config: &ServerConfig) -> Map<DataValue> {
-        let mut caps = Map::new();
-        caps.insert(
-            "MaxResponseCount".into(),
-            DataValue::long(config.max_response_count as i64),
-        );
-        caps
+        super::max_response_count_capability(config)
     }
 
     fn handle(
@@ -65,14 +60,7 @@ impl ProtocolHandler for DataspaceHandler {
                 Body::Dataspace(DataspaceMessage::DeleteDataspaces(m)) => {
                     self.delete(&session, m, responder).await
                 }
-                other => {
-                    responder
-                        .error(
-                            ErrorCode::EINVALID_MESSAGETYPE,
-                            format!("{} is not a Dataspace request", other.info().name),
-                        )
-                        .await
-                }
+                other => super::not_a_request(responder, "Dataspace", &other).await,
             };
             // A closed session cannot be answered; nothing else to do.
             let _ = result;

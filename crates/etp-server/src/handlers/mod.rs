@@ -159,3 +159,43 @@ pub(crate) async fn answer_map(
         .reply_set(parts, errors, || response(Map::new()))
         .await
 }
+
+/// Protocol capabilities of a list-answering protocol: `MaxResponseCount`.
+pub(crate) fn max_response_count_capability(config: &ServerConfig) -> Map<DataValue> {
+    let mut caps = Map::new();
+    caps.insert(
+        "MaxResponseCount".into(),
+        DataValue::long(i64::try_from(config.max_response_count).unwrap_or(i64::MAX)),
+    );
+    caps
+}
+
+/// `MaxResponseCount` for one session and protocol: the server's `ours`, lowered by the
+/// client's if it declared a positive one for `protocol`.
+pub(crate) fn response_limit(session: &SessionContext, protocol: i32, ours: u64) -> usize {
+    let client = session
+        .negotiated
+        .client_protocol_capabilities
+        .get(&protocol)
+        .and_then(|caps| caps.get("MaxResponseCount"))
+        .and_then(DataValue::as_i64)
+        .filter(|&n| n > 0)
+        .and_then(|n| u64::try_from(n).ok());
+    let limit = client.map_or(ours, |c| c.min(ours));
+    usize::try_from(limit).unwrap_or(usize::MAX)
+}
+
+/// Answers a message that is not a request of the handler's protocol with
+/// `EINVALID_MESSAGETYPE` (3).
+pub(crate) async fn not_a_request(
+    responder: Responder,
+    protocol_name: &str,
+    body: &Body,
+) -> Result<(), SessionClosed> {
+    responder
+        .error(
+            ErrorCode::EINVALID_MESSAGETYPE,
+            format!("{} is not a {protocol_name} request", body.info().name),
+        )
+        .await
+}

@@ -66,12 +66,7 @@ impl ProtocolHandler for SupportedTypesHandler {
     }
 
     fn capabilities(&self, config: &ServerConfig) -> Map<DataValue> {
-        let mut caps = Map::new();
-        caps.insert(
-            "MaxResponseCount".into(),
-            DataValue::long(i64::try_from(config.max_response_count).unwrap_or(i64::MAX)),
-        );
-        caps
+        super::max_response_count_capability(config)
     }
 
     fn handle(
@@ -85,14 +80,7 @@ impl ProtocolHandler for SupportedTypesHandler {
                 Body::SupportedTypes(SupportedTypesMessage::GetSupportedTypes(m)) => {
                     self.get(&session, m, responder).await
                 }
-                other => {
-                    responder
-                        .error(
-                            ErrorCode::EINVALID_MESSAGETYPE,
-                            format!("{} is not a SupportedTypes request", other.info().name),
-                        )
-                        .await
-                }
+                other => super::not_a_request(responder, "SupportedTypes", &other).await,
             };
             // A closed session cannot be answered; nothing else to do.
             let _ = result;
@@ -179,16 +167,7 @@ impl SupportedTypesHandler {
 
     /// `MaxResponseCount` for this session: ours, lowered by the client's if it declared one.
     fn response_limit(&self, session: &SessionContext) -> usize {
-        let client = session
-            .negotiated
-            .client_protocol_capabilities
-            .get(&25)
-            .and_then(|caps| caps.get("MaxResponseCount"))
-            .and_then(DataValue::as_i64)
-            .filter(|&v| v > 0)
-            .map(|v| v as u64);
-        let limit = client.map_or(self.max_response_count, |c| c.min(self.max_response_count));
-        usize::try_from(limit).unwrap_or(usize::MAX)
+        super::response_limit(session, 25, self.max_response_count)
     }
 
     async fn dataspace_types(

@@ -115,14 +115,7 @@ impl ProtocolHandler for TransactionHandler {
                 Body::Transaction(TransactionMessage::RollbackTransaction(m)) => {
                     self.rollback(&session, m.transaction_uuid, responder).await
                 }
-                other => {
-                    responder
-                        .error(
-                            ErrorCode::EINVALID_MESSAGETYPE,
-                            format!("{} is not a Transaction request", other.info().name),
-                        )
-                        .await
-                }
+                other => super::not_a_request(responder, "Transaction", &other).await,
             };
             // A closed session cannot be answered; its transaction is rolled back at
             // session end.

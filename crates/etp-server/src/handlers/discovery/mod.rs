@@ -114,15 +114,7 @@ impl DiscoveryHandler {
 
     /// The smaller of the server's and the customer's `MaxResponseCount`.
     fn response_limit(&self, session: &SessionContext) -> usize {
-        let customer = session
-            .negotiated
-            .client_protocol_capabilities
-            .get(&3)
-            .and_then(|caps| caps.get("MaxResponseCount"))
-            .and_then(DataValue::as_i64)
-            .filter(|&n| n > 0)
-            .and_then(|n| usize::try_from(n).ok());
-        customer.map_or(self.max_response_count, |c| c.min(self.max_response_count))
+        super::response_limit(session, 3, self.max_response_count as u64)
     }
 }
 
@@ -132,12 +124,7 @@ impl ProtocolHandler for DiscoveryHandler {
     }
 
     fn capabilities(&self, config: &ServerConfig) -> Map<DataValue> {
-        let mut caps = Map::new();
-        caps.insert(
-            "MaxResponseCount".into(),
-            DataValue::long(i64::try_from(config.max_response_count).unwrap_or(i64::MAX)),
-        );
-        caps
+        super::max_response_count_capability(config)
     }
 
     fn handle(
@@ -154,14 +141,7 @@ impl ProtocolHandler for DiscoveryHandler {
                 Body::Discovery(DiscoveryMessage::GetDeletedResources(m)) => {
                     self.get_deleted_resources(&session, m, responder).await
                 }
-                other => {
-                    responder
-                        .error(
-                            ErrorCode::EINVALID_MESSAGETYPE,
-                            format!("{} is not a Discovery request", other.info().name),
-                        )
-                        .await
-                }
+                other => super::not_a_request(responder, "Discovery", &other).await,
             };
             // A closed session cannot be answered; nothing else to do.
             let _ = result;

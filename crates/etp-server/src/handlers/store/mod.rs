@@ -131,14 +131,7 @@ impl ProtocolHandler for StoreHandler {
                 Body::Store(StoreMessage::DeleteDataObjects(m)) => {
                     delete::delete(&self, &session, m, responder).await
                 }
-                other => {
-                    responder
-                        .error(
-                            ErrorCode::EINVALID_MESSAGETYPE,
-                            format!("{} is not a Store request", other.info().name),
-                        )
-                        .await
-                }
+                other => super::not_a_request(responder, "Store", &other).await,
             };
             // A closed session cannot be answered; nothing else to do.
             let _ = result;
