@@ -13,7 +13,7 @@ use etp_protocol::types::datatypes::object::{
 use etp_protocol::types::datatypes::{DataValue, DataValueItem, ErrorInfo};
 use etp_protocol::types::protocol::core::ProtocolException;
 use etp_protocol::uri::DataspaceUri;
-use etp_store::{ActiveStatus, ObjectKey, ObjectMeta, RelationshipKind};
+use etp_store::{ActiveStatus, ObjectKey, ObjectMeta, ObjectRow, RelationshipKind, Uuid};
 
 use crate::handlers::objects::{custom_data, error_info, object_uri};
 use crate::session::{Responder, SessionClosed};
@@ -49,8 +49,26 @@ impl UriCache {
 
     /// The canonical URI of a stored object of this dataspace.
     pub(crate) fn uri(&mut self, key: &ObjectKey, qualified_type: &str) -> Option<String> {
-        if key.version.is_some() || key.dataspace != self.dataspace {
+        if key.dataspace != self.dataspace {
             return object_uri(key, qualified_type);
+        }
+        self.row_uri(&key.uuid, key.version.as_deref(), qualified_type)
+    }
+
+    /// The canonical URI of an object of this dataspace given by its parts (a listed row).
+    pub(crate) fn row_uri(
+        &mut self,
+        uuid: &Uuid,
+        version: Option<&str>,
+        qualified_type: &str,
+    ) -> Option<String> {
+        if let Some(version) = version {
+            let key = ObjectKey {
+                dataspace: self.dataspace.clone(),
+                uuid: *uuid,
+                version: Some(version.to_owned()),
+            };
+            return object_uri(&key, qualified_type);
         }
         // Listings come grouped by type: most lookups hit the previous type.
         if self.last.as_ref().is_none_or(|(t, _)| t != qualified_type) {
@@ -71,7 +89,7 @@ impl UriCache {
         let head = self.last.as_ref()?.1.as_deref()?;
         let mut uri = String::with_capacity(head.len() + 37);
         uri.push_str(head);
-        push_uuid(&mut uri, &key.uuid);
+        push_uuid(&mut uri, uuid);
         uri.push(')');
         Some(uri)
     }
@@ -112,6 +130,25 @@ pub(crate) fn resource(uri: String, meta: ObjectMeta, counts: Option<(u64, u64)>
         set_counts(&mut resource, counts);
     }
     resource
+}
+
+/// The ETP `Resource` of a listed row, counts left null (see [`resource`]).
+pub(crate) fn row_resource(uri: String, row: &ObjectRow<'_>) -> Resource {
+    Resource {
+        uri,
+        alternate_uris: Vec::new(),
+        name: row.title.to_owned(),
+        source_count: None,
+        target_count: None,
+        last_changed: row.last_changed,
+        store_last_write: row.store_last_write,
+        store_created: row.store_created,
+        active_status: match row.active_status {
+            ActiveStatus::Active => ActiveStatusKind::Active,
+            ActiveStatus::Inactive => ActiveStatusKind::Inactive,
+        },
+        custom_data: custom_data(row.custom_data),
+    }
 }
 
 /// Fills `sourceCount` and `targetCount` (saturating at the Avro `int` range).
@@ -276,6 +313,28 @@ mod tests {
             );
             assert_eq!(cache.uri(&ObjectKey::new(path, [4; 16]), "bad type"), None);
         }
+    }
+
+    #[test]
+    fn row_resources_equal_meta_resources() {
+        let mut custom = Map::new();
+        custom.insert("k".to_string(), DataValue::long(5));
+        let meta = ObjectMeta {
+            qualified_type: "witsml21.Well".into(),
+            title: "W \u{e9}".into(),
+            last_changed: 1,
+            store_created: 2,
+            store_last_write: 3,
+            active_status: ActiveStatus::Inactive,
+            format: "xml".into(),
+            custom_data: crate::handlers::objects::encode_custom_data(&custom),
+            references: Vec::new(),
+            data_len: 4,
+        };
+        let key = ObjectKey::new("a", [9; 16]);
+        let from_row = row_resource("u".into(), &ObjectRow::of(&key, &meta));
+        assert_eq!(from_row, resource("u".into(), meta, None));
+        assert_eq!(from_row.custom_data, custom);
     }
 
     #[test]
