@@ -5,8 +5,8 @@
 
 use crate::error::{Result, StoreError};
 use crate::types::{
-    ActiveStatus, ArrayMeta, Dataspace, ElementType, ObjectMeta, Reference, RelationshipKind,
-    SessionRecord, Uuid,
+    ActiveStatus, ArrayMeta, Dataspace, ElementType, ObjectMeta, ObjectRow, Reference,
+    ReferenceList, ReferenceRef, ReferencesRepr, RelationshipKind, SessionRecord, Uuid,
 };
 use bytes::Bytes;
 
@@ -170,14 +170,42 @@ impl<'a> KeyReader<'a> {
         String::from_utf8(out).map_err(|_| Self::corrupt("non-UTF-8 string"))
     }
 
-    pub(crate) fn opt_str(&mut self) -> Result<Option<String>> {
+    /// A string component borrowed from the key, when it holds no escaped
+    /// `00` byte (always true of versions the server writes); `Ok(None)` if it
+    /// does, so the caller falls back to [`KeyReader::str`]. Leaves the reader
+    /// unchanged in that case.
+    pub(crate) fn plain_str(&mut self) -> Result<Option<&'a str>> {
+        let end = self
+            .buf
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| Self::corrupt("unterminated string"))?;
+        if self.buf.get(end + 1) != Some(&1) {
+            return Ok(None);
+        }
+        let s =
+            std::str::from_utf8(&self.buf[..end]).map_err(|_| Self::corrupt("non-UTF-8 string"))?;
+        self.buf = self.buf.get(end + 2..).unwrap_or_default();
+        Ok(Some(s))
+    }
+
+    /// The presence tag of an optional component.
+    pub(crate) fn opt_tag(&mut self) -> Result<bool> {
         let tag = *self.buf.first().ok_or_else(|| Self::corrupt("short"))?;
         self.buf = self.buf.get(1..).unwrap_or_default();
         match tag {
-            0 => Ok(None),
-            1 => Ok(Some(self.str()?)),
+            0 => Ok(false),
+            1 => Ok(true),
             _ => Err(Self::corrupt("bad option tag")),
         }
+    }
+
+    pub(crate) fn opt_str(&mut self) -> Result<Option<String>> {
+        Ok(if self.opt_tag()? {
+            Some(self.str()?)
+        } else {
+            None
+        })
     }
 
     pub(crate) fn uuid(&mut self) -> Result<Uuid> {
@@ -353,8 +381,12 @@ impl<'a> ValReader<'a> {
         self.take(n)
     }
     pub(crate) fn string(&mut self) -> Result<String> {
+        self.str().map(str::to_owned)
+    }
+    /// A string borrowed from the record.
+    pub(crate) fn str(&mut self) -> Result<&'a str> {
         let b = self.bytes()?;
-        String::from_utf8(b.to_vec())
+        std::str::from_utf8(b)
             .map_err(|_| StoreError::Corrupt(format!("{}: non-UTF-8 string", self.what)))
     }
     pub(crate) fn opt_string(&mut self) -> Result<Option<String>> {
@@ -503,6 +535,100 @@ pub(crate) fn dec_object_meta(b: &[u8]) -> Result<ObjectMeta> {
         references,
         data_len,
     })
+}
+
+/// The listing view of an object record ([`ObjectRow`]), borrowing its strings
+/// and leaving the references encoded until they are read. Checks as much as
+/// [`dec_object_meta`] up to the references, which [`ReferenceIter`] checks.
+pub(crate) fn dec_object_row<'a>(
+    uuid: Uuid,
+    version: Option<&'a str>,
+    b: &'a [u8],
+) -> Result<ObjectRow<'a>> {
+    let mut r = ValReader::new(b, "object", V1)?;
+    let qualified_type = r.str()?;
+    let title = r.str()?;
+    let last_changed = r.i64()?;
+    let store_created = r.i64()?;
+    let store_last_write = r.i64()?;
+    let active_status = match r.u8()? {
+        1 => ActiveStatus::Active,
+        0 => ActiveStatus::Inactive,
+        v => return Err(StoreError::Corrupt(format!("active status {v}"))),
+    };
+    let _format = r.bytes()?;
+    let custom_data = r.bytes()?;
+    let _data_len = r.u64()?;
+    let count = r.u32()?;
+    Ok(ObjectRow {
+        uuid,
+        version,
+        qualified_type,
+        title,
+        last_changed,
+        store_created,
+        store_last_write,
+        active_status,
+        custom_data,
+        references: ReferenceList(ReferencesRepr::Encoded {
+            count,
+            bytes: r.buf,
+        }),
+    })
+}
+
+/// Iterator of [`ReferenceList::iter`].
+pub(crate) enum ReferenceIter<'a> {
+    Owned(std::slice::Iter<'a, Reference>),
+    Encoded { left: u32, reader: ValReader<'a> },
+}
+
+impl<'a> ReferenceIter<'a> {
+    pub(crate) fn new(repr: ReferencesRepr<'a>) -> Self {
+        match repr {
+            ReferencesRepr::Owned(r) => ReferenceIter::Owned(r.iter()),
+            ReferencesRepr::Encoded { count, bytes } => ReferenceIter::Encoded {
+                left: count,
+                reader: ValReader {
+                    buf: bytes,
+                    what: "object",
+                },
+            },
+        }
+    }
+}
+
+impl<'a> Iterator for ReferenceIter<'a> {
+    type Item = Result<ReferenceRef<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ReferenceIter::Owned(it) => it.next().map(|r| {
+                Ok(ReferenceRef {
+                    target_uuid: r.target_uuid,
+                    target_type: &r.target_type,
+                    name: &r.name,
+                    kind: r.kind,
+                })
+            }),
+            ReferenceIter::Encoded { left, reader } => {
+                if *left == 0 {
+                    return None;
+                }
+                let item = (|| {
+                    Ok(ReferenceRef {
+                        target_uuid: reader.uuid()?,
+                        target_type: reader.str()?,
+                        name: reader.str()?,
+                        kind: dec_kind(reader.u8()?)?,
+                    })
+                })();
+                // After a damaged reference nothing further can be read.
+                *left = if item.is_ok() { *left - 1 } else { 0 };
+                Some(item)
+            }
+        }
+    }
 }
 
 /// Value of a reverse-index entry: source type + the reference.
@@ -729,9 +855,40 @@ mod tests {
             data_len: 9,
         };
         let b = enc_object_meta(&m).unwrap_or_default();
-        assert_eq!(dec_object_meta(&b).ok(), Some(m));
+        assert_eq!(dec_object_meta(&b).ok(), Some(m.clone()));
         for n in 0..b.len() {
             assert!(dec_object_meta(&b[..n]).is_err());
+            // The row decode stops at the references, which its iterator checks.
+            if let Ok(row) = dec_object_row([0; 16], None, &b[..n]) {
+                assert!(row.references.iter().any(|r| r.is_err()));
+            }
         }
+        let row = dec_object_row([7; 16], Some("v"), &b).unwrap();
+        assert_eq!(row.qualified_type, m.qualified_type);
+        assert_eq!(row.title, m.title);
+        assert_eq!(
+            (row.last_changed, row.store_created, row.store_last_write),
+            (1, 2, 3)
+        );
+        assert_eq!(row.active_status, m.active_status);
+        assert_eq!(row.custom_data, &m.custom_data[..]);
+        let refs: Vec<Reference> = row
+            .references
+            .iter()
+            .map(|r| r.map(|r| r.to_reference()))
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(refs, m.references);
+        assert_eq!(row.references.len(), 1);
+    }
+
+    #[test]
+    fn plain_key_strings_are_borrowed_and_escaped_ones_are_not() {
+        let k = KeyBuf::new().str("v1").str("a\0b").build().unwrap();
+        let mut r = KeyReader::new(&k);
+        assert_eq!(r.plain_str().unwrap(), Some("v1"));
+        assert_eq!(r.plain_str().unwrap(), None);
+        assert_eq!(r.str().unwrap(), "a\0b");
+        assert!(KeyReader::new(b"abc").plain_str().is_err());
     }
 }

@@ -42,8 +42,8 @@ pub use format::FORMAT_VERSION;
 pub use locks::{DataspaceGuard, DataspaceLocks, LockScope};
 pub use types::{
     ActiveStatus, ArrayKey, ArrayMeta, Dataspace, DeletedResource, Edge, ElementType, ObjectFilter,
-    ObjectKey, ObjectMeta, Reference, RelationshipKind, SessionRecord, StoredObject, TypeFilter,
-    Uuid,
+    ObjectKey, ObjectMeta, ObjectRow, Reference, ReferenceList, ReferenceRef, RelationshipKind,
+    SessionRecord, StoredObject, TypeFilter, Uuid,
 };
 
 /// Streaming result of [`ReadTxn::list_objects`]: objects in key order within
@@ -111,6 +111,26 @@ pub trait ReadTxn: Send {
     /// Objects of a dataspace passing `filter`, streamed. With type filters the
     /// type index is used, so cost follows the number of matching objects.
     fn list_objects(&self, dataspace: &str, filter: &ObjectFilter) -> Result<ObjectIter<'_>>;
+
+    /// The objects [`ReadTxn::list_objects`] yields, in the same order, handed
+    /// to `visit` as rows borrowed from the store's records (nothing is
+    /// allocated per object); `visit` returns `Ok(false)` to stop early. The
+    /// listing path: prefer it to `list_objects` when most objects are only
+    /// looked at.
+    fn visit_objects(
+        &self,
+        dataspace: &str,
+        filter: &ObjectFilter,
+        visit: &mut dyn FnMut(&ObjectRow<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        for item in self.list_objects(dataspace, filter)? {
+            let (key, meta) = item?;
+            if !visit(&ObjectRow::of(&key, &meta))? {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     /// `(qualified type, object count)` for every type present, ordered by type.
     fn count_by_type(&self, dataspace: &str) -> Result<Vec<(String, u64)>>;

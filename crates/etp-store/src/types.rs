@@ -108,6 +108,114 @@ pub struct ObjectMeta {
     pub data_len: u64,
 }
 
+/// One object of a listing ([`crate::ReadTxn::visit_objects`]): what
+/// [`ObjectKey`] and [`ObjectMeta`] hold except `format` and `data_len`, borrowed
+/// from the store's own record. A listing of 100,000 objects then allocates
+/// nothing per object in the store; the caller copies only what it keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectRow<'a> {
+    /// Object UUID (the dataspace is the one listed).
+    pub uuid: Uuid,
+    /// Object version for version-qualified URIs.
+    pub version: Option<&'a str>,
+    /// Qualified type.
+    pub qualified_type: &'a str,
+    /// Citation title.
+    pub title: &'a str,
+    /// See [`ObjectMeta::last_changed`].
+    pub last_changed: i64,
+    /// See [`ObjectMeta::store_created`].
+    pub store_created: i64,
+    /// See [`ObjectMeta::store_last_write`].
+    pub store_last_write: i64,
+    /// Reported active status.
+    pub active_status: ActiveStatus,
+    /// Opaque bytes (Avro-encoded `customData` map).
+    pub custom_data: &'a [u8],
+    /// Outgoing references, in document order.
+    pub references: ReferenceList<'a>,
+}
+
+impl<'a> ObjectRow<'a> {
+    /// The row of an owned object (for engines without a borrowed decode).
+    pub fn of(key: &'a ObjectKey, meta: &'a ObjectMeta) -> Self {
+        ObjectRow {
+            uuid: key.uuid,
+            version: key.version.as_deref(),
+            qualified_type: &meta.qualified_type,
+            title: &meta.title,
+            last_changed: meta.last_changed,
+            store_created: meta.store_created,
+            store_last_write: meta.store_last_write,
+            active_status: meta.active_status,
+            custom_data: &meta.custom_data,
+            references: ReferenceList::of(&meta.references),
+        }
+    }
+}
+
+/// The references of an [`ObjectRow`], decoded only as far as they are read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReferenceList<'a>(pub(crate) ReferencesRepr<'a>);
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ReferencesRepr<'a> {
+    /// Already decoded references.
+    Owned(&'a [Reference]),
+    /// `count` references still in the record's encoding (see `codec.rs`).
+    Encoded { count: u32, bytes: &'a [u8] },
+}
+
+impl<'a> ReferenceList<'a> {
+    /// A list over decoded references.
+    pub fn of(references: &'a [Reference]) -> Self {
+        ReferenceList(ReferencesRepr::Owned(references))
+    }
+
+    /// Number of references.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            ReferencesRepr::Owned(r) => r.len(),
+            ReferencesRepr::Encoded { count, .. } => count as usize,
+        }
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The references in document order. A damaged record yields one error and ends.
+    pub fn iter(&self) -> impl Iterator<Item = crate::Result<ReferenceRef<'a>>> + 'a {
+        crate::codec::ReferenceIter::new(self.0)
+    }
+}
+
+/// A borrowed [`Reference`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReferenceRef<'a> {
+    /// UUID of the referenced object.
+    pub target_uuid: Uuid,
+    /// Qualified type written in the reference.
+    pub target_type: &'a str,
+    /// Relationship name or element path.
+    pub name: &'a str,
+    /// Primary or secondary.
+    pub kind: RelationshipKind,
+}
+
+impl ReferenceRef<'_> {
+    /// An owned copy.
+    pub fn to_reference(&self) -> Reference {
+        Reference {
+            target_uuid: self.target_uuid,
+            target_type: self.target_type.to_owned(),
+            name: self.name.to_owned(),
+            kind: self.kind,
+        }
+    }
+}
+
 /// A data object with its bytes, exactly as they were put.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {

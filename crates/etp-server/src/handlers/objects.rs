@@ -8,7 +8,7 @@ use etp_protocol::names::QualifiedType;
 use etp_protocol::types::datatypes::object::{ActiveStatusKind, Resource};
 use etp_protocol::types::datatypes::{DataValue, ErrorInfo};
 use etp_protocol::uri::{DataObjectUri, DataspaceUri, EtpUri};
-use etp_store::{ActiveStatus, ObjectKey, ObjectMeta};
+use etp_store::{ActiveStatus, ObjectKey, ObjectMeta, ObjectRow};
 
 /// An [`ErrorInfo`] with `code` and `message`.
 pub fn error_info(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
@@ -121,6 +121,30 @@ pub fn resource_at(uri: String, mut meta: ObjectMeta, counts: Option<(u64, u64)>
     resource_with(uri, name, &meta, counts)
 }
 
+/// The `Resource` of a row lent by a listing ([`etp_store::ReadTxn::visit_objects`]),
+/// counts left null: the row's borrowed fields are copied once, into the answer.
+pub fn row_resource(uri: String, row: &ObjectRow<'_>) -> Resource {
+    Resource {
+        uri,
+        alternate_uris: Vec::new(),
+        name: row.title.to_owned(),
+        source_count: None,
+        target_count: None,
+        last_changed: row.last_changed,
+        store_last_write: row.store_last_write,
+        store_created: row.store_created,
+        active_status: active_status_kind(row.active_status),
+        custom_data: custom_data(row.custom_data),
+    }
+}
+
+fn active_status_kind(status: ActiveStatus) -> ActiveStatusKind {
+    match status {
+        ActiveStatus::Active => ActiveStatusKind::Active,
+        ActiveStatus::Inactive => ActiveStatusKind::Inactive,
+    }
+}
+
 fn resource_with(
     uri: String,
     name: String,
@@ -136,10 +160,7 @@ fn resource_with(
         last_changed: meta.last_changed,
         store_last_write: meta.store_last_write,
         store_created: meta.store_created,
-        active_status: match meta.active_status {
-            ActiveStatus::Active => ActiveStatusKind::Active,
-            ActiveStatus::Inactive => ActiveStatusKind::Inactive,
-        },
+        active_status: active_status_kind(meta.active_status),
         custom_data: custom_data(&meta.custom_data),
     };
     if let Some(counts) = counts {
@@ -263,6 +284,28 @@ mod tests {
             (built.source_count, built.target_count),
             (Some(5), Some(i32::MAX))
         );
+    }
+
+    #[test]
+    fn row_resources_equal_meta_resources() {
+        let mut custom = Map::new();
+        custom.insert("k".to_string(), DataValue::long(5));
+        let meta = ObjectMeta {
+            qualified_type: "witsml21.Well".into(),
+            title: "W \u{e9}".into(),
+            last_changed: 1,
+            store_created: 2,
+            store_last_write: 3,
+            active_status: ActiveStatus::Inactive,
+            format: "xml".into(),
+            custom_data: encode_custom_data(&custom),
+            references: Vec::new(),
+            data_len: 4,
+        };
+        let key = ObjectKey::new("a", [9; 16]);
+        let from_row = row_resource("u".into(), &ObjectRow::of(&key, &meta));
+        assert_eq!(from_row, resource_at("u".into(), meta, None));
+        assert_eq!(from_row.custom_data, custom);
     }
 
     #[test]

@@ -11,13 +11,13 @@ use fjall::{Keyspace, Readable, Slice, Snapshot};
 use super::{Inner, Keyspaces, keys};
 use crate::array::{Runs, chunk_len, split_run, validate_dims, validate_region};
 use crate::codec::{
-    KeyReader, StoredArray, ValReader, dec_array, dec_dataspace, dec_object_meta, dec_ref_in,
-    dec_string_chunk, prefix_end,
+    KeyReader, StoredArray, ValReader, dec_array, dec_dataspace, dec_object_meta, dec_object_row,
+    dec_ref_in, dec_string_chunk, prefix_end,
 };
 use crate::error::{Result, StoreError};
 use crate::types::{
     ArrayKey, ArrayMeta, Dataspace, DeletedResource, Edge, ElementType, ObjectFilter, ObjectKey,
-    ObjectMeta, StoredObject, Uuid,
+    ObjectMeta, ObjectRow, StoredObject, Uuid,
 };
 use crate::{ObjectIter, ReadTxn};
 
@@ -197,6 +197,66 @@ impl<'a, R: Readable> View<'a, R> {
                 )
                 .filter_map(Result::transpose),
         ))
+    }
+
+    /// `list_objects` without materializing anything: each record is decoded
+    /// into a borrowed [`ObjectRow`] for the duration of one `visit` call.
+    pub(crate) fn visit_objects(
+        &self,
+        ds: &str,
+        filter: &ObjectFilter,
+        visit: &mut dyn FnMut(&ObjectRow<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        let mut one = |plen: usize, k: &[u8], v: &[u8]| -> Result<bool> {
+            let mut r = KeyReader::new(k);
+            r.skip(plen)?;
+            let uuid = r.uuid()?;
+            // Versions are rare, and escaped ones rarer: only those are copied.
+            let escaped;
+            let version = match r.opt_tag()? {
+                false => None,
+                true => match r.plain_str()? {
+                    Some(v) => Some(v),
+                    None => {
+                        escaped = r.str()?;
+                        Some(escaped.as_str())
+                    }
+                },
+            };
+            let row = dec_object_row(uuid, version, v)?;
+            if filter
+                .last_write_after
+                .is_some_and(|t| row.store_last_write <= t)
+                || filter.active_status.is_some_and(|s| row.active_status != s)
+            {
+                return Ok(true);
+            }
+            visit(&row)
+        };
+        if filter.types.is_empty() {
+            let prefix = keys::ds_prefix(ds)?;
+            for g in self.r.prefix(&self.ks.objects, &prefix) {
+                let (k, v) = g.into_inner()?;
+                if !one(prefix.len(), &k, &v)? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        // As in `list_objects`: each matching type present, once.
+        for (t, _) in self.count_by_type(ds)? {
+            if !filter.types.iter().any(|f| f.matches(&t)) {
+                continue;
+            }
+            let prefix = keys::by_type_prefix(ds, &t)?;
+            for g in self.r.prefix(&self.ks.by_type, &prefix) {
+                let (k, v) = g.into_inner()?;
+                if !one(prefix.len(), &k, &v)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn count_by_type(&self, ds: &str) -> Result<Vec<(String, u64)>> {
@@ -500,6 +560,14 @@ macro_rules! impl_read_txn {
                 filter: &ObjectFilter,
             ) -> Result<ObjectIter<'_>> {
                 self.view()?.list_objects(dataspace, filter)
+            }
+            fn visit_objects(
+                &self,
+                dataspace: &str,
+                filter: &ObjectFilter,
+                visit: &mut dyn FnMut(&$crate::ObjectRow<'_>) -> Result<bool>,
+            ) -> Result<()> {
+                self.view()?.visit_objects(dataspace, filter, visit)
             }
             fn count_by_type(&self, dataspace: &str) -> Result<Vec<(String, u64)>> {
                 self.view()?.count_by_type(dataspace)

@@ -11,7 +11,7 @@ use etp_protocol::types::datatypes::object::{Edge, RelationshipKind as EtpKind};
 use etp_protocol::types::datatypes::{DataValue, DataValueItem, ErrorInfo};
 use etp_protocol::types::protocol::core::ProtocolException;
 use etp_protocol::uri::DataspaceUri;
-use etp_store::{ObjectKey, RelationshipKind};
+use etp_store::{ObjectKey, RelationshipKind, Uuid};
 
 use crate::handlers::objects::{error_info, object_uri};
 use crate::session::{Responder, SessionClosed};
@@ -47,8 +47,26 @@ impl UriCache {
 
     /// The canonical URI of a stored object of this dataspace.
     pub(crate) fn uri(&mut self, key: &ObjectKey, qualified_type: &str) -> Option<String> {
-        if key.version.is_some() || key.dataspace != self.dataspace {
+        if key.dataspace != self.dataspace {
             return object_uri(key, qualified_type);
+        }
+        self.row_uri(&key.uuid, key.version.as_deref(), qualified_type)
+    }
+
+    /// The canonical URI of an object of this dataspace given by its parts (a listed row).
+    pub(crate) fn row_uri(
+        &mut self,
+        uuid: &Uuid,
+        version: Option<&str>,
+        qualified_type: &str,
+    ) -> Option<String> {
+        if let Some(version) = version {
+            let key = ObjectKey {
+                dataspace: self.dataspace.clone(),
+                uuid: *uuid,
+                version: Some(version.to_owned()),
+            };
+            return object_uri(&key, qualified_type);
         }
         // Listings come grouped by type: most lookups hit the previous type.
         if self.last.as_ref().is_none_or(|(t, _)| t != qualified_type) {
@@ -69,7 +87,7 @@ impl UriCache {
         let head = self.last.as_ref()?.1.as_deref()?;
         let mut uri = String::with_capacity(head.len() + 37);
         uri.push_str(head);
-        push_uuid(&mut uri, &key.uuid);
+        push_uuid(&mut uri, uuid);
         uri.push(')');
         Some(uri)
     }

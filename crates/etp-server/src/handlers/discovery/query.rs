@@ -11,7 +11,8 @@ use etp_protocol::types::datatypes::object::{
 use etp_protocol::types::protocol::discovery::GetResources;
 use etp_protocol::uri::EtpUri;
 use etp_store::{
-    ActiveStatus, ObjectFilter, ObjectKey, ObjectMeta, ReadTxn, RelationshipKind, TypeFilter, Uuid,
+    ActiveStatus, ObjectFilter, ObjectKey, ObjectMeta, ObjectRow, ReadTxn, RelationshipKind,
+    TypeFilter, Uuid,
 };
 
 use super::answer::{UriCache, edge};
@@ -20,7 +21,9 @@ use super::graph::{
 };
 use super::types::{TypeFilters, is_supported_concrete};
 use crate::access::Failure;
-use crate::handlers::objects::{ObjectRef, parse_object_uri, resource_at, set_counts};
+use crate::handlers::objects::{
+    ObjectRef, parse_object_uri, resource_at, row_resource, set_counts,
+};
 
 /// Where a request starts.
 #[derive(Debug)]
@@ -233,35 +236,58 @@ impl ResourceQuery {
         };
         let whole_dataspace =
             unfiltered && self.last_write_after.is_none() && self.active_status.is_none();
-        // What counts and edges need of each listed object is gathered during the scan, so
-        // that no metadata outlives it.
-        let mut resources = Vec::new();
-        let mut keys = Vec::new();
-        let mut references = References::default();
+        // The type counts bound the answer: sizing the lists once spares copying 100,000
+        // resources through every doubling of the vector.
+        let expected = txn
+            .count_by_type(dataspace)?
+            .iter()
+            .filter(|(t, _)| filter.types.iter().any(|f| f.matches(t)))
+            .map(|(_, n)| usize::try_from(*n).unwrap_or(usize::MAX))
+            .fold(0usize, usize::saturating_add)
+            .min(limit);
+        // What counts and edges need of each listed object is gathered during the scan,
+        // which lends each object's record for one call only.
+        let mut resources = Vec::with_capacity(expected);
+        let needs_references = self.count_objects || self.include_edges;
+        let mut references = References::with_capacity(if needs_references { expected } else { 0 });
+        // Versions of the listed objects (nearly always `None`), to name them to
+        // `counts_for` if needed.
+        let mut versions: Vec<Option<String>> =
+            Vec::with_capacity(if self.count_objects { expected } else { 0 });
         let mut truncated = false;
-        for item in txn.list_objects(dataspace, &filter)? {
-            let (key, meta) = item?;
+        txn.visit_objects(dataspace, &filter, &mut |row| {
             if resources.len() == limit {
                 truncated = true;
-                break;
+                return Ok(false);
             }
-            let Some(uri) = uris.uri(&key, &meta.qualified_type) else {
-                unwritable(&meta);
-                continue;
+            let Some(uri) = uris.row_uri(&row.uuid, row.version, row.qualified_type) else {
+                unwritable(row.qualified_type);
+                return Ok(true);
             };
-            if self.count_objects || self.include_edges {
-                references.push(key.uuid, &meta, self.include_edges);
+            if needs_references {
+                references.push(row, self.include_edges)?;
             }
             if self.count_objects {
-                keys.push(key);
+                versions.push(row.version.map(str::to_owned));
             }
-            resources.push(resource_at(uri, meta, None));
-        }
+            resources.push(row_resource(uri, row));
+            Ok(true)
+        })?;
         if self.count_objects {
             let counts = if whole_dataspace && !truncated {
                 // Every object is at hand: count from their references, no more lookups.
                 graph_counts(&references.uuids, |i| references.of(i).iter().map(|r| r.0))
             } else {
+                let keys: Vec<ObjectKey> = references
+                    .uuids
+                    .iter()
+                    .zip(versions)
+                    .map(|(uuid, version)| ObjectKey {
+                        dataspace: dataspace.to_owned(),
+                        uuid: *uuid,
+                        version,
+                    })
+                    .collect();
                 counts_for(txn, dataspace, &keys)?
             };
             for (resource, counts) in resources.iter_mut().zip(counts) {
@@ -378,7 +404,7 @@ fn build_resources(
         let count = counts.as_ref().and_then(|c| c.get(i).copied());
         match uris.uri(&key, &meta.qualified_type) {
             Some(uri) => resources.push(resource_at(uri, meta, count)),
-            None => unwritable(&meta),
+            None => unwritable(&meta.qualified_type),
         }
     }
     resources
@@ -386,9 +412,9 @@ fn build_resources(
 
 /// The store's write path only keeps objects whose URI can be written; one that cannot is
 /// left out of answers rather than sent with a broken URI.
-fn unwritable(meta: &ObjectMeta) {
+fn unwritable(qualified_type: &str) {
     tracing::warn!(
-        qualified_type = %meta.qualified_type,
+        qualified_type = %qualified_type,
         "stored object whose URI cannot be written; left out"
     );
 }
@@ -404,17 +430,28 @@ struct References {
 }
 
 impl References {
-    fn push(&mut self, uuid: Uuid, meta: &ObjectMeta, with_paths: bool) {
-        self.uuids.push(uuid);
-        self.flat.extend(meta.references.iter().map(|r| {
+    /// Room for `objects` objects of about one reference each.
+    fn with_capacity(objects: usize) -> References {
+        References {
+            uuids: Vec::with_capacity(objects),
+            flat: Vec::with_capacity(objects),
+            ends: Vec::with_capacity(objects),
+        }
+    }
+
+    fn push(&mut self, row: &ObjectRow<'_>, with_paths: bool) -> etp_store::Result<()> {
+        for r in row.references.iter() {
+            let r = r?;
             let path = if with_paths {
-                r.name.clone()
+                r.name.to_owned()
             } else {
                 String::new()
             };
-            (r.target_uuid, r.kind, path)
-        }));
+            self.flat.push((r.target_uuid, r.kind, path));
+        }
+        self.uuids.push(row.uuid);
         self.ends.push(self.flat.len());
+        Ok(())
     }
 
     fn of(&self, i: usize) -> &[(Uuid, RelationshipKind, String)] {
