@@ -304,6 +304,32 @@ async fn large_answers_are_split_within_the_message_size() {
 }
 
 #[tokio::test]
+async fn long_listings_come_in_parts_of_at_most_one_mebibyte() {
+    // 12,000 resources of ~107 bytes: more than 1 MiB of answer, far below the 16 MiB
+    // the client accepts, so only the server's own part size can split it.
+    let objects = wells("long", 12_000, 0);
+    let (server, _dir) = server_with(&objects, &["long"], |_| {}).await;
+    let client = server.client_with(|c| c.max_message_size = 16 << 20).await;
+    let mut r = get_resources(&ds_uri("long"), S::Self_, 1);
+    r.count_objects = true;
+    let a = ask(&client, r).await;
+    assert!(a.errors.is_empty());
+    assert_eq!(a.resources.len(), 12_000);
+    let sizes: Vec<usize> = a
+        .response
+        .messages()
+        .iter()
+        .map(|m| m.body.encoded_len())
+        .collect();
+    assert!(sizes.len() >= 2, "one message of {sizes:?} bytes");
+    assert!(
+        sizes.iter().all(|&s| s <= 1 << 20),
+        "parts of {sizes:?} bytes"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn max_response_count_cuts_the_answer_with_code_30() {
     let mut objects = wells("big", 100, 0);
     objects.extend((0..100).map(|n| ("big", Put::new(wellbore(n, 0), 100))));

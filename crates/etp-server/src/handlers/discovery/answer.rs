@@ -132,9 +132,18 @@ pub(crate) fn edge(source: String, target: String, kind: RelationshipKind, path:
 /// Room for an Avro array's framing (block count and end marker) around the items.
 const ARRAY_FRAMING: usize = 16;
 
+/// Largest body of one list message, whatever the peer accepts. A long listing (100,000
+/// resources are 18 MB) sent as a few huge messages makes the client wait for each whole
+/// message before decoding any of it; 1 MiB parts let the client decode one part while the
+/// server encodes and writes the next, and cost one 20-byte header each.
+const LIST_PART_BYTES: usize = 1 << 20;
+
 /// The item budget of one list message.
 pub(crate) fn list_budget(responder: &Responder) -> usize {
-    responder.max_body_size().saturating_sub(ARRAY_FRAMING)
+    responder
+        .max_body_size()
+        .min(LIST_PART_BYTES)
+        .saturating_sub(ARRAY_FRAMING)
 }
 
 /// Splits `items` into message-sized chunks (at least one, possibly empty), like
