@@ -56,7 +56,11 @@
 //!   non-empty customData replaces it, an empty one keeps it.
 //! * **preferredSubarrayDimensions** of PutUninitializedDataArrays is kept when it fits
 //!   the array (same rank, each entry between 1 and its dimension); otherwise, or when
-//!   empty, the store reports a block aligned with its 1 MiB chunks.
+//!   empty, the store reports one chunk of its storage: `[1, …, 1, k, dims…]`, whole rows
+//!   of just under 1 MiB, so that one such block travels in a 1 MiB message and blocks of
+//!   whole multiples of it read and write whole chunks (`etp_client::ops` cuts its blocks
+//!   that way). A client's own preference is reported back, but the store does not lay
+//!   its chunks out for it.
 //! * **Put answers** are `success[key] = ""` (clients only look at the keys).
 //!
 //! One request, one answer set: a single-key request is answered by exactly one message
