@@ -1178,3 +1178,128 @@ async fn a_64_mib_array_streams_through_1_mib_blocks() {
     assert_eq!(m.dimensions, [rows, cols]);
     server.stop().await;
 }
+
+/// Records where each block of a download starts, and keeps the values.
+#[derive(Default)]
+struct OffsetSink {
+    offsets: Vec<u64>,
+    values: Vec<f64>,
+}
+
+impl etp_client::ops::ArraySink for OffsetSink {
+    fn write(&mut self, offset: u64, values: etp_client::ops::ArrayValues) -> std::io::Result<()> {
+        self.offsets.push(offset);
+        match values.into_any_array().item {
+            AnyArrayItem::ArrayOfDouble(a) => self.values.extend(a.values),
+            other => panic!("{other:?}"),
+        }
+        Ok(())
+    }
+}
+
+/// Serves values from memory and records the blocks asked for.
+struct RecordingSource {
+    values: etp_client::ops::ArrayValues,
+    reads: Vec<(u64, usize)>,
+}
+
+impl etp_client::ops::ArraySource for RecordingSource {
+    fn read(&mut self, offset: u64, count: usize) -> std::io::Result<etp_client::ops::ArrayValues> {
+        self.reads.push((offset, count));
+        self.values.read(offset, count)
+    }
+}
+
+#[tokio::test]
+async fn preferred_blocks_are_whole_chunks_that_fit_a_1_mib_message() {
+    let server = TestServer::start().await;
+    let client = server
+        .client_with(|c| {
+            c.max_message_size = 1 << 20;
+            c.compression = false;
+        })
+        .await;
+    create_dataspace(&client).await;
+    // (dimensions, transport, the block the store's chunk layout gives).
+    let cases: &[(&[i64], AnyArrayType, AnyLogicalArrayType, &[i64])] = &[
+        // 8 KiB rows: 127 of them (a 128-row MiB would not fit next to the header).
+        (
+            &[2000, 1024],
+            AnyArrayType::ArrayOfDouble,
+            AnyLogicalArrayType::ArrayOfDouble64LE,
+            &[127, 1024],
+        ),
+        // Planes of 1.2 MB: rows of the middle axis, a divisor of its 300.
+        (
+            &[4, 300, 500],
+            AnyArrayType::ArrayOfDouble,
+            AnyLogicalArrayType::ArrayOfDouble64LE,
+            &[1, 150, 500],
+        ),
+        (
+            &[1_000_000],
+            AnyArrayType::ArrayOfFloat,
+            AnyLogicalArrayType::ArrayOfFloat32LE,
+            &[260_096],
+        ),
+        // Small arrays are one block.
+        (
+            &[3, 4],
+            AnyArrayType::ArrayOfLong,
+            AnyLogicalArrayType::ArrayOfInt64LE,
+            &[3, 4],
+        ),
+    ];
+    for (n, &(dims, transport, logical, preferred)) in cases.iter().enumerate() {
+        let path = format!("/p{n}");
+        put_uninitialized(&client, &path, meta(dims, transport, logical)).await;
+        let m = get_meta(&client, &path).await;
+        assert_eq!(m.preferred_subarray_dimensions, preferred, "{dims:?}");
+        // One preferred block is answered within the 1 MiB message.
+        let block = get_sub(&client, &path, &vec![0; dims.len()], preferred).await;
+        assert_eq!(block.dimensions, preferred);
+    }
+
+    // ops cut their blocks on those boundaries, both ways: 150 rows of the middle axis,
+    // where the message alone would allow 261 (and every other block would straddle two
+    // chunks).
+    let dims = [4u64, 300, 500];
+    let values: Vec<f64> = (0..4 * 300 * 500).map(|i| f64::from(i) * 0.5).collect();
+    let id = uid("/ops");
+    let mut source = RecordingSource {
+        values: etp_client::ops::ArrayValues::from_any_array(AnyArray {
+            item: AnyArrayItem::ArrayOfDouble(ArrayOfDouble {
+                values: values.clone(),
+            }),
+        }),
+        reads: Vec::new(),
+    };
+    etp_client::ops::put_array(
+        &client,
+        &id,
+        &dims,
+        AnyArrayType::ArrayOfDouble,
+        AnyLogicalArrayType::ArrayOfDouble64LE,
+        &mut source,
+        &etp_client::ops::ArrayTransfer::default(),
+    )
+    .await
+    .expect("put_array");
+    let expected: Vec<u64> = (0..8).map(|i| i * 75_000).collect();
+    let reads: Vec<u64> = source.reads.iter().map(|&(offset, _)| offset).collect();
+    assert_eq!(reads, expected);
+    assert!(source.reads.iter().all(|&(_, count)| count == 75_000));
+    let mut sink = OffsetSink::default();
+    let m = etp_client::ops::get_array(
+        &client,
+        &id,
+        &mut sink,
+        &etp_client::ops::ArrayTransfer::default(),
+    )
+    .await
+    .expect("get_array");
+    assert_eq!(m.preferred_subarray_dimensions, [1, 150, 500]);
+    assert_eq!(sink.offsets, expected);
+    assert_eq!(sink.values, values);
+    server.stop().await;
+}

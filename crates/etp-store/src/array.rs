@@ -6,22 +6,89 @@
 //! flat elements `[c * chunk_elems, (c + 1) * chunk_elems)`; the last chunk
 //! may be shorter. A subarray is a set of contiguous flat runs; each run
 //! touches only the chunks it overlaps.
+//!
+//! Chunk size: every array gets chunks of whole "rows" so that a block of the
+//! shape the store advertises (`preferred_subarray_dims`, see [`layout`]) and
+//! any whole number of such blocks covers whole chunks: a client cutting its
+//! blocks that way makes the store read and write each chunk once, with no
+//! read-modify-write of a chunk shared by two blocks.
 
 use crate::error::{Result, StoreError};
 use crate::types::ElementType;
 
-/// Target bytes per chunk for fixed-width element types.
-pub const CHUNK_BYTES: u64 = 1 << 20;
+/// Target bytes per chunk for fixed-width element types: what fits in one
+/// 1 MiB ETP message (pyetp's and fetpapi's default size) next to the header,
+/// the identifier and the request's other fields. With a full 1 MiB a chunk
+/// could never travel in one such message, and every block a client cut to its
+/// message size would straddle two chunks.
+pub const CHUNK_BYTES: u64 = (1 << 20) - 8 * 1024;
 
 /// Elements per chunk for string arrays (variable length; 16 Ki strings of
 /// ~64 bytes make a ~1 MiB chunk).
 pub const STRING_CHUNK_ELEMS: u64 = 16 * 1024;
 
-/// Elements per chunk for a newly created array of this type.
-pub(crate) fn chunk_elems_for(et: ElementType, chunk_bytes: u64, string_elems: u64) -> u64 {
-    match et.fixed_size() {
+/// How a new array is cut into chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// Elements per chunk (at least 1).
+    pub chunk_elems: u64,
+    /// The block shape advertised as `preferredSubarrayDimensions`:
+    /// `[1, …, 1, k, dims…]`, one chunk's worth of elements.
+    pub preferred: Vec<u64>,
+}
+
+/// Chunk layout of a new array of `dims`, aiming at `chunk_bytes` per chunk
+/// (`string_elems` elements for strings).
+///
+/// The preferred block is cut like a client cuts its blocks: along the
+/// slowest axis `a` whose rows (`dims[a+1..]`) fit in a chunk, `k` rows at a
+/// time. A chunk is exactly one such block, so blocks of `m × k` rows cover
+/// whole chunks as long as the block boundaries fall on multiples of `k` in
+/// every row of axis `a`, which holds when `a = 0` (one run through the
+/// array) or `k` divides `dims[a]`. For `a > 0` the largest divisor of
+/// `dims[a]` not above the target is taken if it keeps at least half the
+/// target size; otherwise (say `dims[a]` is a large prime) chunks are cut at
+/// the full target and blocks at row ends straddle two chunks, as before.
+pub(crate) fn layout(dims: &[u64], et: ElementType, chunk_bytes: u64, string_elems: u64) -> Layout {
+    let target = match et.fixed_size() {
         Some(s) => (chunk_bytes / s).max(1),
         None => string_elems.max(1),
+    };
+    if dims.is_empty() || dims.contains(&0) {
+        // Nothing to store: any layout will do; the whole array is the block.
+        return Layout {
+            chunk_elems: target,
+            preferred: dims.iter().map(|&d| d.max(1)).collect(),
+        };
+    }
+    // Elements in one row of each axis (the product of the faster dimensions);
+    // validated dimensions have a product that fits in u64.
+    let mut inner = 1u64;
+    let mut axis = dims.len() - 1;
+    loop {
+        let row = inner.saturating_mul(dims[axis]);
+        if axis == 0 || row > target {
+            break;
+        }
+        inner = row;
+        axis -= 1;
+    }
+    // Here `inner` (rows of `axis`) fits in the target, so `most` >= 1.
+    let most = (target / inner).clamp(1, dims[axis]);
+    let rows = if axis == 0 || most == dims[axis] {
+        most
+    } else {
+        (most.div_ceil(2)..=most)
+            .rev()
+            .find(|&k| dims[axis].is_multiple_of(k))
+            .unwrap_or(most)
+    };
+    let mut preferred = vec![1u64; dims.len()];
+    preferred[axis] = rows;
+    preferred[axis + 1..].copy_from_slice(&dims[axis + 1..]);
+    Layout {
+        chunk_elems: rows.saturating_mul(inner).max(1),
+        preferred,
     }
 }
 
@@ -187,28 +254,6 @@ pub(crate) fn chunk_len(total: u64, chunk_elems: u64, c: u64) -> u64 {
     total.saturating_sub(first).min(chunk_elems)
 }
 
-/// A block shape aligned with the chunks: whole chunks of rows of the slowest
-/// dimension when a row fits in a chunk, otherwise one row split along the
-/// next dimension.
-pub(crate) fn preferred_block(dims: &[u64], chunk_elems: u64) -> Vec<u64> {
-    let mut block = dims.to_vec();
-    let mut budget = chunk_elems.max(1);
-    // Walk from the fastest dimension outwards, taking whole dimensions while they fit.
-    for i in (0..dims.len()).rev() {
-        let d = dims[i].max(1);
-        if d <= budget {
-            budget /= d;
-        } else {
-            block[i] = budget.max(1);
-            for b in block.iter_mut().take(i) {
-                *b = 1;
-            }
-            break;
-        }
-    }
-    block
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,8 +323,106 @@ mod tests {
         assert_eq!(v, vec![(1, 1, 3), (2, 0, 4), (3, 0, 3)]);
         assert_eq!(chunk_len(10, 4, 2), 2);
         assert_eq!(chunk_len(10, 4, 3), 0);
-        assert_eq!(preferred_block(&[1000, 100], 1000), vec![10, 100]);
-        assert_eq!(preferred_block(&[10, 5000], 1000), vec![1, 1000]);
-        assert_eq!(preferred_block(&[3, 4], 1000), vec![3, 4]);
+    }
+
+    /// Checks that blocks of `m` preferred blocks, cut like a client cuts them (rows of
+    /// the preferred block's axis, restarting at every row end), cover whole chunks.
+    fn blocks_cover_whole_chunks(dims: &[u64], l: &Layout, m: u64) -> bool {
+        let axis = l
+            .preferred
+            .iter()
+            .zip(dims)
+            .rposition(|(p, d)| p != d)
+            .unwrap_or(0);
+        let step = l.preferred[axis] * m;
+        let inner: u64 = dims[axis + 1..].iter().product();
+        let outer: u64 = dims[..axis].iter().product();
+        let total: u64 = dims.iter().product();
+        (0..outer).all(|o| {
+            (0..dims[axis]).step_by(step as usize).all(|r| {
+                let first = (o * dims[axis] + r) * inner;
+                let end = first + step.min(dims[axis] - r) * inner;
+                first.is_multiple_of(l.chunk_elems)
+                    && (end.is_multiple_of(l.chunk_elems) || end == total)
+            })
+        })
+    }
+
+    #[test]
+    fn layouts_align_chunks_with_preferred_blocks() {
+        let f64s = |dims: &[u64], bytes: u64| layout(dims, ElementType::F64, bytes, 7);
+        // 2-D, rows fit: whole rows per chunk, a chunk is exactly the preferred block.
+        let l = f64s(&[131_072, 1024], CHUNK_BYTES);
+        assert_eq!(l.preferred, vec![127, 1024]);
+        assert_eq!(l.chunk_elems, 127 * 1024);
+        // Rows not a power of two: still whole rows (the old layout cut 131 rows of
+        // 1000 = 131,000 elements against 131,072-element chunks).
+        let l = f64s(&[5000, 1000], 1 << 20);
+        assert_eq!(
+            (l.preferred.clone(), l.chunk_elems),
+            (vec![131, 1000], 131_000)
+        );
+        // 1-D: plain runs of the target size.
+        let l = f64s(&[1_000_000], 8000);
+        assert_eq!((l.preferred.clone(), l.chunk_elems), (vec![1000], 1000));
+        // Everything fits: the whole array is one chunk.
+        let l = f64s(&[3, 4], 8000);
+        assert_eq!((l.preferred.clone(), l.chunk_elems), (vec![3, 4], 12));
+        // 3-D whose planes exceed a chunk: rows of the middle axis, a divisor of it.
+        let l = f64s(&[10, 300, 500], 1 << 20);
+        assert_eq!(
+            (l.preferred.clone(), l.chunk_elems),
+            (vec![1, 150, 500], 75_000)
+        );
+        // A prime middle axis has no divisor near the target: full-size chunks.
+        let l = f64s(&[4, 1009, 100], 800 * 8);
+        assert_eq!((l.preferred.clone(), l.chunk_elems), (vec![1, 8, 100], 800));
+        // A single row too long for a chunk: split along the last axis.
+        let l = f64s(&[2, 10_000], 1000 * 8);
+        assert_eq!((l.preferred.clone(), l.chunk_elems), (vec![1, 1000], 1000));
+        // Empty arrays and strings.
+        let l = f64s(&[0, 5], 8000);
+        assert_eq!(l.preferred, vec![1, 5]);
+        assert!(l.chunk_elems >= 1);
+        let l = layout(&[100, 3], ElementType::String, 1 << 20, 7);
+        assert_eq!((l.preferred.clone(), l.chunk_elems), (vec![2, 3], 6));
+        // Tiny targets never give empty chunks.
+        let l = layout(&[5, 5], ElementType::F64, 4, 7);
+        assert_eq!((l.preferred.clone(), l.chunk_elems), (vec![1, 1], 1));
+
+        for dims in [
+            vec![1000u64],
+            vec![37, 11],
+            vec![12, 30, 7],
+            vec![5, 64, 3, 2],
+            vec![3, 97, 5],
+        ] {
+            for bytes in [8u64, 64, 200, 1000, 4096, 1 << 20] {
+                let l = f64s(&dims, bytes);
+                let block: u64 = l.preferred.iter().product();
+                assert_eq!(block, l.chunk_elems, "{dims:?} / {bytes}: {l:?}");
+                assert!(
+                    l.chunk_elems * 8 <= bytes.max(8),
+                    "{dims:?} / {bytes}: {l:?}"
+                );
+                let axis = l
+                    .preferred
+                    .iter()
+                    .zip(&dims)
+                    .rposition(|(p, d)| p != d)
+                    .unwrap_or(0);
+                // Aligned unless no divisor of the axis was near the target (the
+                // prime-axis fallback): then only the size is promised.
+                let fallback = axis > 0 && dims[axis] % l.preferred[axis] != 0;
+                if !fallback {
+                    for m in [1, 2, 3] {
+                        assert!(
+                            blocks_cover_whole_chunks(&dims, &l, m),
+                            "{dims:?} / {bytes} × {m}: {l:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

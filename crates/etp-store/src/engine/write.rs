@@ -15,9 +15,7 @@ use bytes::Bytes;
 use fjall::{OptimisticWriteTx, PersistMode, Readable};
 
 use super::{Inner, View, keys};
-use crate::array::{
-    Runs, chunk_elems_for, chunk_len, preferred_block, split_run, validate_dims, validate_region,
-};
+use crate::array::{Runs, chunk_len, layout, split_run, validate_dims, validate_region};
 use crate::codec::{
     MAX_VALUE_LEN, StoredArray, ValWriter, enc_array, enc_dataspace, enc_object_meta, enc_ref_in,
     enc_string_chunk,
@@ -547,14 +545,17 @@ impl WriteTxn for FjallWrite {
         if let Some(o) = &old {
             self.drop_array(ak.clone(), o)?;
         }
-        let chunk_elems = chunk_elems_for(
+        let layout = layout(
+            &meta.dimensions,
             meta.element_type,
             self.inner.chunk_bytes,
             self.inner.string_chunk_elems,
         );
+        let chunk_elems = layout.chunk_elems;
         let mut m = meta.clone();
+        // A caller's own preference is kept as given (chunks are not laid out for it).
         if m.preferred_subarray_dims.is_empty() {
-            m.preferred_subarray_dims = preferred_block(&m.dimensions, chunk_elems);
+            m.preferred_subarray_dims = layout.preferred;
         }
         let at = m.store_last_write.max(m.store_created);
         let stored = StoredArray {

@@ -5,6 +5,11 @@
 //! block is therefore `[1, …, 1, k, full, …, full]`: a contiguous run of the array's
 //! row-major flattening. The plan yields blocks in flat order without gaps, which lets a
 //! sink write them sequentially (to a file, say) and a source read them sequentially.
+//!
+//! A store's `preferredSubarrayDimensions` of that same shape (one block of its storage,
+//! as ours advertises) is honoured by [`preferred_block_elements`]: blocks then hold a
+//! whole number of preferred blocks, so that the store reads or writes each of its chunks
+//! once instead of twice for blocks that straddle them.
 
 /// One hyperslab of an array, contiguous in row-major order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +67,38 @@ impl Block {
 /// overflow.
 pub fn element_count(dims: &[u64]) -> Option<u64> {
     dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
+}
+
+/// The block size limit to plan with when the store prefers blocks of `preferred`
+/// (`preferredSubarrayDimensions`): the largest whole number of preferred blocks within
+/// `max_elements`. `None`, to plan with `max_elements` as it is, when there is no usable
+/// preference: empty, of another rank, out of the array's bounds, not a contiguous run of
+/// the row-major flattening (`[1, …, 1, k, dims…]`, the only shape that [`BlockPlan`]
+/// can cut in flat order), or larger than `max_elements`.
+///
+/// [`BlockPlan::new`] with the returned limit cuts blocks that start and end on preferred
+/// block boundaries: along the preferred block's axis in multiples of its extent there,
+/// or, when a whole row of that axis fits, in whole rows of a slower axis.
+pub fn preferred_block_elements(dims: &[u64], preferred: &[i64], max_elements: u64) -> Option<u64> {
+    if preferred.is_empty() || preferred.len() != dims.len() {
+        return None;
+    }
+    let preferred = preferred
+        .iter()
+        .zip(dims)
+        .map(|(&p, &d)| u64::try_from(p).ok().filter(|&p| p >= 1 && p <= d))
+        .collect::<Option<Vec<u64>>>()?;
+    // The axis the block is cut along: the last one it does not span entirely.
+    if let Some(axis) = preferred.iter().zip(dims).rposition(|(p, d)| p != d)
+        && preferred[..axis].iter().any(|&p| p != 1)
+    {
+        return None;
+    }
+    let block = element_count(&preferred)?;
+    if block == 0 || block > max_elements {
+        return None;
+    }
+    Some(max_elements / block * block)
 }
 
 /// The blocks of an array, at most `max_elements` elements each, in flat order.
@@ -253,6 +290,87 @@ mod tests {
         assert_eq!(scalar.len(), 1);
         assert_eq!(scalar[0].len, 1);
         assert_eq!(BlockPlan::new(&[u64::MAX, 3], 10).count(), 0);
+    }
+
+    #[test]
+    fn preferred_blocks_are_whole_multiples() {
+        // The bench's array at 1 MiB messages: 127-row chunks, 127 rows fit.
+        let dims = [131_072u64, 1024];
+        assert_eq!(
+            preferred_block_elements(&dims, &[127, 1024], 130_600),
+            Some(127 * 1024)
+        );
+        // 8 MiB messages: 8 chunks of 127 rows rather than 1021 rows.
+        assert_eq!(
+            preferred_block_elements(&dims, &[127, 1024], 1_045_000),
+            Some(8 * 127 * 1024)
+        );
+        // A preferred block larger than a message: today's plan.
+        assert_eq!(preferred_block_elements(&dims, &[128, 1024], 130_600), None);
+        // Unusable preferences.
+        assert_eq!(preferred_block_elements(&dims, &[], 1000), None);
+        assert_eq!(preferred_block_elements(&dims, &[10], 10_000), None);
+        assert_eq!(preferred_block_elements(&dims, &[0, 1024], 10_000), None);
+        assert_eq!(preferred_block_elements(&dims, &[-1, 1024], 10_000), None);
+        assert_eq!(preferred_block_elements(&dims, &[1, 2048], 10_000), None);
+        // Not contiguous in row-major order: a tile.
+        assert_eq!(preferred_block_elements(&dims, &[4, 16], 10_000), None);
+        assert_eq!(preferred_block_elements(&[4, 6, 8], &[2, 3, 8], 1000), None);
+        // Contiguous with leading ones.
+        assert_eq!(
+            preferred_block_elements(&[4, 6, 8], &[1, 3, 8], 50),
+            Some(48)
+        );
+    }
+
+    /// Every block of the plan starts and ends on a preferred block boundary of the
+    /// row-major flattening, tiling it as a store with chunks of that shape lays it out
+    /// (a chunk restarts at every row end of the preferred block's axis).
+    #[test]
+    fn plans_with_preferred_blocks_cover_whole_blocks() {
+        let cases: &[(&[u64], &[i64])] = &[
+            (&[1000], &[64]),
+            (&[37, 11], &[5, 11]),
+            (&[12, 30, 7], &[1, 3, 7]),
+            (&[12, 30, 7], &[1, 10, 7]),
+            (&[12, 30, 7], &[2, 30, 7]),
+            (&[5, 64, 3, 2], &[1, 1, 3, 2]),
+            (&[5, 64, 3, 2], &[1, 16, 3, 2]),
+            (&[3, 4], &[3, 4]),
+        ];
+        for &(dims, preferred) in cases {
+            let pref: Vec<u64> = preferred.iter().map(|&p| p as u64).collect();
+            let block = element_count(&pref).unwrap();
+            let axis = pref.iter().zip(dims).rposition(|(p, d)| p != d);
+            // Flat offsets at which a preferred block (a store chunk) starts.
+            let total = element_count(dims).unwrap();
+            let inner: u64 = axis.map_or(total, |a| dims[a + 1..].iter().product());
+            let boundary = |flat: u64| {
+                if flat == total {
+                    return true;
+                }
+                match axis {
+                    None => flat == 0,
+                    Some(a) => {
+                        let along = (flat / inner) % dims[a];
+                        flat.is_multiple_of(inner) && along.is_multiple_of(pref[a])
+                    }
+                }
+            };
+            for max in [1, 2, 7, 16, 50, 100, 333, 1000, 100_000] {
+                let Some(limit) = preferred_block_elements(dims, preferred, max) else {
+                    assert!(block > max, "{dims:?} {preferred:?} / {max}");
+                    continue;
+                };
+                assert_eq!(limit % block, 0);
+                for b in check(dims, limit) {
+                    assert!(
+                        boundary(b.offset) && boundary(b.offset + b.len),
+                        "{dims:?} {preferred:?} / {max}: {b:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

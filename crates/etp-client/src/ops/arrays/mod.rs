@@ -20,8 +20,14 @@
 //! block is halved and fetched again; an outgoing block whose strings exceed the budget is
 //! halved before it is sent.
 //!
-//! `preferredSubarrayDimensions` in the metadata is not used: blocks follow the message
-//! size only (the server has no preference today).
+//! Alignment: when the store's `preferredSubarrayDimensions` is a contiguous block shape
+//! (`[1, …, 1, k, dims…]`, what our server advertises: one chunk of its storage) and fits
+//! the budget, blocks hold the largest whole number of preferred blocks that fits
+//! ([`preferred_block_elements`]); a block straddling two chunks would make the store
+//! read (get) or rewrite (put) both. Otherwise, or with any other preference, blocks fill
+//! the budget. The put learns the preference with a GetDataArrayMetadata after
+//! PutUninitializedDataArrays (inside the transaction, if any); if that request fails
+//! the blocks fill the budget.
 
 mod blocks;
 mod values;
@@ -43,7 +49,7 @@ use etp_protocol::types::protocol::data_array::{
     PutUninitializedDataArraysResponse,
 };
 
-pub use blocks::{Block, BlockPlan, element_count};
+pub use blocks::{Block, BlockPlan, element_count, preferred_block_elements};
 pub use values::{ArrayValues, default_logical_type, max_element_size};
 
 use super::pipeline::{self, batches};
@@ -272,7 +278,8 @@ pub async fn get_array(
     let block_elements = if count <= max_elements {
         count.div_ceil(2)
     } else {
-        max_elements
+        preferred_block_elements(&dims, &metadata.preferred_subarray_dimensions, max_elements)
+            .unwrap_or(max_elements)
     };
     let mut plan = BlockPlan::new(&dims, block_elements);
     pipeline::ordered(
@@ -456,10 +463,20 @@ pub async fn put_array(
         )
         .await;
     }
+    let block_elements = match get_array_metadata(client, uid).await {
+        Ok(metadata) => {
+            preferred_block_elements(dims, &metadata.preferred_subarray_dimensions, max_elements)
+                .unwrap_or(max_elements)
+        }
+        Err(e) => {
+            tracing::debug!("no metadata for the new array ({e}); blocks fill the messages");
+            max_elements
+        }
+    };
     put_blocks(
         client,
         uid,
-        BlockPlan::new(dims, max_elements),
+        BlockPlan::new(dims, block_elements),
         source,
         transport,
         budget,

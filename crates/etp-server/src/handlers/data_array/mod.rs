@@ -56,7 +56,11 @@
 //!   non-empty customData replaces it, an empty one keeps it.
 //! * **preferredSubarrayDimensions** of PutUninitializedDataArrays is kept when it fits
 //!   the array (same rank, each entry between 1 and its dimension); otherwise, or when
-//!   empty, the store reports a block aligned with its 1 MiB chunks.
+//!   empty, the store reports one chunk of its storage: `[1, …, 1, k, dims…]`, whole rows
+//!   of just under 1 MiB, so that one such block travels in a 1 MiB message and blocks of
+//!   whole multiples of it read and write whole chunks (`etp_client::ops` cuts its blocks
+//!   that way). A client's own preference is reported back, but the store does not lay
+//!   its chunks out for it.
 //! * **Put answers** are `success[key] = ""` (clients only look at the keys).
 //!
 //! One request, one answer set: a single-key request is answered by exactly one message
@@ -67,9 +71,9 @@
 //!
 //! A get reads one key at a time into the message being built and sends a message as
 //! soon as the next key would not fit in it; values stream from the store's chunks
-//! straight into the answer's vector (module `values`). A put converts one key's values
-//! to little-endian bytes inside the store task and drops them once written, so a request
-//! holds its decoded values plus at most one key's bytes. The conversions run at `memcpy`
+//! straight into the answer's vector (module `values`). A put hands the store a byte view
+//! of the decoded values (little-endian targets; elsewhere one key's converted bytes), so
+//! a request holds its decoded values and nothing more. The conversions run at `memcpy`
 //! speed (18–37 GB/s measured for 16 MiB of `f64` and `i64`, both directions, against
 //! 19–23 GB/s for a plain allocate-and-copy on the project machine).
 

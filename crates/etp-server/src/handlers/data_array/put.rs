@@ -271,9 +271,13 @@ fn write_values(
         return Ok(());
     }
     match values {
-        StoreValues::Fixed(bytes) => {
-            txn.write_subarray(array, &region.starts, &region.counts, &bytes, now)?
-        }
+        StoreValues::Fixed(values) => txn.write_subarray(
+            array,
+            &region.starts,
+            &region.counts,
+            &values.le_bytes(),
+            now,
+        )?,
         StoreValues::Strings(strings) => {
             txn.write_strings(array, &region.starts, &region.counts, &strings, now)?
         }

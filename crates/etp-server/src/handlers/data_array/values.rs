@@ -2,13 +2,15 @@
 //! or strings).
 //!
 //! Both directions move whole buffers, never one element through a generic path: a put
-//! turns the decoded `Vec<f64>` into its little-endian bytes with the codec's bulk copy (a
-//! `memcpy` on little-endian targets) and hands them to `write_subarray`; a get streams
+//! hands `write_subarray` the memory of the decoded `Vec<f64>` (`f32`, `i64`, `i32`) as
+//! bytes, which on little-endian targets already is the store's layout (no copy; other
+//! targets and booleans convert in one bulk loop); a get streams
 //! `read_subarray` into a [`Write`] sink that appends each piece the store produces
 //! straight into the answer's vector with the codec's bulk path, so no intermediate byte
 //! buffer of the array exists. Integer and boolean conversions are branch-free loops over
 //! fixed-size chunks that the compiler vectorizes.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use bytes::Bytes;
@@ -120,10 +122,37 @@ pub(super) fn string_bytes(item: &AnyArrayItem) -> Option<u64> {
 
 /// Values converted for the store.
 pub(super) enum StoreValues {
-    /// Little-endian row-major bytes of a fixed-width array.
-    Fixed(Bytes),
+    /// A fixed-width array's values, row-major.
+    Fixed(FixedValues),
     /// String elements, row-major.
     Strings(Vec<String>),
+}
+
+/// Fixed-width values kept as decoded: on little-endian targets the memory of a `Vec<f64>`
+/// (or of `f32`, `i64`, `i32`) already is the store's little-endian bytes, so a put hands
+/// the store a view of the decoded vector instead of a 1 MiB copy in a fresh buffer.
+pub(super) enum FixedValues {
+    /// `bytes` transport: already the store's bytes.
+    Bytes(Bytes),
+    Doubles(Vec<f64>),
+    Floats(Vec<f32>),
+    Longs(Vec<i64>),
+    Ints(Vec<i32>),
+    Booleans(Vec<bool>),
+}
+
+impl FixedValues {
+    /// The values as little-endian bytes: borrowed where the memory layout allows.
+    pub(super) fn le_bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            FixedValues::Bytes(b) => Cow::Borrowed(b),
+            FixedValues::Doubles(v) => f64::le_bytes(v),
+            FixedValues::Floats(v) => f32::le_bytes(v),
+            FixedValues::Longs(v) => i64::le_bytes(v),
+            FixedValues::Ints(v) => i32::le_bytes(v),
+            FixedValues::Booleans(v) => bool::le_bytes(v),
+        }
+    }
 }
 
 /// Converts values sent for an array of `target` element type. Lossless widenings are
@@ -134,23 +163,23 @@ pub(super) fn into_store(
     target: ElementType,
 ) -> Result<StoreValues, ErrorInfo> {
     let sent = item_element_type(&item);
-    let fixed = |bytes: Vec<u8>| Ok(StoreValues::Fixed(Bytes::from(bytes)));
+    let fixed = |values: FixedValues| Ok(StoreValues::Fixed(values));
     match (item, target) {
-        (AnyArrayItem::ArrayOfDouble(a), ElementType::F64) => fixed(to_le(&a.values)),
-        (AnyArrayItem::ArrayOfFloat(a), ElementType::F32) => fixed(to_le(&a.values)),
-        (AnyArrayItem::ArrayOfLong(a), ElementType::I64) => fixed(to_le(&a.values)),
-        (AnyArrayItem::ArrayOfInt(a), ElementType::I32) => fixed(to_le(&a.values)),
-        (AnyArrayItem::ArrayOfBoolean(a), ElementType::Bool) => fixed(to_le(&a.values)),
-        (AnyArrayItem::Bytes(b), ElementType::Bytes) => Ok(StoreValues::Fixed(b)),
+        (AnyArrayItem::ArrayOfDouble(a), ElementType::F64) => fixed(FixedValues::Doubles(a.values)),
+        (AnyArrayItem::ArrayOfFloat(a), ElementType::F32) => fixed(FixedValues::Floats(a.values)),
+        (AnyArrayItem::ArrayOfLong(a), ElementType::I64) => fixed(FixedValues::Longs(a.values)),
+        (AnyArrayItem::ArrayOfInt(a), ElementType::I32) => fixed(FixedValues::Ints(a.values)),
+        (AnyArrayItem::ArrayOfBoolean(a), ElementType::Bool) => {
+            fixed(FixedValues::Booleans(a.values))
+        }
+        (AnyArrayItem::Bytes(b), ElementType::Bytes) => fixed(FixedValues::Bytes(b)),
         (AnyArrayItem::ArrayOfString(a), ElementType::String) => Ok(StoreValues::Strings(a.values)),
-        (AnyArrayItem::ArrayOfInt(a), ElementType::I64) => {
-            let wide: Vec<i64> = a.values.iter().map(|&v| i64::from(v)).collect();
-            fixed(to_le(&wide))
-        }
-        (AnyArrayItem::ArrayOfFloat(a), ElementType::F64) => {
-            let wide: Vec<f64> = a.values.iter().map(|&v| f64::from(v)).collect();
-            fixed(to_le(&wide))
-        }
+        (AnyArrayItem::ArrayOfInt(a), ElementType::I64) => fixed(FixedValues::Longs(
+            a.values.iter().map(|&v| i64::from(v)).collect(),
+        )),
+        (AnyArrayItem::ArrayOfFloat(a), ElementType::F64) => fixed(FixedValues::Doubles(
+            a.values.iter().map(|&v| f64::from(v)).collect(),
+        )),
         _ => Err(invalid(format!(
             "values of transport type {} cannot be written into an array of {}",
             transport_type(sent),
@@ -165,7 +194,25 @@ fn to_le<T: Element>(values: &[T]) -> Vec<u8> {
     out
 }
 
-/// A fixed-width element type and its two bulk conversions.
+/// The memory of `values` as bytes, for plain numbers whose in-memory layout on a
+/// little-endian target is their little-endian encoding.
+#[cfg(target_endian = "little")]
+fn memory_of<T: PlainNumber>(values: &[T]) -> &[u8] {
+    // SAFETY: `PlainNumber` is only implemented for f64, f32, i64 and i32, which have no
+    // padding bytes and no invalid bit patterns as bytes; the slice covers exactly the
+    // memory of `values` (`size_of_val` bytes), u8 has alignment 1, and it borrows
+    // `values`, so the memory outlives it unchanged.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values)) }
+}
+
+/// Numbers whose memory is exactly their bytes (see [`memory_of`]).
+trait PlainNumber: Copy {}
+impl PlainNumber for f64 {}
+impl PlainNumber for f32 {}
+impl PlainNumber for i64 {}
+impl PlainNumber for i32 {}
+
+/// A fixed-width element type and its bulk conversions.
 trait Element: Sized + Copy {
     /// Bytes per element in the store.
     const SIZE: usize;
@@ -174,6 +221,10 @@ trait Element: Sized + Copy {
     const VARIABLE: bool;
     /// Appends the little-endian bytes of `values`.
     fn append_le(values: &[Self], out: &mut Vec<u8>);
+    /// The little-endian bytes of `values`, borrowed when their memory already is that.
+    fn le_bytes(values: &[Self]) -> Cow<'_, [u8]> {
+        Cow::Owned(to_le(values))
+    }
     /// Appends the values of `bytes`, a whole number of little-endian elements.
     fn extend_from_le(out: &mut Vec<Self>, bytes: &[u8]);
     /// Avro encoding size of `values` as array items.
@@ -185,6 +236,10 @@ impl Element for f64 {
     const VARIABLE: bool = false;
     fn append_le(values: &[Self], out: &mut Vec<u8>) {
         write_f64s(out, values);
+    }
+    #[cfg(target_endian = "little")]
+    fn le_bytes(values: &[Self]) -> Cow<'_, [u8]> {
+        Cow::Borrowed(memory_of(values))
     }
     fn extend_from_le(out: &mut Vec<Self>, bytes: &[u8]) {
         // The codec's bulk read: one copy into the vector's spare capacity. It cannot fail
@@ -208,6 +263,10 @@ impl Element for f32 {
     fn append_le(values: &[Self], out: &mut Vec<u8>) {
         write_f32s(out, values);
     }
+    #[cfg(target_endian = "little")]
+    fn le_bytes(values: &[Self]) -> Cow<'_, [u8]> {
+        Cow::Borrowed(memory_of(values))
+    }
     fn extend_from_le(out: &mut Vec<Self>, bytes: &[u8]) {
         if Reader::new(bytes)
             .read_f32s_into(bytes.len() / 4, out)
@@ -229,6 +288,10 @@ macro_rules! integer_element {
         impl Element for $ty {
             const SIZE: usize = $size;
             const VARIABLE: bool = true;
+            #[cfg(target_endian = "little")]
+            fn le_bytes(values: &[Self]) -> Cow<'_, [u8]> {
+                Cow::Borrowed(memory_of(values))
+            }
             fn append_le(values: &[Self], out: &mut Vec<u8>) {
                 let start = out.len();
                 out.resize(start + values.len() * $size, 0);
@@ -445,6 +508,8 @@ mod tests {
     fn round_trip<T: Element + PartialEq + std::fmt::Debug>(values: &[T]) {
         let bytes = to_le(values);
         assert_eq!(bytes.len(), values.len() * T::SIZE);
+        // The borrowed view a put hands the store is the same bytes.
+        assert_eq!(&T::le_bytes(values)[..], &bytes[..]);
         // Fed back in awkward pieces: elements split across writes must survive.
         for piece in [1, 3, 5, 7, 64] {
             let mut out: Vec<T> = Vec::new();
@@ -498,7 +563,7 @@ mod tests {
             values: vec![-1, 2],
         });
         match into_store(ints.clone(), ElementType::I64).unwrap() {
-            StoreValues::Fixed(b) => assert_eq!(&b[..], &to_le(&[-1i64, 2])[..]),
+            StoreValues::Fixed(b) => assert_eq!(&b.le_bytes()[..], &to_le(&[-1i64, 2])[..]),
             StoreValues::Strings(_) => panic!("strings"),
         }
         assert_eq!(into_store(ints, ElementType::F64).err().unwrap().code, 5);
