@@ -362,27 +362,34 @@ pub(crate) fn counts_for(
 }
 
 /// Positions of objects by UUID, as a sorted array: no hashing, so UUIDs chosen by a client
-/// cannot flood it, and one allocation for any number of objects.
+/// cannot flood it, and one allocation for any number of objects. UUIDs are searched as
+/// big-endian integers (the same order as their bytes): one comparison per step instead
+/// of a byte-wise slice comparison, which made these searches a sixth of a 100,000-object
+/// listing with counts.
 pub(crate) struct UuidIndex {
-    sorted: Vec<(Uuid, usize)>,
+    keys: Vec<u128>,
+    positions: Vec<usize>,
 }
 
 impl UuidIndex {
     /// Indexes `uuids` by position.
     pub(crate) fn new(uuids: impl Iterator<Item = Uuid>) -> UuidIndex {
-        let mut sorted: Vec<(Uuid, usize)> = uuids.enumerate().map(|(i, u)| (u, i)).collect();
+        let mut sorted: Vec<(u128, usize)> = uuids
+            .enumerate()
+            .map(|(i, u)| (u128::from_be_bytes(u), i))
+            .collect();
+        // Listings arrive in UUID order within each type: usually (nearly) sorted already.
         sorted.sort_unstable();
-        UuidIndex { sorted }
+        let (keys, positions) = sorted.into_iter().unzip();
+        UuidIndex { keys, positions }
     }
 
     /// The positions holding `uuid` (several only for versions of one object).
     pub(crate) fn positions(&self, uuid: &Uuid) -> impl Iterator<Item = usize> + '_ {
-        let uuid = *uuid;
-        let start = self.sorted.partition_point(|(u, _)| *u < uuid);
-        self.sorted[start..]
-            .iter()
-            .take_while(move |(u, _)| *u == uuid)
-            .map(|&(_, i)| i)
+        let key = u128::from_be_bytes(*uuid);
+        let start = self.keys.partition_point(|k| *k < key);
+        let end = start + self.keys[start..].partition_point(|k| *k == key);
+        self.positions[start..end].iter().copied()
     }
 }
 
