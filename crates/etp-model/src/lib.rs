@@ -3,7 +3,8 @@
 //!
 //! A pure library (no I/O, no async). [`parse_data_object`] reads the bytes
 //! of one data object, as received in `PutDataObjects`, in a single
-//! streaming pass (quick-xml's borrowing reader; no DOM) and returns a
+//! pass over the bytes (its own scanner, no DOM, nothing copied but the
+//! reported values) and returns a
 //! [`DataObjectInfo`]: qualified type, uuid, object and schema versions,
 //! citation title and dates, references to other data objects, and
 //! references to external arrays. [`check_consistency`] compares the result
@@ -51,9 +52,11 @@
 //! expansion, no external fetches), undeclared entities, nesting deeper than
 //! [`ParseLimits::max_depth`], elements with more than
 //! [`ParseLimits::max_attributes`] attributes, more references or arrays
-//! than the limits. Well-formedness is checked as far as quick-xml does
-//! (tag syntax and matching, attribute syntax and duplicates, comments,
-//! namespace prefixes and bindings) plus: a single root element, no text or
+//! than the limits, more than 128 namespace bindings in scope.
+//! Well-formedness is checked as the quick-xml reader this crate used before
+//! checked it (tag syntax and matching, attribute syntax and duplicates,
+//! comments, namespace prefixes and bindings; see the parser module for the
+//! few places where it is stricter) plus: a single root element, no text or
 //! markup outside it, the XML declaration only at the start and declaring
 //! UTF-8, valid character and entity references. It is not a validating
 //! parser: name characters and `]]>` in text are not checked.

@@ -214,9 +214,34 @@ impl DataAccess {
     }
 
     /// Runs `work` on a read view of `dataspace`: the session's open transaction if it
-    /// covers it, otherwise a snapshot of the committed state.
+    /// covers it, otherwise a snapshot of the committed state. `work` runs on the
+    /// blocking pool.
     pub async fn read<T: Send + 'static>(
         &self,
+        slot: &TransactionSlot,
+        dataspace: &str,
+        work: impl FnOnce(&dyn ReadTxn) -> etp_store::Result<T> + Send + 'static,
+    ) -> Result<T, Failure> {
+        self.read_on(Place::BlockingPool, slot, dataspace, work)
+            .await
+    }
+
+    /// [`read`](Self::read), with `work` run on the calling async worker. Only for work
+    /// the caller bounds to a few point reads of small records (a GetDataObjects of one
+    /// small object): the hand-off to the blocking pool and back, two thread wake-ups,
+    /// costs more than such a read from the store's cache.
+    pub async fn read_inline<T: Send + 'static>(
+        &self,
+        slot: &TransactionSlot,
+        dataspace: &str,
+        work: impl FnOnce(&dyn ReadTxn) -> etp_store::Result<T> + Send + 'static,
+    ) -> Result<T, Failure> {
+        self.read_on(Place::Inline, slot, dataspace, work).await
+    }
+
+    async fn read_on<T: Send + 'static>(
+        &self,
+        place: Place,
         slot: &TransactionSlot,
         dataspace: &str,
         work: impl FnOnce(&dyn ReadTxn) -> etp_store::Result<T> + Send + 'static,
@@ -225,21 +250,23 @@ impl DataAccess {
         match guard.as_mut() {
             Some(open) if open.covers(dataspace) => {
                 let view = take_view(open)?;
-                let (view, result) = run_blocking(move || {
-                    let result = match &view {
-                        TxnView::ReadOnly(r) => work(r.as_ref()),
-                        TxnView::ReadWrite { txn, .. } => work(txn.as_ref()),
-                    };
-                    (view, result)
-                })
-                .await?;
+                let (view, result) = place
+                    .run(move || {
+                        let result = match &view {
+                            TxnView::ReadOnly(r) => work(r.as_ref()),
+                            TxnView::ReadWrite { txn, .. } => work(txn.as_ref()),
+                        };
+                        (view, result)
+                    })
+                    .await?;
                 open.view = Some(view);
                 result.map_err(|e| store_error(&e))
             }
             _ => {
                 drop(guard);
                 let store = self.store.clone();
-                run_blocking(move || work(store.read()?.as_ref()))
+                place
+                    .run(move || work(store.read()?.as_ref()))
                     .await?
                     .map_err(|e| store_error(&e))
             }
@@ -379,6 +406,37 @@ fn take_view(open: &mut OpenTransaction) -> Result<TxnView, Failure> {
             "the open transaction was lost after an internal error; roll it back".into(),
         )
     })
+}
+
+/// Where store work runs.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    /// On the blocking pool: the default, for anything that may read much or wait on I/O.
+    BlockingPool,
+    /// On the async worker that asks, for small bounded reads (see
+    /// [`DataAccess::read_inline`]).
+    Inline,
+}
+
+impl Place {
+    /// Runs `work` here; a panic becomes an error answer in both places.
+    async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Failure> {
+        match self {
+            Place::BlockingPool => run_blocking(work).await,
+            Place::Inline => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|_| {
+                    tracing::error!("store work panicked");
+                    (
+                        ErrorCode::EINVALID_STATE,
+                        "internal error: store work panicked".into(),
+                    )
+                })
+            }
+        }
+    }
 }
 
 /// Runs blocking store work on the blocking pool; a panic there becomes an error answer.

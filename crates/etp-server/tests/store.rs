@@ -818,3 +818,84 @@ async fn the_default_dataspace_holds_objects_too() {
     assert_eq!(got.resource.name, "15/9-F-11");
     server.stop().await;
 }
+
+/// Requests of a few keys are read on the async worker up to 64 KiB of objects; a larger
+/// object of such a request is read on the blocking pool; inside a transaction both read
+/// its view. Every path answers the same bytes, in the same shape.
+#[tokio::test]
+async fn small_requests_answer_alike_whichever_path_reads_them() {
+    use etp_protocol::types::protocol::transaction::{
+        RollbackTransaction, RollbackTransactionResponse, StartTransaction,
+        StartTransactionResponse,
+    };
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    create_dataspace(&client, DS_PATH).await;
+    let big_uuid = "5d0c9a3e-7b21-4c6f-8e0d-1a2b3c4d5e6f";
+    let big_uri = uri("resqml20.obj_LocalDepth3dCrs", big_uuid);
+    let big = big_crs(big_uuid, 100 * 1024);
+    let entries = vec![
+        ("crs".to_string(), data_object(&crs_uri(), CRS)),
+        ("big".to_string(), data_object(&big_uri, &big)),
+    ];
+    assert!(put(&client, entries).await.errors().is_empty());
+
+    assert_eq!(get_one(&client, &crs_uri()).await.data, Bytes::from(CRS));
+    assert_eq!(
+        get_one(&client, &big_uri).await.data,
+        Bytes::from(big.clone())
+    );
+    // The small object inline, the big one after it on the pool, the missing one an error.
+    let missing = uri(
+        "resqml20.obj_LocalDepth3dCrs",
+        "00000000-0000-4000-8000-000000000000",
+    );
+    let response = get(
+        &client,
+        &[
+            ("crs", &crs_uri()),
+            ("big", &big_uri),
+            ("missing", &missing),
+        ],
+    )
+    .await;
+    let objects = objects_of(&response);
+    assert_eq!(objects["crs"].data, Bytes::from(CRS));
+    assert_eq!(objects["big"].data, Bytes::from(big.clone()));
+    assert_eq!(error_codes(&response), [("missing".to_string(), 11)]);
+
+    // Inside a transaction, a single-key get sees the transaction's own pending write.
+    let started: StartTransactionResponse = client
+        .request_one(StartTransaction {
+            read_only: false,
+            message: "inline reads".into(),
+            dataspace_uris: vec![DS.to_string()],
+        })
+        .await
+        .expect("StartTransaction answered");
+    assert!(started.successful, "{}", started.failure_reason);
+    let pending = variant(WELL, "15/9-F-11", "15/9-F-12");
+    assert!(
+        put(
+            &client,
+            vec![("w".into(), data_object(&well_uri(), &pending))]
+        )
+        .await
+        .errors()
+        .is_empty()
+    );
+    assert_eq!(
+        get_one(&client, &well_uri()).await.data,
+        Bytes::from(pending)
+    );
+    assert_eq!(get_one(&client, &big_uri).await.data, Bytes::from(big));
+    let _: RollbackTransactionResponse = client
+        .request_one(RollbackTransaction {
+            transaction_uuid: started.transaction_uuid,
+        })
+        .await
+        .expect("RollbackTransaction answered");
+    let response = get(&client, &[("w", &well_uri())]).await;
+    assert_eq!(error_codes(&response), [("w".to_string(), 11)]);
+    server.stop().await;
+}

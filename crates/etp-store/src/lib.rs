@@ -103,6 +103,22 @@ pub trait ReadTxn: Send {
     /// Object metadata without the bytes.
     fn get_object_meta(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>>;
 
+    /// Object metadata, and the bytes only if there are at most `max_data_len` of them
+    /// (`data` is left empty when `meta.data_len` is larger). Lets a caller read small
+    /// objects where it stands and leave large ones to a thread that may block, without
+    /// looking the metadata up twice.
+    fn get_object_up_to(&self, key: &ObjectKey, max_data_len: u64) -> Result<Option<StoredObject>> {
+        match self.get_object_meta(key)? {
+            Some(meta) if meta.data_len > max_data_len => Ok(Some(StoredObject {
+                key: key.clone(),
+                meta,
+                data: Bytes::new(),
+            })),
+            Some(_) => self.get_object(key),
+            None => Ok(None),
+        }
+    }
+
     /// Every stored version of one UUID in a dataspace (references resolve by
     /// UUID; usually zero or one entry).
     fn objects_by_uuid(&self, dataspace: &str, uuid: &Uuid)

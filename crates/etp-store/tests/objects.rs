@@ -112,6 +112,38 @@ fn object_round_trip_is_byte_exact_and_keeps_store_created() -> TestResult {
 }
 
 #[test]
+fn get_object_up_to_leaves_the_bytes_of_larger_objects_unread() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = open(dir.path())?;
+    create_ds(&store, "ds", 1)?;
+    let (k, len) = (okey("ds", 1), xml(1).len() as u64);
+    let mut w = store.write()?;
+    w.put_object(&k, &meta(GRID, "Grid", 100, vec![]), xml(1))?;
+    // Inside the writing transaction, its own pending object is found the same way.
+    let pending = w
+        .get_object_up_to(&k, len)?
+        .ok_or_else(|| fail("pending"))?;
+    assert_eq!(pending.data, xml(1));
+    w.commit()?;
+
+    let r = store.read()?;
+    let fits = r
+        .get_object_up_to(&k, len)?
+        .ok_or_else(|| fail("missing"))?;
+    assert_eq!(fits.data, xml(1));
+    assert_eq!(fits.meta.data_len, len);
+    let larger = r
+        .get_object_up_to(&k, len - 1)?
+        .ok_or_else(|| fail("missing"))?;
+    assert!(larger.data.is_empty());
+    assert_eq!(larger.meta.data_len, len);
+    assert_eq!(larger.meta.title, "Grid");
+    assert_eq!(larger.key, k);
+    assert!(r.get_object_up_to(&okey("ds", 2), u64::MAX)?.is_none());
+    Ok(())
+}
+
+#[test]
 fn put_into_missing_dataspace_fails() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = open(dir.path())?;

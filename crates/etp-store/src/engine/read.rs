@@ -87,11 +87,27 @@ impl<'a, R: Readable> View<'a, R> {
     }
 
     pub(crate) fn object(&self, key: &ObjectKey) -> Result<Option<StoredObject>> {
+        self.object_up_to(key, u64::MAX)
+    }
+
+    /// The object, with its bytes only if there are at most `max_data_len`.
+    pub(crate) fn object_up_to(
+        &self,
+        key: &ObjectKey,
+        max_data_len: u64,
+    ) -> Result<Option<StoredObject>> {
         let k = keys::object(key)?;
         let Some(m) = self.get(&self.ks.objects, &k)? else {
             return Ok(None);
         };
         let meta = dec_object_meta(&m)?;
+        if meta.data_len > max_data_len {
+            return Ok(Some(StoredObject {
+                key: key.clone(),
+                meta,
+                data: Bytes::new(),
+            }));
+        }
         let data = self
             .get(&self.ks.object_data, &k)?
             .ok_or_else(|| StoreError::Corrupt("object without data".into()))?;
@@ -546,6 +562,13 @@ macro_rules! impl_read_txn {
             }
             fn get_object_meta(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
                 self.view()?.object_meta(key)
+            }
+            fn get_object_up_to(
+                &self,
+                key: &ObjectKey,
+                max_data_len: u64,
+            ) -> Result<Option<StoredObject>> {
+                self.view()?.object_up_to(key, max_data_len)
             }
             fn objects_by_uuid(
                 &self,

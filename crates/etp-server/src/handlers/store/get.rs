@@ -40,6 +40,13 @@ use crate::session::{Responder, SessionClosed, SessionContext};
 const READ_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Room kept in a Chunk body for the blobId, the length prefix and the `final` flag.
 const CHUNK_OVERHEAD: usize = 64;
+/// Requests of at most this many keys are read on the async worker that handles them
+/// (see [`DataAccess::read_inline`](crate::access::DataAccess::read_inline)), up to
+/// [`INLINE_READ_BYTES`] of objects; any object beyond is read on the blocking pool.
+const INLINE_READ_KEYS: usize = 4;
+/// Object bytes read on the async worker per request: a few small objects from the
+/// store's cache take less time than the hand-off to the blocking pool would.
+const INLINE_READ_BYTES: u64 = 64 * 1024;
 /// Smallest chunk payload worth sending: below it (a client that negotiated a tiny
 /// message size) a large object would take an absurd number of messages.
 const MIN_CHUNK_BYTES: usize = 1024;
@@ -62,6 +69,8 @@ pub(super) async fn get(
             )
             .await;
     }
+    let mut inline = m.uris.len() <= INLINE_READ_KEYS;
+    let mut inline_left = INLINE_READ_BYTES;
     let mut errors = Map::new();
     let mut by_dataspace: BTreeMap<String, VecDeque<(String, ObjectRef)>> = BTreeMap::new();
     for (key, uri) in m.uris {
@@ -81,17 +90,29 @@ pub(super) async fn get(
         let mut check_dataspace = true;
         while !pending.is_empty() {
             let path = dataspace.clone();
-            let read = handler
-                .access
-                .read(&session.transaction, &dataspace, move |r| {
-                    read_batch(r, &path, check_dataspace, pending)
-                })
-                .await;
+            let access = &handler.access;
+            let slot = &session.transaction;
+            let read = if inline {
+                access
+                    .read_inline(slot, &dataspace, move |r| {
+                        read_batch(r, &path, check_dataspace, pending, Some(inline_left))
+                    })
+                    .await
+            } else {
+                access
+                    .read(slot, &dataspace, move |r| {
+                        read_batch(r, &path, check_dataspace, pending, None)
+                    })
+                    .await
+            };
             let (results, rest) = match read {
                 Ok(read) => read,
                 Err((code, message)) => return writer.abort(code, message).await,
             };
             for (key, result) in results {
+                if let Ok(stored) = &result {
+                    inline_left = inline_left.saturating_sub(stored.data.len() as u64);
+                }
                 match result {
                     Ok(stored) => writer.add(key, stored, &mut errors).await?,
                     Err(e) => {
@@ -99,6 +120,8 @@ pub(super) async fn get(
                     }
                 }
             }
+            // What an inline read left (an object too large for it) goes to the pool.
+            inline = inline && rest.is_empty();
             pending = rest;
             check_dataspace = false;
         }
@@ -123,11 +146,14 @@ type BatchResults = Vec<(String, Result<StoredObject, ErrorInfo>)>;
 
 /// Reads objects of one dataspace until about [`READ_BATCH_BYTES`] are in hand; returns
 /// them and the keys still to read. Failures of single lookups fail only their key.
+/// With `inline_budget`, stops before the first object that would take the bytes read
+/// beyond it (that object is read again later, on the blocking pool).
 fn read_batch(
     r: &dyn ReadTxn,
     dataspace: &str,
     check_dataspace: bool,
     mut pending: VecDeque<(String, ObjectRef)>,
+    inline_budget: Option<u64>,
 ) -> etp_store::Result<(BatchResults, VecDeque<(String, ObjectRef)>)> {
     let mut results = Vec::new();
     if check_dataspace && r.get_dataspace(dataspace)?.is_none() {
@@ -141,7 +167,20 @@ fn read_batch(
     }
     let mut bytes = 0usize;
     while let Some((key, object)) = pending.pop_front() {
-        let result = match r.get_object(&stored_key(&object)) {
+        let lookup = match inline_budget {
+            None => r.get_object(&stored_key(&object)),
+            Some(budget) => {
+                let left = budget.saturating_sub(bytes as u64);
+                match r.get_object_up_to(&stored_key(&object), left) {
+                    Ok(Some(stored)) if stored.meta.data_len > left => {
+                        pending.push_front((key, object));
+                        break;
+                    }
+                    other => other,
+                }
+            }
+        };
+        let result = match lookup {
             Err(e) => {
                 let (code, message) = store_error(&e);
                 Err(error_info(code, message))

@@ -47,6 +47,13 @@ use crate::access::Failure;
 use crate::handlers::objects::{encode_custom_data, error_info};
 use crate::session::{Responder, SessionClosed, SessionContext};
 
+/// Largest request (bytes of XML, all entries together) parsed on the async worker that
+/// received it. Indexing takes 1.5–2 µs per KiB (docs/performance.md), so this bounds the
+/// worker's stall to about 0.1 ms, while a hand-off to the blocking pool and back (two
+/// thread wake-ups) costs about as much as parsing one 20 KiB object. Larger requests are
+/// parsed on the blocking pool, where the hand-off is small next to the parse.
+const INLINE_PARSE_BYTES: usize = 64 * 1024;
+
 /// Answers a complete (possibly multipart) PutDataObjects request.
 pub(super) async fn put(
     handler: &StoreHandler,
@@ -60,22 +67,30 @@ pub(super) async fn put(
         Ok(collected) => collected,
         Err((code, message)) => return responder.error(code, message).await,
     };
+    let request_bytes: usize = collected
+        .iter()
+        .filter_map(|(_, object)| object.as_ref().ok())
+        .map(|object| object.data.len())
+        .sum();
     let now = crate::now_micros();
-    // Parsing is CPU work proportional to the objects' size: keep it off the async workers.
-    let prepared = tokio::task::spawn_blocking(move || {
+    let prepare_all = move || {
         collected
             .into_iter()
             .map(|(key, object)| (key, object.and_then(|o| prepare(o, max, now))))
             .collect::<Vec<_>>()
-    })
-    .await;
-    let prepared = match prepared {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            tracing::error!(error = %e, "PutDataObjects validation task failed");
-            return responder
-                .error(ErrorCode::EINVALID_STATE, format!("internal error: {e}"))
-                .await;
+    };
+    let prepared = if request_bytes <= INLINE_PARSE_BYTES {
+        prepare_all()
+    } else {
+        // Parsing is CPU work proportional to the objects' size: keep it off the async workers.
+        match tokio::task::spawn_blocking(prepare_all).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                tracing::error!(error = %e, "PutDataObjects validation task failed");
+                return responder
+                    .error(ErrorCode::EINVALID_STATE, format!("internal error: {e}"))
+                    .await;
+            }
         }
     };
 

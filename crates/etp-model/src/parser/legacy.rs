@@ -1,4 +1,5 @@
-//! The streaming parser behind [`crate::parse_data_object`].
+//! The quick-xml based parser this crate used before its own scanner (`super`): kept
+//! for tests only, as the oracle the differential tests compare the scanner with.
 
 use quick_xml::XmlVersion;
 use quick_xml::events::attributes::Attribute;
@@ -6,6 +7,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::name::{QName, ResolveResult};
 use quick_xml::reader::NsReader;
 
+use super::ParseLimits;
 use crate::error::clip;
 use crate::model::{
     Citation, DataObjectInfo, DataObjectReference, DateTimeValue, ExternalArrayKind,
@@ -17,42 +19,6 @@ use crate::qualified::{
 };
 use crate::uuid::canonical_uuid;
 use crate::{ModelError, parse_xsd_datetime};
-
-/// Resource limits applied while parsing (hostile input).
-///
-/// Memory use is otherwise bounded by the input size: nothing is expanded
-/// (no DTD, no entities beyond the predefined ones), and only the values
-/// reported in [`DataObjectInfo`] are copied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParseLimits {
-    /// Maximum element nesting depth (the root is depth 1). Default 256.
-    pub max_depth: usize,
-    /// Maximum number of attributes on one element (also bounds the cost of
-    /// quick-xml's duplicate-attribute check). Default 64.
-    pub max_attributes: usize,
-    /// Maximum number of data object references. Default 100 000.
-    pub max_references: usize,
-    /// Maximum number of external array references. Default 100 000.
-    pub max_arrays: usize,
-}
-
-impl Default for ParseLimits {
-    fn default() -> Self {
-        ParseLimits {
-            max_depth: 256,
-            max_attributes: 64,
-            max_references: 100_000,
-            max_arrays: 100_000,
-        }
-    }
-}
-
-/// Parses an Energistics XML data object with the default [`ParseLimits`].
-///
-/// See [`parse_data_object_with_limits`].
-pub fn parse_data_object(xml: &[u8]) -> Result<DataObjectInfo, ModelError> {
-    parse_data_object_with_limits(xml, &ParseLimits::default())
-}
 
 /// Parses an Energistics XML data object (RESQML 2.0.1/2.2, EML 2.0–2.3,
 /// WITSML 2.0/2.1, PRODML 2.x) in one streaming pass and extracts what an
@@ -68,7 +34,7 @@ pub fn parse_data_object(xml: &[u8]) -> Result<DataObjectInfo, ModelError> {
 /// (otherwise the element's local name), and the `schemaVersion` attribute
 /// (the version; the namespaces are shared between versions). RESQML 2.0.1
 /// and EML 2.0 type names get the `obj_` prefix as ETP writes them.
-pub fn parse_data_object_with_limits(
+pub(super) fn parse_data_object_with_limits(
     xml: &[u8],
     limits: &ParseLimits,
 ) -> Result<DataObjectInfo, ModelError> {
