@@ -17,6 +17,8 @@ pub mod writer;
 use bytes::Bytes;
 use indexmap::IndexMap;
 
+use crate::EtpString;
+
 pub use error::{DecodeError, DecodeErrorKind};
 pub use reader::Reader;
 
@@ -272,6 +274,24 @@ impl Avro for String {
     }
 }
 
+/// Zero-copy when decoding through [`Reader::from_bytes`]: the string is a validated slice
+/// of the input.
+impl Avro for EtpString {
+    const MIN_ENCODED_SIZE: usize = 1;
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.read_str()
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        writer::write_bytes(out, self.as_bytes());
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        writer::bytes_len(self.len())
+    }
+}
+
 impl Avro for Bytes {
     const MIN_ENCODED_SIZE: usize = 1;
     #[inline]
@@ -410,6 +430,7 @@ mod tests {
         roundtrip(1.5f32);
         roundtrip(-2.25f64);
         roundtrip(String::from("Grüße"));
+        roundtrip(EtpString::from("Grüße"));
         roundtrip(Bytes::from_static(b"\x00\x01\xff"));
         roundtrip(Some(7i64));
         roundtrip(None::<i64>);
@@ -504,5 +525,25 @@ mod tests {
         let out = Bytes::decode(&mut r).unwrap();
         assert_eq!(&out[..], b"abc");
         assert_eq!(out.as_ptr(), input[1..].as_ptr());
+    }
+
+    #[test]
+    fn shared_reader_slices_strings_without_copy_and_still_validates() {
+        let input = Bytes::from(vec![0x06, b'a', b'b', b'c']);
+        let out = EtpString::decode(&mut Reader::from_bytes(&input)).unwrap();
+        assert_eq!(out, "abc");
+        assert_eq!(out.as_ptr(), input[1..].as_ptr());
+        let copied = EtpString::decode(&mut Reader::new(&input)).unwrap();
+        assert_eq!(copied, "abc");
+        assert_ne!(copied.as_ptr(), input[1..].as_ptr());
+
+        let bad = Bytes::from(vec![0x00, 0x04, 0xc3, 0x28]);
+        for mut r in [Reader::from_bytes(&bad), Reader::new(&bad)] {
+            r.take(1).unwrap();
+            let err = field::<EtpString>(&mut r, "uri").unwrap_err();
+            assert_eq!(err.kind(), &DecodeErrorKind::InvalidUtf8);
+            assert_eq!(err.offset(), 1);
+            assert!(err.to_string().contains("uri"), "{err}");
+        }
     }
 }
