@@ -725,7 +725,10 @@ impl<'s> ModuleGen<'s> {
             AvroType::Long => "i64".into(),
             AvroType::Float => "f32".into(),
             AvroType::Double => "f64".into(),
-            AvroType::String => "String".into(),
+            AvroType::String => {
+                self.import("crate::EtpString");
+                "EtpString".into()
+            }
             AvroType::Bytes => {
                 self.import("bytes::Bytes");
                 "Bytes".into()
@@ -982,7 +985,7 @@ impl<'s> ModuleGen<'s> {
                 "Default::default()"
                     | "Vec::new()"
                     | "Map::new()"
-                    | "String::new()"
+                    | "EtpString::new()"
                     | "Bytes::new()"
                     | "false"
                     | "0"
@@ -1081,9 +1084,9 @@ impl<'s> ModuleGen<'s> {
         Ok(match (ty, d) {
             (AvroType::Boolean, Value::Bool(b)) => b.to_string(),
             (AvroType::Int | AvroType::Long, Value::Number(n)) => n.to_string(),
-            (AvroType::String, Value::String(s)) if s.is_empty() => "String::new()".into(),
+            (AvroType::String, Value::String(s)) if s.is_empty() => "EtpString::new()".into(),
             (AvroType::Bytes, Value::String(s)) if s.is_empty() => "Bytes::new()".into(),
-            (AvroType::String, Value::String(s)) => format!("String::from({s:?})"),
+            (AvroType::String, Value::String(s)) => format!("EtpString::from_static({s:?})"),
             (AvroType::Array(_), Value::Array(items)) if items.is_empty() => "Vec::new()".into(),
             (AvroType::Array(item), Value::Array(items)) => {
                 let parts = items
@@ -1529,6 +1532,7 @@ const STRATEGIES_PRELUDE: &str = r#"//! Proptest strategies for every type of th
 #![allow(dead_code, unused_imports, unused_macros)]
 
 use bytes::Bytes;
+use etp_protocol::EtpString;
 use etp_protocol::codec::Map;
 use proptest::prelude::*;
 use proptest::strategy::Union;
@@ -1540,12 +1544,12 @@ pub const MAX_ITEMS: usize = 3;
 pub const MAX_PRIMITIVE_ITEMS: usize = 12;
 
 /// Short strings: mostly ASCII identifiers, often with arbitrary (non-ASCII) characters.
-pub fn strings() -> BoxedStrategy<String> {
+pub fn strings() -> BoxedStrategy<EtpString> {
     proptest::collection::vec(
         prop_oneof![3 => proptest::char::range('a', 'z'), 2 => any::<char>()],
         0..8,
     )
-    .prop_map(String::from_iter)
+    .prop_map(EtpString::from_iter)
     .boxed()
 }
 

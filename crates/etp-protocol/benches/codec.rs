@@ -157,32 +157,33 @@ fn resource(rng: &mut Rng, i: usize) -> (Resource, Uuid) {
     let uri = format!("eml:///dataspace('demo/x')/resqml20.obj_Grid2dRepresentation({uuid})");
     let mut custom_data = Map::new();
     custom_data.insert(
-        "source".to_owned(),
+        "source".into(),
         DataValue {
-            item: DataValueItem::String("Petrel 2023.4 / seismic interpretation".to_owned()),
+            item: DataValueItem::String("Petrel 2023.4 / seismic interpretation".into()),
         },
     );
     custom_data.insert(
-        "surveyId".to_owned(),
+        "surveyId".into(),
         DataValue {
             item: DataValueItem::Long(40_000 + i as i64),
         },
     );
     custom_data.insert(
-        "zDomain".to_owned(),
+        "zDomain".into(),
         DataValue {
-            item: DataValueItem::String("depth".to_owned()),
+            item: DataValueItem::String("depth".into()),
         },
     );
     let resource = Resource {
-        alternate_uris: vec![format!("{uri}/version('{}')", 1 + i % 4)],
-        uri,
+        alternate_uris: vec![format!("{uri}/version('{}')", 1 + i % 4).into()],
+        uri: uri.into(),
         name: format!(
             "{} grid {:04} (v{})",
             HORIZONS[i % HORIZONS.len()],
             i,
             1 + i % 4
-        ),
+        )
+        .into(),
         source_count: Some(1 + (i % 3) as i32),
         target_count: Some((i % 5) as i32),
         last_changed: T0 + (i as i64) * 61_000_123,
@@ -278,8 +279,7 @@ fn get_data_arrays_response() -> GetDataArraysResponse {
         .collect();
     let mut data_arrays = Map::new();
     data_arrays.insert(
-        "eml:///dataspace('demo/x')/resqml20.obj_Grid2dRepresentation(2c1f4a7e-93b1-4e0c-8d57-6a0f3c9e1b42)/RESQML/points_patch0"
-            .to_owned(),
+        "eml:///dataspace('demo/x')/resqml20.obj_Grid2dRepresentation(2c1f4a7e-93b1-4e0c-8d57-6a0f3c9e1b42)/RESQML/points_patch0".into(),
         DataArray {
             dimensions: vec![1024, 1024],
             data: AnyArray {
@@ -297,10 +297,10 @@ fn put_data_objects() -> PutDataObjects {
         let (resource, uuid) = resource(&mut rng, i);
         let data = grid_xml(&mut rng, uuid, &resource.name);
         data_objects.insert(
-            i.to_string(),
+            i.to_string().into(),
             DataObject {
                 resource,
-                format: "xml".to_owned(),
+                format: "xml".into(),
                 blob_id: None,
                 data,
             },

@@ -23,7 +23,7 @@ pub use error::{DecodeError, DecodeErrorKind};
 pub use reader::Reader;
 
 /// Avro map with insertion order kept, so a decoded map re-encodes to the same bytes.
-pub type Map<V> = IndexMap<String, V>;
+pub type Map<V> = IndexMap<EtpString, V>;
 
 /// A type with an Avro binary encoding.
 pub trait Avro: Sized {
@@ -377,12 +377,12 @@ impl<V: Avro> Avro for Map<V> {
             }
             // An index map keeps a hash, key and value per entry, and may round the entry
             // capacity up to its table's (less than twice what was asked): count two.
-            out.reserve(prealloc_items::<[(u64, String, V); 2]>(
+            out.reserve(prealloc_items::<[(u64, EtpString, V); 2]>(
                 count,
                 r.remaining(),
             ));
             for _ in 0..count {
-                let key = String::decode(r)?;
+                let key = EtpString::decode(r)?;
                 let value = V::decode(r).map_err(|e| e.in_field("<value>"))?;
                 out.insert(key, value);
             }
@@ -439,8 +439,8 @@ mod tests {
         roundtrip(vec![true, false, true]);
         roundtrip(Vec::<String>::new());
         let mut m = Map::new();
-        m.insert("b".to_owned(), 2i32);
-        m.insert("a".to_owned(), 1i32);
+        m.insert("b".into(), 2i32);
+        m.insert("a".into(), 1i32);
         roundtrip(m);
     }
 

@@ -353,8 +353,8 @@ mod tests {
         let mut uris = crate::codec::Map::new();
         for i in 0..50 {
             uris.insert(
-                format!("k{i}"),
-                format!("eml:///dataspace('demo')/resqml20.obj_Grid2dRepresentation({i})"),
+                format!("k{i}").into(),
+                format!("eml:///dataspace('demo')/resqml20.obj_Grid2dRepresentation({i})").into(),
             );
         }
         let body: Body = GetDataObjects {

@@ -4,6 +4,7 @@
 pub mod channel_data;
 pub mod data_array_types;
 pub mod object;
+use crate::EtpString;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
 use crate::codec::Map;
@@ -555,7 +556,7 @@ impl Avro for ArrayOfNullableLong {
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfString {
     /// `values`: `array<string>`.
-    pub values: Vec<String>,
+    pub values: Vec<EtpString>,
 }
 
 impl Avro for ArrayOfString {
@@ -582,15 +583,15 @@ pub struct AttributeMetadataRecord {
     /// `attributeId`: `int`.
     pub attribute_id: i32,
     /// `attributeName`: `string`.
-    pub attribute_name: String,
+    pub attribute_name: EtpString,
     /// `dataKind`: `ChannelDataKind`.
     pub data_kind: ChannelDataKind,
     /// `uom`: `string`.
-    pub uom: String,
+    pub uom: EtpString,
     /// `depthDatum`: `string`.
-    pub depth_datum: String,
+    pub depth_datum: EtpString,
     /// `attributePropertyKindUri`: `string`.
-    pub attribute_property_kind_uri: String,
+    pub attribute_property_kind_uri: EtpString,
     /// `axisVectorLengths`: `array<int>`.
     pub axis_vector_lengths: Vec<i32>,
 }
@@ -635,13 +636,13 @@ impl Avro for AttributeMetadataRecord {
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
     /// `organizationName`: `string`.
-    pub organization_name: String,
+    pub organization_name: EtpString,
     /// `contactName`: `string`.
-    pub contact_name: String,
+    pub contact_name: EtpString,
     /// `contactPhone`: `string`.
-    pub contact_phone: String,
+    pub contact_phone: EtpString,
     /// `contactEmail`: `string`.
-    pub contact_email: String,
+    pub contact_email: EtpString,
 }
 
 impl Avro for Contact {
@@ -935,7 +936,7 @@ impl Avro for EndpointCapabilityKind {
 #[serde(rename_all = "camelCase")]
 pub struct ErrorInfo {
     /// `message`: `string`.
-    pub message: String,
+    pub message: EtpString,
     /// `code`: `int`.
     pub code: i32,
 }
@@ -1322,17 +1323,17 @@ impl Avro for ProtocolCapabilityKind {
 #[serde(rename_all = "camelCase")]
 pub struct ServerCapabilities {
     /// `applicationName`: `string`.
-    pub application_name: String,
+    pub application_name: EtpString,
     /// `applicationVersion`: `string`.
-    pub application_version: String,
+    pub application_version: EtpString,
     /// `contactInformation`: `Contact`.
     pub contact_information: Contact,
     /// `supportedCompression`: `array<string>`.
-    pub supported_compression: Vec<String>,
+    pub supported_compression: Vec<EtpString>,
     /// `supportedEncodings`: `array<string>`.
-    pub supported_encodings: Vec<String>,
+    pub supported_encodings: Vec<EtpString>,
     /// `supportedFormats`: `array<string>`.
-    pub supported_formats: Vec<String>,
+    pub supported_formats: Vec<EtpString>,
     /// `supportedDataObjects`: `array<SupportedDataObject>`.
     pub supported_data_objects: Vec<SupportedDataObject>,
     /// `supportedProtocols`: `array<SupportedProtocol>`.
@@ -1348,8 +1349,8 @@ impl Default for ServerCapabilities {
             application_version: Default::default(),
             contact_information: Default::default(),
             supported_compression: Vec::new(),
-            supported_encodings: vec![String::from("binary")],
-            supported_formats: vec![String::from("xml")],
+            supported_encodings: vec![EtpString::from_static("binary")],
+            supported_formats: vec![EtpString::from_static("xml")],
             supported_data_objects: Default::default(),
             supported_protocols: Default::default(),
             endpoint_capabilities: Map::new(),
@@ -1403,7 +1404,7 @@ impl Avro for ServerCapabilities {
 #[serde(rename_all = "camelCase")]
 pub struct SupportedDataObject {
     /// `qualifiedType`: `string`.
-    pub qualified_type: String,
+    pub qualified_type: EtpString,
     /// `dataObjectCapabilities`: `map<DataValue>`.
     pub data_object_capabilities: Map<DataValue>,
 }
@@ -1436,7 +1437,7 @@ pub struct SupportedProtocol {
     /// `protocolVersion`: `Version`.
     pub protocol_version: Version,
     /// `role`: `string`.
-    pub role: String,
+    pub role: EtpString,
     /// `protocolCapabilities`: `map<DataValue>`.
     pub protocol_capabilities: Map<DataValue>,
 }
@@ -1612,7 +1613,7 @@ pub enum DataValueItem {
     /// Branch `double`.
     Double(f64),
     /// Branch `string`.
-    String(String),
+    String(EtpString),
     /// Branch `ArrayOfBoolean`.
     ArrayOfBoolean(ArrayOfBoolean),
     /// Branch `ArrayOfNullableBoolean`.

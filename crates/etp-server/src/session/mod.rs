@@ -326,7 +326,7 @@ impl Actor {
                         let ctx = Arc::new(SessionContext {
                             session_id,
                             negotiated,
-                            client_application: request.application_name.clone(),
+                            client_application: request.application_name.to_string(),
                             transaction: Default::default(),
                         });
                         self.opened = Some(ctx.clone());
@@ -614,7 +614,7 @@ impl Actor {
             protocol,
             correlation_id,
             ErrorInfo {
-                message: message.to_owned(),
+                message: message.to_owned().into(),
                 code: code.code(),
             },
         )
@@ -641,7 +641,7 @@ impl Actor {
     async fn close_session(&mut self, reason: &str) {
         if matches!(self.state, State::Open(_) | State::AwaitingRequestSession) {
             let close = CloseSession {
-                reason: reason.to_owned(),
+                reason: reason.to_owned().into(),
             };
             self.send(Outgoing::message(0, 5, 0, close.into(), true))
                 .await;

@@ -142,7 +142,9 @@ pub(super) fn into_store(
         (AnyArrayItem::ArrayOfInt(a), ElementType::I32) => fixed(to_le(&a.values)),
         (AnyArrayItem::ArrayOfBoolean(a), ElementType::Bool) => fixed(to_le(&a.values)),
         (AnyArrayItem::Bytes(b), ElementType::Bytes) => Ok(StoreValues::Fixed(b)),
-        (AnyArrayItem::ArrayOfString(a), ElementType::String) => Ok(StoreValues::Strings(a.values)),
+        (AnyArrayItem::ArrayOfString(a), ElementType::String) => Ok(StoreValues::Strings(
+            a.values.into_iter().map(String::from).collect(),
+        )),
         (AnyArrayItem::ArrayOfInt(a), ElementType::I64) => {
             let wide: Vec<i64> = a.values.iter().map(|&v| i64::from(v)).collect();
             fixed(to_le(&wide))
@@ -380,8 +382,11 @@ pub(super) fn read(
             txn.read_subarray(key, &region.starts, &region.counts, &mut bytes)?;
             Some(AnyArrayItem::Bytes(Bytes::from(bytes)))
         }
-        ElementType::String => read_strings(txn, key, region, room)?
-            .map(|values| AnyArrayItem::ArrayOfString(ArrayOfString { values })),
+        ElementType::String => read_strings(txn, key, region, room)?.map(|values| {
+            AnyArrayItem::ArrayOfString(ArrayOfString {
+                values: values.into_iter().map(Into::into).collect(),
+            })
+        }),
     };
     Ok(item.map(|item| AnyArray { item }))
 }

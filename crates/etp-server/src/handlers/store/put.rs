@@ -85,7 +85,7 @@ pub(super) async fn put(
         match result {
             Ok(p) => accepted.push((key, p)),
             Err(e) => {
-                errors.insert(key, e);
+                errors.insert(key.into(), e);
             }
         }
     }
@@ -111,10 +111,10 @@ pub(super) async fn put(
                 for (key, result) in results {
                     match result {
                         Ok(response) => {
-                            success.insert(key, response);
+                            success.insert(key.into(), response);
                         }
                         Err(e) => {
-                            errors.insert(key, e);
+                            errors.insert(key.into(), e);
                         }
                     }
                 }
@@ -257,7 +257,7 @@ fn collect(
                 }
             },
         };
-        collected.push((key, result));
+        collected.push((key.into(), result));
     }
     Ok(collected)
 }
@@ -337,7 +337,9 @@ fn prepare(object: DataObject, max_size: u64, now: i64) -> Result<Prepared, Erro
         .unwrap_or(now);
     let meta = ObjectMeta {
         qualified_type,
-        title: info.title().map_or(resource.name, str::to_owned),
+        title: info
+            .title()
+            .map_or(resource.name.to_string(), str::to_owned),
         last_changed,
         store_created: now,
         store_last_write: now,
@@ -418,10 +420,7 @@ mod tests {
 
     fn put_of(entries: Vec<(&str, DataObject)>) -> PutDataObjects {
         PutDataObjects {
-            data_objects: entries
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            data_objects: entries.into_iter().map(|(k, v)| (k.into(), v)).collect(),
             prune_contained_objects: false,
         }
     }
@@ -514,7 +513,7 @@ mod tests {
         );
         let object = |uri: String, data: &str| DataObject {
             resource: Resource {
-                uri,
+                uri: uri.into(),
                 ..Default::default()
             },
             data: Bytes::from(data.to_owned()),
