@@ -1,19 +1,27 @@
 //! [`EtpString`]: the string type of every Avro `string` in the generated ETP types.
 //!
-//! A UTF-8 string held in a [`Bytes`], so that decoding a message through
-//! [`Reader::from_bytes`](crate::codec::Reader::from_bytes) turns each string into a slice of
-//! the received buffer (a reference-count increment) instead of a fresh heap allocation.
-//! Decoding a `GetResourcesResponse` made eleven allocations per `Resource` with `String`
-//! fields and map keys; most of them were strings. Cloning is a reference-count increment too,
-//! which is what the server does when it copies a URI from a request into its answer.
+//! Decoding a `GetResourcesResponse` with `String` fields and map keys made eleven heap
+//! allocations per `Resource`, most of them strings, and allocation was the largest cost of
+//! decoding. An `EtpString` needs none:
+//!
+//! - a string of at most [`INLINE_CAPACITY`] bytes (map keys, names, qualified types,
+//!   formats, most values) is stored inline, copied out of the input;
+//! - a longer one (URIs, long titles) is a [`Bytes`]: decoding through
+//!   [`Reader::from_bytes`](crate::codec::Reader::from_bytes) makes it a slice of the
+//!   received buffer (a reference-count increment), otherwise it is copied once.
+//!
+//! Short strings are not shared slices as well because a `Bytes` clone and drop are two
+//! atomic read-modify-writes on the buffer's counter; for a few bytes, copying them is
+//! cheaper, and they do not keep the received buffer alive.
 //!
 //! It behaves like an immutable `String`: it dereferences to `str`, compares, orders and
 //! hashes exactly like `str` (so a `Map` keyed by it is looked up with a `&str`), prints and
-//! serializes as a string. It is built from `String` (no copy), `&str` (one copy) or a
-//! `&'static str` with [`EtpString::from_static`] (no allocation).
+//! serializes as a string. It is built from `String` (no copy of long text), `&str`, or a
+//! `&'static str` with [`EtpString::from_static`] (no allocation). Cloning never copies
+//! long text.
 //!
-//! Holding a slice keeps the whole received buffer alive. A server that keeps a decoded
-//! string for long while the rest of the message is dropped can call
+//! A long string decoded from a shared buffer keeps that whole buffer alive. Code that keeps
+//! a decoded string for long while the rest of the message is dropped can call
 //! [`EtpString::compact`] to copy it out.
 
 use std::borrow::{Borrow, Cow};
@@ -25,28 +33,45 @@ use std::str::Utf8Error;
 
 use bytes::Bytes;
 
-/// An immutable, cheaply cloned UTF-8 string backed by [`Bytes`].
+/// Longest string stored inline, without a heap allocation or a shared buffer. Chosen so
+/// that an `EtpString` is 40 bytes (a `Bytes` is 32): it holds a qualified type
+/// (`resqml20.obj_Grid2dRepresentation`, 33 bytes) and most names and map keys.
+pub const INLINE_CAPACITY: usize = 38;
+
+/// An immutable, cheaply cloned UTF-8 string: inline when short, else backed by [`Bytes`].
 ///
 /// Invariant: the bytes are valid UTF-8. Every constructor either starts from a `str` or
 /// validates.
-#[derive(Clone, Default)]
-pub struct EtpString(Bytes);
+#[derive(Clone)]
+pub struct EtpString(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// `len <= INLINE_CAPACITY` bytes at the start of `buf`.
+    Inline { len: u8, buf: [u8; INLINE_CAPACITY] },
+    /// Longer text (or static text of any length).
+    Shared(Bytes),
+}
 
 impl EtpString {
     /// The empty string (no allocation).
     pub const fn new() -> Self {
-        EtpString(Bytes::new())
+        EtpString(Repr::Inline {
+            len: 0,
+            buf: [0; INLINE_CAPACITY],
+        })
     }
 
     /// A string pointing at static text: no allocation, no copy.
     pub const fn from_static(text: &'static str) -> Self {
-        EtpString(Bytes::from_static(text.as_bytes()))
+        EtpString(Repr::Shared(Bytes::from_static(text.as_bytes())))
     }
 
-    /// Takes `bytes` as a string if they are valid UTF-8, without copying them.
+    /// Takes `bytes` as a string if they are valid UTF-8, without copying long text.
     pub fn from_utf8(bytes: Bytes) -> Result<Self, Utf8Error> {
         std::str::from_utf8(&bytes)?;
-        Ok(EtpString(bytes))
+        // SAFETY: validated just above.
+        Ok(unsafe { EtpString::from_utf8_unchecked(bytes) })
     }
 
     /// Takes `bytes` as a string without checking them.
@@ -56,26 +81,50 @@ impl EtpString {
     /// scanning them twice).
     #[inline]
     pub(crate) unsafe fn from_utf8_unchecked(bytes: Bytes) -> Self {
-        EtpString(bytes)
+        match inline(&bytes) {
+            Some(repr) => EtpString(repr),
+            None => EtpString(Repr::Shared(bytes)),
+        }
+    }
+
+    /// A string of `text`'s bytes, which must be valid UTF-8, copying short ones inline
+    /// and slicing long ones out of `shared` (which holds `text` at `range`).
+    ///
+    /// # Safety
+    /// `text` must be valid UTF-8 and equal to `shared[range]`.
+    #[inline]
+    pub(crate) unsafe fn from_shared_slice(
+        text: &[u8],
+        shared: &Bytes,
+        range: std::ops::Range<usize>,
+    ) -> Self {
+        match inline(text) {
+            Some(repr) => EtpString(repr),
+            None => EtpString(Repr::Shared(shared.slice(range))),
+        }
     }
 
     /// The text.
     #[inline]
     pub fn as_str(&self) -> &str {
+        let bytes: &[u8] = match &self.0 {
+            // `len <= INLINE_CAPACITY` is an invariant of `Inline`; `get` keeps this
+            // branch free of a panic path without relying on it.
+            Repr::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or_default(),
+            Repr::Shared(bytes) => bytes,
+        };
         // SAFETY: the bytes are valid UTF-8, the invariant every constructor establishes
-        // (from a `str`, or after `from_utf8` validation); they are never mutated.
-        unsafe { std::str::from_utf8_unchecked(&self.0) }
+        // (from a `str`, or after validation); they are never mutated.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
-    /// The UTF-8 bytes, shared.
-    #[inline]
-    pub fn as_bytes_shared(&self) -> &Bytes {
-        &self.0
-    }
-
-    /// The UTF-8 bytes, shared.
-    pub fn into_bytes(self) -> Bytes {
-        self.0
+    /// The UTF-8 bytes as a `Bytes` (a reference-count increment for long text, a copy of
+    /// short text).
+    pub fn to_bytes(&self) -> Bytes {
+        match &self.0 {
+            Repr::Inline { .. } => Bytes::copy_from_slice(self.as_bytes()),
+            Repr::Shared(bytes) => bytes.clone(),
+        }
     }
 
     /// An owned `String` copy of the text.
@@ -83,10 +132,39 @@ impl EtpString {
         self.as_str().to_owned()
     }
 
-    /// A copy of the text in its own allocation, so that it no longer keeps alive the
-    /// buffer it was decoded from.
+    /// A copy of the text that no longer keeps alive the buffer it was decoded from.
     pub fn compact(&self) -> Self {
-        EtpString::from(self.as_str())
+        match &self.0 {
+            Repr::Shared(_) => EtpString(Repr::Shared(Bytes::copy_from_slice(self.as_bytes()))),
+            Repr::Inline { .. } => self.clone(),
+        }
+    }
+
+    /// Whether the text is stored inline (for tests of the representation).
+    #[cfg(test)]
+    fn is_inline(&self) -> bool {
+        matches!(self.0, Repr::Inline { .. })
+    }
+}
+
+/// The inline form of `text`, if it is short enough.
+#[inline]
+fn inline(text: &[u8]) -> Option<Repr> {
+    if text.len() > INLINE_CAPACITY {
+        return None;
+    }
+    let mut buf = [0; INLINE_CAPACITY];
+    buf[..text.len()].copy_from_slice(text);
+    Some(Repr::Inline {
+        // At most INLINE_CAPACITY (38), checked above.
+        len: text.len() as u8,
+        buf,
+    })
+}
+
+impl Default for EtpString {
+    fn default() -> Self {
+        EtpString::new()
     }
 }
 
@@ -108,7 +186,7 @@ impl AsRef<str> for EtpString {
 impl AsRef<[u8]> for EtpString {
     #[inline]
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        self.as_bytes()
     }
 }
 
@@ -120,9 +198,12 @@ impl Borrow<str> for EtpString {
 }
 
 impl From<String> for EtpString {
-    /// Takes over the `String`'s buffer without copying the text.
+    /// Takes over the `String`'s buffer without copying long text.
     fn from(text: String) -> Self {
-        EtpString(Bytes::from(text.into_bytes()))
+        match inline(text.as_bytes()) {
+            Some(repr) => EtpString(repr),
+            None => EtpString(Repr::Shared(Bytes::from(text.into_bytes()))),
+        }
     }
 }
 
@@ -133,9 +214,12 @@ impl From<&String> for EtpString {
 }
 
 impl From<&str> for EtpString {
-    /// Copies the text once. Use [`EtpString::from_static`] for literals.
+    /// Copies the text once. [`EtpString::from_static`] does not copy literals.
     fn from(text: &str) -> Self {
-        EtpString(Bytes::copy_from_slice(text.as_bytes()))
+        match inline(text.as_bytes()) {
+            Some(repr) => EtpString(repr),
+            None => EtpString(Repr::Shared(Bytes::copy_from_slice(text.as_bytes()))),
+        }
     }
 }
 
@@ -162,7 +246,10 @@ impl From<EtpString> for String {
 
 impl From<EtpString> for Bytes {
     fn from(text: EtpString) -> Self {
-        text.0
+        match text.0 {
+            Repr::Shared(bytes) => bytes,
+            Repr::Inline { .. } => text.to_bytes(),
+        }
     }
 }
 
@@ -194,7 +281,7 @@ impl fmt::Debug for EtpString {
 impl PartialEq for EtpString {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
+        self.as_str() == other.as_str()
     }
 }
 
@@ -290,28 +377,73 @@ mod tests {
         assert_eq!(index.get("k"), Some(&2));
     }
 
+    const LONG: &str = "eml:///dataspace('demo')/resqml20.obj_Grid2dRepresentation(1)";
+
     #[test]
-    fn conversions_avoid_copies_where_they_can() {
-        let text = String::from("no copy");
+    fn long_text_is_shared_not_copied() {
+        assert!(LONG.len() > INLINE_CAPACITY);
+        let text = String::from(LONG);
         let ptr = text.as_ptr();
         let s = EtpString::from(text);
         assert_eq!(s.as_ptr(), ptr);
-        let literal: &'static str = "static";
-        assert_eq!(EtpString::from_static(literal).as_ptr(), literal.as_ptr());
+        assert!(!s.is_inline());
         let clone = s.clone();
         assert_eq!(clone.as_ptr(), s.as_ptr());
         let compact = s.compact();
         assert_ne!(compact.as_ptr(), s.as_ptr());
         assert_eq!(compact, s);
+        let literal: &'static str = "static";
+        assert_eq!(EtpString::from_static(literal).as_ptr(), literal.as_ptr());
+        assert_eq!(EtpString::from(LONG).to_bytes(), LONG.as_bytes());
+    }
+
+    #[test]
+    fn short_text_is_inline_up_to_the_capacity() {
+        let at_capacity = "é".repeat(INLINE_CAPACITY / 2);
+        assert_eq!(at_capacity.len(), INLINE_CAPACITY);
+        for text in ["", "k", at_capacity.as_str()] {
+            for s in [
+                EtpString::from(text),
+                EtpString::from(text.to_owned()),
+                EtpString::from_utf8(Bytes::copy_from_slice(text.as_bytes())).unwrap(),
+            ] {
+                assert!(s.is_inline(), "{text:?}");
+                assert_eq!(s, text);
+                assert_eq!(s.len(), text.len());
+                assert_eq!(Bytes::from(s.clone()), text.as_bytes());
+            }
+        }
+        let over = format!("{at_capacity}x");
+        assert!(!EtpString::from(over.as_str()).is_inline());
+        assert_eq!(EtpString::from(over.as_str()), over);
+        // Inline and shared forms of the same text are equal and hash alike.
+        let state = std::hash::RandomState::new();
+        let shared = EtpString::from_static("k");
+        assert!(!shared.is_inline());
+        assert_eq!(shared, EtpString::from("k"));
+        assert_eq!(
+            state.hash_one(&shared),
+            state.hash_one(EtpString::from("k"))
+        );
+        assert!(std::mem::size_of::<EtpString>() <= 40);
     }
 
     #[test]
     fn from_utf8_validates() {
         assert!(EtpString::from_utf8(Bytes::from_static(b"\xc3\x28")).is_err());
+        assert!(
+            EtpString::from_utf8(Bytes::from(
+                format!("{LONG}\u{fffd}").into_bytes()[..LONG.len() + 1].to_vec()
+            ))
+            .is_err()
+        );
         let bytes = Bytes::from_static("ok ✓".as_bytes());
         let s = EtpString::from_utf8(bytes.clone()).unwrap();
         assert_eq!(s, "ok ✓");
-        assert_eq!(s.into_bytes(), bytes);
+        assert_eq!(Bytes::from(s), bytes);
+        let long = Bytes::from_static(LONG.as_bytes());
+        let s = EtpString::from_utf8(long.clone()).unwrap();
+        assert_eq!(s.as_ptr(), long.as_ptr());
     }
 
     #[test]

@@ -529,13 +529,22 @@ mod tests {
 
     #[test]
     fn shared_reader_slices_strings_without_copy_and_still_validates() {
-        let input = Bytes::from(vec![0x06, b'a', b'b', b'c']);
+        // Long enough not to be stored inline.
+        let text = "eml:///dataspace('demo')/resqml20.obj_Grid2dRepresentation(1)";
+        let input = Bytes::from(encode_to_vec(&EtpString::from(text)));
+        let text_at = input.len() - text.len();
         let out = EtpString::decode(&mut Reader::from_bytes(&input)).unwrap();
-        assert_eq!(out, "abc");
-        assert_eq!(out.as_ptr(), input[1..].as_ptr());
+        assert_eq!(out, text);
+        assert_eq!(out.as_ptr(), input[text_at..].as_ptr());
         let copied = EtpString::decode(&mut Reader::new(&input)).unwrap();
-        assert_eq!(copied, "abc");
-        assert_ne!(copied.as_ptr(), input[1..].as_ptr());
+        assert_eq!(copied, text);
+        assert_ne!(copied.as_ptr(), input[text_at..].as_ptr());
+        // Short strings are copied inline either way.
+        let short = Bytes::from(vec![0x06, b'a', b'b', b'c']);
+        assert_eq!(
+            EtpString::decode(&mut Reader::from_bytes(&short)).unwrap(),
+            "abc"
+        );
 
         let bad = Bytes::from(vec![0x00, 0x04, 0xc3, 0x28]);
         for mut r in [Reader::from_bytes(&bad), Reader::new(&bad)] {

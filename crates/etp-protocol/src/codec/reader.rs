@@ -107,9 +107,10 @@ impl<'a> Reader<'a> {
             return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, start));
         };
         Ok(match self.shared {
-            // SAFETY: these are the bytes of `text`, just validated as UTF-8.
+            // SAFETY: `text` was just validated as UTF-8 and is `shared[text_start..][..len]`
+            // (`buf` is `shared`'s contents when `shared` is set).
             Some(shared) => unsafe {
-                EtpString::from_utf8_unchecked(shared.slice(text_start..text_start + len))
+                EtpString::from_shared_slice(text.as_bytes(), shared, text_start..text_start + len)
             },
             None => EtpString::from(text),
         })
