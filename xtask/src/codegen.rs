@@ -883,9 +883,49 @@ impl<'s> ModuleGen<'s> {
                 )?,
             }
         }
-        writeln!(s, "        }}\n    }}\n}}")?;
+        writeln!(s, "        }}\n    }}")?;
+        if branches.iter().any(|b| self.holds_bytes(b)) {
+            writeln!(s, "\n    const HOLDS_BYTES: bool = true;\n")?;
+            writeln!(
+                s,
+                "    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {{\n        match self {{"
+            )?;
+            for (i, (v, payload, _)) in variants.iter().enumerate() {
+                let zigzag = i * 2;
+                match payload {
+                    None => writeln!(
+                        s,
+                        "            {name}::{v} => out.small_mut().push({zigzag}),"
+                    )?,
+                    Some(_) => writeln!(
+                        s,
+                        "            {name}::{v}(value) => {{\n                out.small_mut().push({zigzag});\n                value.encode_segments(out);\n            }}"
+                    )?,
+                }
+            }
+            writeln!(s, "        }}\n    }}")?;
+        }
+        writeln!(s, "}}")?;
         self.unions.push(s);
         Ok(name)
+    }
+
+    /// Whether a value of `ty` can hold an Avro `bytes` value, which vectored encoding
+    /// (`encode_segments`) may share instead of copying.
+    fn holds_bytes(&self, ty: &AvroType) -> bool {
+        match ty {
+            AvroType::Bytes => true,
+            AvroType::Array(t) | AvroType::Map(t) => self.holds_bytes(t),
+            AvroType::Union(bs) => bs.iter().any(|b| self.holds_bytes(b)),
+            AvroType::Named(full) => {
+                let t = &self.schema.types[self.schema.by_full_name[full]];
+                match &t.kind {
+                    Kind::Record { fields, .. } => fields.iter().any(|f| self.holds_bytes(&f.ty)),
+                    Kind::Enum { .. } | Kind::Fixed { .. } => false,
+                }
+            }
+            _ => false,
+        }
     }
 
     /// Small plain-value records (headers, versions) are `Copy`, as a hand-written type would be.
@@ -1060,7 +1100,19 @@ impl<'s> ModuleGen<'s> {
                 .iter()
                 .map(|(ident, _, _)| format!("self.{ident}.encoded_len()"))
                 .collect();
-            writeln!(out, "        {}\n    }}\n}}", terms.join(" + "))?;
+            write!(out, "        {}\n    }}\n", terms.join(" + "))?;
+            if fields.iter().any(|f| self.holds_bytes(&f.ty)) {
+                writeln!(out, "\n    const HOLDS_BYTES: bool = true;\n")?;
+                writeln!(
+                    out,
+                    "    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {{"
+                )?;
+                for (ident, _, _) in &rendered {
+                    writeln!(out, "        self.{ident}.encode_segments(out);")?;
+                }
+                writeln!(out, "    }}")?;
+            }
+            writeln!(out, "}}")?;
         }
 
         if let Some(m) = message {
@@ -1298,6 +1350,22 @@ impl<'s> ModuleGen<'s> {
             let n = pascal_case(&m.name);
             writeln!(out, "            {enum_name}::{n}(m) => m.encoded_len(),")?;
         }
+        writeln!(out, "        }}\n    }}\n")?;
+        writeln!(
+            out,
+            "    /// Appends the body's Avro encoding with large `bytes` values shared, not copied."
+        )?;
+        writeln!(
+            out,
+            "    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {{\n        match self {{"
+        )?;
+        for m in messages {
+            let n = pascal_case(&m.name);
+            writeln!(
+                out,
+                "            {enum_name}::{n}(m) => m.encode_segments(out),"
+            )?;
+        }
         writeln!(out, "        }}\n    }}\n}}")?;
         for m in messages {
             let n = pascal_case(&m.name);
@@ -1459,6 +1527,26 @@ fn root_module(schema: &Schema, children: &[String], depth: usize) -> Result<Str
     writeln!(s, "            Body::Acknowledge(m) => m.encoded_len(),")?;
     for (name, _) in protocols.values() {
         writeln!(s, "            Body::{name}(m) => m.encoded_len(),")?;
+    }
+    writeln!(s, "        }}\n    }}\n")?;
+    writeln!(
+        s,
+        "    /// Appends the body's Avro encoding with large `bytes` values shared, not copied\n    /// (see [`crate::codec::SegmentedBuf`])."
+    )?;
+    writeln!(
+        s,
+        "    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {{\n        use crate::codec::Avro;\n        match self {{"
+    )?;
+    writeln!(
+        s,
+        "            Body::ProtocolException(m) => m.encode_segments(out),"
+    )?;
+    writeln!(
+        s,
+        "            Body::Acknowledge(m) => m.encode_segments(out),"
+    )?;
+    for (name, _) in protocols.values() {
+        writeln!(s, "            Body::{name}(m) => m.encode_segments(out),")?;
     }
     writeln!(s, "        }}\n    }}\n}}\n")?;
 

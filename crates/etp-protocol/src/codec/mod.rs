@@ -12,6 +12,7 @@
 
 mod error;
 mod reader;
+mod segments;
 pub mod writer;
 
 use bytes::Bytes;
@@ -21,6 +22,7 @@ use crate::EtpString;
 
 pub use error::{DecodeError, DecodeErrorKind};
 pub use reader::Reader;
+pub use segments::SegmentedBuf;
 
 /// Avro map with insertion order kept, so a decoded map re-encodes to the same bytes.
 pub type Map<V> = IndexMap<EtpString, V>;
@@ -39,6 +41,19 @@ pub trait Avro: Sized {
 
     /// Exact number of bytes [`Avro::encode`] appends, computed without encoding.
     fn encoded_len(&self) -> usize;
+
+    /// Whether a value of this type can hold an Avro `bytes` value, i.e. whether
+    /// [`Avro::encode_segments`] can share anything. Types that cannot keep the default
+    /// `encode_segments`, which is a plain [`Avro::encode`].
+    const HOLDS_BYTES: bool = false;
+
+    /// Appends the encoding of `self` to `out` like [`Avro::encode`], but with large
+    /// `bytes` values shared rather than copied (see [`SegmentedBuf`]). The segments,
+    /// concatenated, are the bytes `encode` writes.
+    #[inline]
+    fn encode_segments(&self, out: &mut SegmentedBuf) {
+        self.encode(out.small_mut());
+    }
 
     /// Decodes `count` array items. Fixed-width primitives override this with bulk paths.
     #[doc(hidden)]
@@ -294,6 +309,7 @@ impl Avro for EtpString {
 
 impl Avro for Bytes {
     const MIN_ENCODED_SIZE: usize = 1;
+    const HOLDS_BYTES: bool = true;
     #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let len = r.read_len()?;
@@ -306,6 +322,11 @@ impl Avro for Bytes {
     #[inline]
     fn encoded_len(&self) -> usize {
         writer::bytes_len(self.len())
+    }
+    #[inline]
+    fn encode_segments(&self, out: &mut SegmentedBuf) {
+        writer::write_long(out.small_mut(), self.len() as i64);
+        out.push_bytes(self);
     }
 }
 
@@ -332,6 +353,16 @@ impl<T: Avro> Avro for Option<T> {
     #[inline]
     fn encoded_len(&self) -> usize {
         1 + self.as_ref().map_or(0, Avro::encoded_len)
+    }
+    const HOLDS_BYTES: bool = T::HOLDS_BYTES;
+    fn encode_segments(&self, out: &mut SegmentedBuf) {
+        match self {
+            Some(v) if T::HOLDS_BYTES => {
+                out.small_mut().push(2);
+                v.encode_segments(out);
+            }
+            _ => self.encode(out.small_mut()),
+        }
     }
 }
 
@@ -361,6 +392,17 @@ impl<T: Avro> Avro for Vec<T> {
         } else {
             writer::long_len(self.len() as i64) + T::items_encoded_len(self) + 1
         }
+    }
+    const HOLDS_BYTES: bool = T::HOLDS_BYTES;
+    fn encode_segments(&self, out: &mut SegmentedBuf) {
+        if !T::HOLDS_BYTES || self.is_empty() {
+            return self.encode(out.small_mut());
+        }
+        writer::write_long(out.small_mut(), self.len() as i64);
+        for item in self {
+            item.encode_segments(out);
+        }
+        out.small_mut().push(0);
     }
 }
 
@@ -407,6 +449,18 @@ impl<V: Avro> Avro for Map<V> {
             .map(|(k, v)| k.encoded_len() + v.encoded_len())
             .sum();
         writer::long_len(self.len() as i64) + items + 1
+    }
+    const HOLDS_BYTES: bool = V::HOLDS_BYTES;
+    fn encode_segments(&self, out: &mut SegmentedBuf) {
+        if !V::HOLDS_BYTES || self.is_empty() {
+            return self.encode(out.small_mut());
+        }
+        writer::write_long(out.small_mut(), self.len() as i64);
+        for (key, value) in self {
+            key.encode(out.small_mut());
+            value.encode_segments(out);
+        }
+        out.small_mut().push(0);
     }
 }
 

@@ -36,6 +36,12 @@ impl Avro for AnyArray {
     fn encoded_len(&self) -> usize {
         self.item.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.item.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.AnyArrayType`.
@@ -295,6 +301,12 @@ impl Avro for AnySparseArray {
     fn encoded_len(&self) -> usize {
         self.slices.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.slices.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.AnySubarray`.
@@ -323,6 +335,13 @@ impl Avro for AnySubarray {
 
     fn encoded_len(&self) -> usize {
         self.start.encoded_len() + self.slice.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.start.encode_segments(out);
+        self.slice.encode_segments(out);
     }
 }
 
@@ -373,6 +392,12 @@ impl Avro for ArrayOfBytes {
 
     fn encoded_len(&self) -> usize {
         self.values.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.values.encode_segments(out);
     }
 }
 
@@ -698,6 +723,13 @@ impl Avro for DataAttribute {
     fn encoded_len(&self) -> usize {
         self.attribute_id.encoded_len() + self.attribute_value.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.attribute_id.encode_segments(out);
+        self.attribute_value.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataObjectCapabilityKind`.
@@ -804,6 +836,12 @@ impl Avro for DataValue {
 
     fn encoded_len(&self) -> usize {
         self.item.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.item.encode_segments(out);
     }
 }
 
@@ -1052,6 +1090,12 @@ impl Avro for MessageHeaderExtension {
 
     fn encoded_len(&self) -> usize {
         self.extension.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.extension.encode_segments(out);
     }
 }
 
@@ -1397,6 +1441,20 @@ impl Avro for ServerCapabilities {
             + self.supported_protocols.encoded_len()
             + self.endpoint_capabilities.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.application_name.encode_segments(out);
+        self.application_version.encode_segments(out);
+        self.contact_information.encode_segments(out);
+        self.supported_compression.encode_segments(out);
+        self.supported_encodings.encode_segments(out);
+        self.supported_formats.encode_segments(out);
+        self.supported_data_objects.encode_segments(out);
+        self.supported_protocols.encode_segments(out);
+        self.endpoint_capabilities.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.SupportedDataObject`.
@@ -1425,6 +1483,13 @@ impl Avro for SupportedDataObject {
 
     fn encoded_len(&self) -> usize {
         self.qualified_type.encoded_len() + self.data_object_capabilities.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.qualified_type.encode_segments(out);
+        self.data_object_capabilities.encode_segments(out);
     }
 }
 
@@ -1465,6 +1530,15 @@ impl Avro for SupportedProtocol {
             + self.protocol_version.encoded_len()
             + self.role.encoded_len()
             + self.protocol_capabilities.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.protocol.encode_segments(out);
+        self.protocol_version.encode_segments(out);
+        self.role.encode_segments(out);
+        self.protocol_capabilities.encode_segments(out);
     }
 }
 
@@ -1592,6 +1666,41 @@ impl Avro for AnyArrayItem {
             AnyArrayItem::ArrayOfDouble(value) => 1 + value.encoded_len(),
             AnyArrayItem::ArrayOfString(value) => 1 + value.encoded_len(),
             AnyArrayItem::Bytes(value) => 1 + value.encoded_len(),
+        }
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            AnyArrayItem::ArrayOfBoolean(value) => {
+                out.small_mut().push(0);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::ArrayOfInt(value) => {
+                out.small_mut().push(2);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::ArrayOfLong(value) => {
+                out.small_mut().push(4);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::ArrayOfFloat(value) => {
+                out.small_mut().push(6);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::ArrayOfDouble(value) => {
+                out.small_mut().push(8);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::ArrayOfString(value) => {
+                out.small_mut().push(10);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::Bytes(value) => {
+                out.small_mut().push(12);
+                value.encode_segments(out);
+            }
         }
     }
 }
@@ -1770,6 +1879,86 @@ impl Avro for DataValueItem {
             DataValueItem::ArrayOfBytes(value) => 1 + value.encoded_len(),
             DataValueItem::Bytes(value) => 1 + value.encoded_len(),
             DataValueItem::AnySparseArray(value) => 1 + value.encoded_len(),
+        }
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            DataValueItem::Null => out.small_mut().push(0),
+            DataValueItem::Boolean(value) => {
+                out.small_mut().push(2);
+                value.encode_segments(out);
+            }
+            DataValueItem::Int(value) => {
+                out.small_mut().push(4);
+                value.encode_segments(out);
+            }
+            DataValueItem::Long(value) => {
+                out.small_mut().push(6);
+                value.encode_segments(out);
+            }
+            DataValueItem::Float(value) => {
+                out.small_mut().push(8);
+                value.encode_segments(out);
+            }
+            DataValueItem::Double(value) => {
+                out.small_mut().push(10);
+                value.encode_segments(out);
+            }
+            DataValueItem::String(value) => {
+                out.small_mut().push(12);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfBoolean(value) => {
+                out.small_mut().push(14);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfNullableBoolean(value) => {
+                out.small_mut().push(16);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfInt(value) => {
+                out.small_mut().push(18);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfNullableInt(value) => {
+                out.small_mut().push(20);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfLong(value) => {
+                out.small_mut().push(22);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfNullableLong(value) => {
+                out.small_mut().push(24);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfFloat(value) => {
+                out.small_mut().push(26);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfDouble(value) => {
+                out.small_mut().push(28);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfString(value) => {
+                out.small_mut().push(30);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfBytes(value) => {
+                out.small_mut().push(32);
+                value.encode_segments(out);
+            }
+            DataValueItem::Bytes(value) => {
+                out.small_mut().push(34);
+                value.encode_segments(out);
+            }
+            DataValueItem::AnySparseArray(value) => {
+                out.small_mut().push(36);
+                value.encode_segments(out);
+            }
         }
     }
 }

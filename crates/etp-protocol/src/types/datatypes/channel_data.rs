@@ -308,6 +308,24 @@ impl Avro for ChannelMetadataRecord {
             + self.attribute_metadata.encoded_len()
             + self.custom_data.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.id.encode_segments(out);
+        self.indexes.encode_segments(out);
+        self.channel_name.encode_segments(out);
+        self.data_kind.encode_segments(out);
+        self.uom.encode_segments(out);
+        self.depth_datum.encode_segments(out);
+        self.channel_class_uri.encode_segments(out);
+        self.status.encode_segments(out);
+        self.source.encode_segments(out);
+        self.axis_vector_lengths.encode_segments(out);
+        self.attribute_metadata.encode_segments(out);
+        self.custom_data.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.ChannelRangeInfo`.
@@ -434,6 +452,15 @@ impl Avro for DataItem {
             + self.value.encoded_len()
             + self.value_attributes.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.channel_id.encode_segments(out);
+        self.indexes.encode_segments(out);
+        self.value.encode_segments(out);
+        self.value_attributes.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.FrameChannelMetadataRecord`.
@@ -509,6 +536,22 @@ impl Avro for FrameChannelMetadataRecord {
             + self.attribute_metadata.encoded_len()
             + self.custom_data.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.channel_name.encode_segments(out);
+        self.data_kind.encode_segments(out);
+        self.uom.encode_segments(out);
+        self.depth_datum.encode_segments(out);
+        self.channel_property_kind_uri.encode_segments(out);
+        self.status.encode_segments(out);
+        self.source.encode_segments(out);
+        self.axis_vector_lengths.encode_segments(out);
+        self.attribute_metadata.encode_segments(out);
+        self.custom_data.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.FramePoint`.
@@ -538,6 +581,13 @@ impl Avro for FramePoint {
     fn encoded_len(&self) -> usize {
         self.value.encoded_len() + self.value_attributes.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.value.encode_segments(out);
+        self.value_attributes.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.FrameRow`.
@@ -566,6 +616,13 @@ impl Avro for FrameRow {
 
     fn encoded_len(&self) -> usize {
         self.indexes.encoded_len() + self.points.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.indexes.encode_segments(out);
+        self.points.encode_segments(out);
     }
 }
 
@@ -746,6 +803,14 @@ impl Avro for OpenChannelInfo {
         self.metadata.encoded_len()
             + self.prefer_realtime.encoded_len()
             + self.data_changes.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.metadata.encode_segments(out);
+        self.prefer_realtime.encode_segments(out);
+        self.data_changes.encode_segments(out);
     }
 }
 

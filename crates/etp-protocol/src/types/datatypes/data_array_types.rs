@@ -38,6 +38,13 @@ impl Avro for DataArray {
     fn encoded_len(&self) -> usize {
         self.dimensions.encoded_len() + self.data.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.dimensions.encode_segments(out);
+        self.data.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.DataArrayIdentifier`.
@@ -122,6 +129,18 @@ impl Avro for DataArrayMetadata {
             + self.store_created.encoded_len()
             + self.custom_data.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.dimensions.encode_segments(out);
+        self.preferred_subarray_dimensions.encode_segments(out);
+        self.transport_array_type.encode_segments(out);
+        self.logical_array_type.encode_segments(out);
+        self.store_last_write.encode_segments(out);
+        self.store_created.encode_segments(out);
+        self.custom_data.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.GetDataSubarraysType`.
@@ -188,6 +207,14 @@ impl Avro for PutDataArraysType {
     fn encoded_len(&self) -> usize {
         self.uid.encoded_len() + self.array.encoded_len() + self.custom_data.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uid.encode_segments(out);
+        self.array.encode_segments(out);
+        self.custom_data.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.PutDataSubarraysType`.
@@ -228,6 +255,15 @@ impl Avro for PutDataSubarraysType {
             + self.starts.encoded_len()
             + self.counts.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uid.encode_segments(out);
+        self.data.encode_segments(out);
+        self.starts.encode_segments(out);
+        self.counts.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.PutUninitializedDataArrayType`.
@@ -256,5 +292,12 @@ impl Avro for PutUninitializedDataArrayType {
 
     fn encoded_len(&self) -> usize {
         self.uid.encoded_len() + self.metadata.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uid.encode_segments(out);
+        self.metadata.encode_segments(out);
     }
 }

@@ -295,6 +295,15 @@ impl Avro for DataObject {
             + self.blob_id.encoded_len()
             + self.data.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.resource.encode_segments(out);
+        self.format.encode_segments(out);
+        self.blob_id.encode_segments(out);
+        self.data.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.Dataspace`.
@@ -340,6 +349,16 @@ impl Avro for Dataspace {
             + self.store_created.encoded_len()
             + self.custom_data.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.path.encode_segments(out);
+        self.store_last_write.encode_segments(out);
+        self.store_created.encode_segments(out);
+        self.custom_data.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.DeletedResource`.
@@ -372,6 +391,14 @@ impl Avro for DeletedResource {
 
     fn encoded_len(&self) -> usize {
         self.uri.encoded_len() + self.deleted_time.encoded_len() + self.custom_data.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.deleted_time.encode_segments(out);
+        self.custom_data.encode_segments(out);
     }
 }
 
@@ -412,6 +439,15 @@ impl Avro for Edge {
             + self.target_uri.encoded_len()
             + self.relationship_kind.encoded_len()
             + self.custom_data.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.source_uri.encode_segments(out);
+        self.target_uri.encode_segments(out);
+        self.relationship_kind.encode_segments(out);
+        self.custom_data.encode_segments(out);
     }
 }
 
@@ -487,6 +523,14 @@ impl Avro for ObjectChange {
         self.change_kind.encoded_len()
             + self.change_time.encoded_len()
             + self.data_object.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.change_kind.encode_segments(out);
+        self.change_time.encode_segments(out);
+        self.data_object.encode_segments(out);
     }
 }
 
@@ -600,6 +644,13 @@ impl Avro for ObjectPart {
     fn encoded_len(&self) -> usize {
         self.uid.encoded_len() + self.data.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uid.encode_segments(out);
+        self.data.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.Object.PartsMetadataInfo`.
@@ -639,6 +690,15 @@ impl Avro for PartsMetadataInfo {
             + self.name.encoded_len()
             + self.index.encoded_len()
             + self.custom_data.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.name.encode_segments(out);
+        self.index.encode_segments(out);
+        self.custom_data.encode_segments(out);
     }
 }
 
@@ -809,6 +869,21 @@ impl Avro for Resource {
             + self.store_created.encoded_len()
             + self.active_status.encoded_len()
             + self.custom_data.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.alternate_uris.encode_segments(out);
+        self.name.encode_segments(out);
+        self.source_count.encode_segments(out);
+        self.target_count.encode_segments(out);
+        self.last_changed.encode_segments(out);
+        self.store_last_write.encode_segments(out);
+        self.store_created.encode_segments(out);
+        self.active_status.encode_segments(out);
+        self.custom_data.encode_segments(out);
     }
 }
 

@@ -781,6 +781,26 @@ impl WitsmlSoapMessage {
             WitsmlSoapMessage::WmlsUpdateInStoreResponse(m) => m.encoded_len(),
         }
     }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            WitsmlSoapMessage::WmlsAddToStore(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsAddToStoreResponse(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsDeleteFromStore(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsDeleteFromStoreResponse(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsGetBaseMsg(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsGetBaseMsgResponse(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsGetCap(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsGetCapResponse(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsGetFromStore(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsGetFromStoreResponse(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsGetVersion(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsGetVersionResponse(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsUpdateInStore(m) => m.encode_segments(out),
+            WitsmlSoapMessage::WmlsUpdateInStoreResponse(m) => m.encode_segments(out),
+        }
+    }
 }
 
 impl From<WmlsAddToStore> for Body {

@@ -94,6 +94,14 @@ impl Avro for GetFrameMetadataResponse {
     fn encoded_len(&self) -> usize {
         self.uri.encoded_len() + self.indexes.encoded_len() + self.channels.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.indexes.encode_segments(out);
+        self.channels.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetFrameMetadataResponse {
@@ -273,6 +281,12 @@ impl Avro for GetFrameResponseRows {
     fn encoded_len(&self) -> usize {
         self.frame.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.frame.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetFrameResponseRows {
@@ -360,6 +374,18 @@ impl ChannelDataFrameMessage {
             ChannelDataFrameMessage::GetFrameResponseHeader(m) => m.encoded_len(),
             ChannelDataFrameMessage::CancelGetFrame(m) => m.encoded_len(),
             ChannelDataFrameMessage::GetFrameResponseRows(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            ChannelDataFrameMessage::GetFrameMetadata(m) => m.encode_segments(out),
+            ChannelDataFrameMessage::GetFrameMetadataResponse(m) => m.encode_segments(out),
+            ChannelDataFrameMessage::GetFrame(m) => m.encode_segments(out),
+            ChannelDataFrameMessage::GetFrameResponseHeader(m) => m.encode_segments(out),
+            ChannelDataFrameMessage::CancelGetFrame(m) => m.encode_segments(out),
+            ChannelDataFrameMessage::GetFrameResponseRows(m) => m.encode_segments(out),
         }
     }
 }

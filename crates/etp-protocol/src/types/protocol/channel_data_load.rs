@@ -79,6 +79,12 @@ impl Avro for OpenChannelsResponse {
     fn encoded_len(&self) -> usize {
         self.channels.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.channels.encode_segments(out);
+    }
 }
 
 impl EtpMessage for OpenChannelsResponse {
@@ -155,6 +161,12 @@ impl Avro for ChannelData {
     fn encoded_len(&self) -> usize {
         self.data.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data.encode_segments(out);
+    }
 }
 
 impl EtpMessage for ChannelData {
@@ -202,6 +214,14 @@ impl Avro for ReplaceRange {
         self.changed_interval.encoded_len()
             + self.channel_ids.encoded_len()
             + self.data.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.changed_interval.encode_segments(out);
+        self.channel_ids.encode_segments(out);
+        self.data.encode_segments(out);
     }
 }
 
@@ -464,6 +484,21 @@ impl ChannelDataLoadMessage {
             ChannelDataLoadMessage::ReplaceRangeResponse(m) => m.encoded_len(),
             ChannelDataLoadMessage::TruncateChannels(m) => m.encoded_len(),
             ChannelDataLoadMessage::TruncateChannelsResponse(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            ChannelDataLoadMessage::OpenChannels(m) => m.encode_segments(out),
+            ChannelDataLoadMessage::OpenChannelsResponse(m) => m.encode_segments(out),
+            ChannelDataLoadMessage::CloseChannels(m) => m.encode_segments(out),
+            ChannelDataLoadMessage::ChannelData(m) => m.encode_segments(out),
+            ChannelDataLoadMessage::ReplaceRange(m) => m.encode_segments(out),
+            ChannelDataLoadMessage::ChannelsClosed(m) => m.encode_segments(out),
+            ChannelDataLoadMessage::ReplaceRangeResponse(m) => m.encode_segments(out),
+            ChannelDataLoadMessage::TruncateChannels(m) => m.encode_segments(out),
+            ChannelDataLoadMessage::TruncateChannelsResponse(m) => m.encode_segments(out),
         }
     }
 }

@@ -84,6 +84,12 @@ impl Avro for GetChannelMetadataResponse {
     fn encoded_len(&self) -> usize {
         self.metadata.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.metadata.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetChannelMetadataResponse {
@@ -160,6 +166,12 @@ impl Avro for ChannelData {
     fn encoded_len(&self) -> usize {
         self.data.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data.encode_segments(out);
+    }
 }
 
 impl EtpMessage for ChannelData {
@@ -212,6 +224,15 @@ impl Avro for RangeReplaced {
             + self.channel_ids.encoded_len()
             + self.changed_interval.encoded_len()
             + self.data.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.change_time.encode_segments(out);
+        self.channel_ids.encode_segments(out);
+        self.changed_interval.encode_segments(out);
+        self.data.encode_segments(out);
     }
 }
 
@@ -372,6 +393,12 @@ impl Avro for GetRangesResponse {
 
     fn encoded_len(&self) -> usize {
         self.data.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data.encode_segments(out);
     }
 }
 
@@ -718,6 +745,26 @@ impl ChannelSubscribeMessage {
             ChannelSubscribeMessage::ChannelsTruncated(m) => m.encoded_len(),
             ChannelSubscribeMessage::GetChangeAnnotations(m) => m.encoded_len(),
             ChannelSubscribeMessage::GetChangeAnnotationsResponse(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            ChannelSubscribeMessage::GetChannelMetadata(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::GetChannelMetadataResponse(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::SubscribeChannels(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::ChannelData(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::RangeReplaced(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::UnsubscribeChannels(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::SubscriptionsStopped(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::GetRanges(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::GetRangesResponse(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::CancelGetRanges(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::SubscribeChannelsResponse(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::ChannelsTruncated(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::GetChangeAnnotations(m) => m.encode_segments(out),
+            ChannelSubscribeMessage::GetChangeAnnotationsResponse(m) => m.encode_segments(out),
         }
     }
 }

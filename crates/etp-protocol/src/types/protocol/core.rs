@@ -110,6 +110,22 @@ impl Avro for RequestSession {
             + self.server_authorization_required.encoded_len()
             + self.endpoint_capabilities.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.application_name.encode_segments(out);
+        self.application_version.encode_segments(out);
+        self.client_instance_id.encode_segments(out);
+        self.requested_protocols.encode_segments(out);
+        self.supported_data_objects.encode_segments(out);
+        self.supported_compression.encode_segments(out);
+        self.supported_formats.encode_segments(out);
+        self.current_date_time.encode_segments(out);
+        self.earliest_retained_change_time.encode_segments(out);
+        self.server_authorization_required.encode_segments(out);
+        self.endpoint_capabilities.encode_segments(out);
+    }
 }
 
 impl EtpMessage for RequestSession {
@@ -215,6 +231,22 @@ impl Avro for OpenSession {
             + self.earliest_retained_change_time.encoded_len()
             + self.session_id.encoded_len()
             + self.endpoint_capabilities.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.application_name.encode_segments(out);
+        self.application_version.encode_segments(out);
+        self.server_instance_id.encode_segments(out);
+        self.supported_protocols.encode_segments(out);
+        self.supported_data_objects.encode_segments(out);
+        self.supported_compression.encode_segments(out);
+        self.supported_formats.encode_segments(out);
+        self.current_date_time.encode_segments(out);
+        self.earliest_retained_change_time.encode_segments(out);
+        self.session_id.encode_segments(out);
+        self.endpoint_capabilities.encode_segments(out);
     }
 }
 
@@ -579,6 +611,19 @@ impl CoreMessage {
             CoreMessage::AuthorizeResponse(m) => m.encoded_len(),
             CoreMessage::Ping(m) => m.encoded_len(),
             CoreMessage::Pong(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            CoreMessage::RequestSession(m) => m.encode_segments(out),
+            CoreMessage::OpenSession(m) => m.encode_segments(out),
+            CoreMessage::CloseSession(m) => m.encode_segments(out),
+            CoreMessage::Authorize(m) => m.encode_segments(out),
+            CoreMessage::AuthorizeResponse(m) => m.encode_segments(out),
+            CoreMessage::Ping(m) => m.encode_segments(out),
+            CoreMessage::Pong(m) => m.encode_segments(out),
         }
     }
 }

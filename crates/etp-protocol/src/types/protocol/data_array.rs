@@ -44,6 +44,12 @@ impl Avro for GetDataArraysResponse {
     fn encoded_len(&self) -> usize {
         self.data_arrays.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data_arrays.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetDataArraysResponse {
@@ -158,6 +164,12 @@ impl Avro for PutDataArrays {
     fn encoded_len(&self) -> usize {
         self.data_arrays.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data_arrays.encode_segments(out);
+    }
 }
 
 impl EtpMessage for PutDataArrays {
@@ -195,6 +207,12 @@ impl Avro for PutDataSubarrays {
 
     fn encoded_len(&self) -> usize {
         self.data_subarrays.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data_subarrays.encode_segments(out);
     }
 }
 
@@ -272,6 +290,12 @@ impl Avro for GetDataArrayMetadataResponse {
     fn encoded_len(&self) -> usize {
         self.array_metadata.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.array_metadata.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetDataArrayMetadataResponse {
@@ -310,6 +334,12 @@ impl Avro for GetDataSubarraysResponse {
     fn encoded_len(&self) -> usize {
         self.data_subarrays.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data_subarrays.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetDataSubarraysResponse {
@@ -347,6 +377,12 @@ impl Avro for PutUninitializedDataArrays {
 
     fn encoded_len(&self) -> usize {
         self.data_arrays.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data_arrays.encode_segments(out);
     }
 }
 
@@ -591,6 +627,24 @@ impl DataArrayMessage {
             DataArrayMessage::PutDataArraysResponse(m) => m.encoded_len(),
             DataArrayMessage::PutDataSubarraysResponse(m) => m.encoded_len(),
             DataArrayMessage::PutUninitializedDataArraysResponse(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            DataArrayMessage::GetDataArraysResponse(m) => m.encode_segments(out),
+            DataArrayMessage::GetDataArrays(m) => m.encode_segments(out),
+            DataArrayMessage::GetDataSubarrays(m) => m.encode_segments(out),
+            DataArrayMessage::PutDataArrays(m) => m.encode_segments(out),
+            DataArrayMessage::PutDataSubarrays(m) => m.encode_segments(out),
+            DataArrayMessage::GetDataArrayMetadata(m) => m.encode_segments(out),
+            DataArrayMessage::GetDataArrayMetadataResponse(m) => m.encode_segments(out),
+            DataArrayMessage::GetDataSubarraysResponse(m) => m.encode_segments(out),
+            DataArrayMessage::PutUninitializedDataArrays(m) => m.encode_segments(out),
+            DataArrayMessage::PutDataArraysResponse(m) => m.encode_segments(out),
+            DataArrayMessage::PutDataSubarraysResponse(m) => m.encode_segments(out),
+            DataArrayMessage::PutUninitializedDataArraysResponse(m) => m.encode_segments(out),
         }
     }
 }

@@ -76,6 +76,12 @@ impl Avro for GetDataspacesResponse {
     fn encoded_len(&self) -> usize {
         self.dataspaces.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.dataspaces.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetDataspacesResponse {
@@ -113,6 +119,12 @@ impl Avro for PutDataspaces {
 
     fn encoded_len(&self) -> usize {
         self.dataspaces.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.dataspaces.encode_segments(out);
     }
 }
 
@@ -315,6 +327,18 @@ impl DataspaceMessage {
             DataspaceMessage::DeleteDataspaces(m) => m.encoded_len(),
             DataspaceMessage::DeleteDataspacesResponse(m) => m.encoded_len(),
             DataspaceMessage::PutDataspacesResponse(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            DataspaceMessage::GetDataspaces(m) => m.encode_segments(out),
+            DataspaceMessage::GetDataspacesResponse(m) => m.encode_segments(out),
+            DataspaceMessage::PutDataspaces(m) => m.encode_segments(out),
+            DataspaceMessage::DeleteDataspaces(m) => m.encode_segments(out),
+            DataspaceMessage::DeleteDataspacesResponse(m) => m.encode_segments(out),
+            DataspaceMessage::PutDataspacesResponse(m) => m.encode_segments(out),
         }
     }
 }

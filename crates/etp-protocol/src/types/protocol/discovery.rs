@@ -105,6 +105,12 @@ impl Avro for GetResourcesResponse {
     fn encoded_len(&self) -> usize {
         self.resources.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.resources.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetResourcesResponse {
@@ -191,6 +197,12 @@ impl Avro for GetDeletedResourcesResponse {
     fn encoded_len(&self) -> usize {
         self.deleted_resources.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.deleted_resources.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetDeletedResourcesResponse {
@@ -228,6 +240,12 @@ impl Avro for GetResourcesEdgesResponse {
 
     fn encoded_len(&self) -> usize {
         self.edges.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.edges.encode_segments(out);
     }
 }
 
@@ -310,6 +328,17 @@ impl DiscoveryMessage {
             DiscoveryMessage::GetDeletedResources(m) => m.encoded_len(),
             DiscoveryMessage::GetDeletedResourcesResponse(m) => m.encoded_len(),
             DiscoveryMessage::GetResourcesEdgesResponse(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            DiscoveryMessage::GetResources(m) => m.encode_segments(out),
+            DiscoveryMessage::GetResourcesResponse(m) => m.encode_segments(out),
+            DiscoveryMessage::GetDeletedResources(m) => m.encode_segments(out),
+            DiscoveryMessage::GetDeletedResourcesResponse(m) => m.encode_segments(out),
+            DiscoveryMessage::GetResourcesEdgesResponse(m) => m.encode_segments(out),
         }
     }
 }

@@ -97,6 +97,13 @@ impl Avro for FindResourcesResponse {
     fn encoded_len(&self) -> usize {
         self.resources.encoded_len() + self.server_sort_order.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.resources.encode_segments(out);
+        self.server_sort_order.encode_segments(out);
+    }
 }
 
 impl EtpMessage for FindResourcesResponse {
@@ -160,6 +167,14 @@ impl DiscoveryQueryMessage {
         match self {
             DiscoveryQueryMessage::FindResources(m) => m.encoded_len(),
             DiscoveryQueryMessage::FindResourcesResponse(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            DiscoveryQueryMessage::FindResources(m) => m.encode_segments(out),
+            DiscoveryQueryMessage::FindResourcesResponse(m) => m.encode_segments(out),
         }
     }
 }

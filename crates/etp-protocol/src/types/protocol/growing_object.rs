@@ -222,6 +222,14 @@ impl Avro for PutParts {
     fn encoded_len(&self) -> usize {
         self.uri.encoded_len() + self.format.encoded_len() + self.parts.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.format.encode_segments(out);
+        self.parts.encode_segments(out);
+    }
 }
 
 impl EtpMessage for PutParts {
@@ -277,6 +285,14 @@ impl Avro for GetPartsResponse {
 
     fn encoded_len(&self) -> usize {
         self.uri.encoded_len() + self.format.encoded_len() + self.parts.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.format.encode_segments(out);
+        self.parts.encode_segments(out);
     }
 }
 
@@ -347,6 +363,16 @@ impl Avro for ReplacePartsByRange {
             + self.include_overlapping_intervals.encoded_len()
             + self.format.encoded_len()
             + self.parts.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.delete_interval.encode_segments(out);
+        self.include_overlapping_intervals.encode_segments(out);
+        self.format.encode_segments(out);
+        self.parts.encode_segments(out);
     }
 }
 
@@ -424,6 +450,12 @@ impl Avro for GetPartsMetadataResponse {
     fn encoded_len(&self) -> usize {
         self.metadata.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.metadata.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetPartsMetadataResponse {
@@ -479,6 +511,14 @@ impl Avro for GetPartsByRangeResponse {
 
     fn encoded_len(&self) -> usize {
         self.uri.encoded_len() + self.format.encoded_len() + self.parts.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.format.encode_segments(out);
+        self.parts.encode_segments(out);
     }
 }
 
@@ -645,6 +685,12 @@ impl Avro for GetGrowingDataObjectsHeaderResponse {
     fn encoded_len(&self) -> usize {
         self.data_objects.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data_objects.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetGrowingDataObjectsHeaderResponse {
@@ -682,6 +728,12 @@ impl Avro for PutGrowingDataObjectsHeader {
 
     fn encoded_len(&self) -> usize {
         self.data_objects.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data_objects.encode_segments(out);
     }
 }
 
@@ -1020,6 +1072,30 @@ impl GrowingObjectMessage {
             GrowingObjectMessage::ReplacePartsByRangeResponse(m) => m.encoded_len(),
             GrowingObjectMessage::GetChangeAnnotations(m) => m.encoded_len(),
             GrowingObjectMessage::GetChangeAnnotationsResponse(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            GrowingObjectMessage::DeleteParts(m) => m.encode_segments(out),
+            GrowingObjectMessage::GetParts(m) => m.encode_segments(out),
+            GrowingObjectMessage::GetPartsByRange(m) => m.encode_segments(out),
+            GrowingObjectMessage::PutParts(m) => m.encode_segments(out),
+            GrowingObjectMessage::GetPartsResponse(m) => m.encode_segments(out),
+            GrowingObjectMessage::ReplacePartsByRange(m) => m.encode_segments(out),
+            GrowingObjectMessage::GetPartsMetadata(m) => m.encode_segments(out),
+            GrowingObjectMessage::GetPartsMetadataResponse(m) => m.encode_segments(out),
+            GrowingObjectMessage::GetPartsByRangeResponse(m) => m.encode_segments(out),
+            GrowingObjectMessage::DeletePartsResponse(m) => m.encode_segments(out),
+            GrowingObjectMessage::PutPartsResponse(m) => m.encode_segments(out),
+            GrowingObjectMessage::GetGrowingDataObjectsHeader(m) => m.encode_segments(out),
+            GrowingObjectMessage::GetGrowingDataObjectsHeaderResponse(m) => m.encode_segments(out),
+            GrowingObjectMessage::PutGrowingDataObjectsHeader(m) => m.encode_segments(out),
+            GrowingObjectMessage::PutGrowingDataObjectsHeaderResponse(m) => m.encode_segments(out),
+            GrowingObjectMessage::ReplacePartsByRangeResponse(m) => m.encode_segments(out),
+            GrowingObjectMessage::GetChangeAnnotations(m) => m.encode_segments(out),
+            GrowingObjectMessage::GetChangeAnnotationsResponse(m) => m.encode_segments(out),
         }
     }
 }

@@ -67,6 +67,17 @@ impl Avro for PartsChanged {
             + self.format.encoded_len()
             + self.parts.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.request_uuid.encode_segments(out);
+        self.change_kind.encode_segments(out);
+        self.change_time.encode_segments(out);
+        self.format.encode_segments(out);
+        self.parts.encode_segments(out);
+    }
 }
 
 impl EtpMessage for PartsChanged {
@@ -225,6 +236,18 @@ impl Avro for PartsReplacedByRange {
             + self.include_overlapping_intervals.encoded_len()
             + self.format.encoded_len()
             + self.parts.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.request_uuid.encode_segments(out);
+        self.change_time.encode_segments(out);
+        self.deleted_interval.encode_segments(out);
+        self.include_overlapping_intervals.encode_segments(out);
+        self.format.encode_segments(out);
+        self.parts.encode_segments(out);
     }
 }
 
@@ -508,6 +531,28 @@ impl GrowingObjectNotificationMessage {
             GrowingObjectNotificationMessage::UnsolicitedPartNotifications(m) => m.encoded_len(),
             GrowingObjectNotificationMessage::SubscribePartNotificationsResponse(m) => {
                 m.encoded_len()
+            }
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            GrowingObjectNotificationMessage::PartsChanged(m) => m.encode_segments(out),
+            GrowingObjectNotificationMessage::PartsDeleted(m) => m.encode_segments(out),
+            GrowingObjectNotificationMessage::UnsubscribePartNotification(m) => {
+                m.encode_segments(out)
+            }
+            GrowingObjectNotificationMessage::PartsReplacedByRange(m) => m.encode_segments(out),
+            GrowingObjectNotificationMessage::SubscribePartNotifications(m) => {
+                m.encode_segments(out)
+            }
+            GrowingObjectNotificationMessage::PartSubscriptionEnded(m) => m.encode_segments(out),
+            GrowingObjectNotificationMessage::UnsolicitedPartNotifications(m) => {
+                m.encode_segments(out)
+            }
+            GrowingObjectNotificationMessage::SubscribePartNotificationsResponse(m) => {
+                m.encode_segments(out)
             }
         }
     }

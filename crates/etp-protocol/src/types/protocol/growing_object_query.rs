@@ -114,6 +114,15 @@ impl Avro for FindPartsResponse {
             + self.format.encoded_len()
             + self.parts.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.uri.encode_segments(out);
+        self.server_sort_order.encode_segments(out);
+        self.format.encode_segments(out);
+        self.parts.encode_segments(out);
+    }
 }
 
 impl EtpMessage for FindPartsResponse {
@@ -177,6 +186,14 @@ impl GrowingObjectQueryMessage {
         match self {
             GrowingObjectQueryMessage::FindParts(m) => m.encoded_len(),
             GrowingObjectQueryMessage::FindPartsResponse(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            GrowingObjectQueryMessage::FindParts(m) => m.encode_segments(out),
+            GrowingObjectQueryMessage::FindPartsResponse(m) => m.encode_segments(out),
         }
     }
 }

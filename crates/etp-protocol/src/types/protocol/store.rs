@@ -97,6 +97,13 @@ impl Avro for PutDataObjects {
     fn encoded_len(&self) -> usize {
         self.data_objects.encoded_len() + self.prune_contained_objects.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data_objects.encode_segments(out);
+        self.prune_contained_objects.encode_segments(out);
+    }
 }
 
 impl EtpMessage for PutDataObjects {
@@ -177,6 +184,12 @@ impl Avro for GetDataObjectsResponse {
     fn encoded_len(&self) -> usize {
         self.data_objects.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data_objects.encode_segments(out);
+    }
 }
 
 impl EtpMessage for GetDataObjectsResponse {
@@ -222,6 +235,14 @@ impl Avro for Chunk {
 
     fn encoded_len(&self) -> usize {
         self.blob_id.encoded_len() + self.data.encoded_len() + self.r#final.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.blob_id.encode_segments(out);
+        self.data.encode_segments(out);
+        self.r#final.encode_segments(out);
     }
 }
 
@@ -392,6 +413,19 @@ impl StoreMessage {
             StoreMessage::Chunk(m) => m.encoded_len(),
             StoreMessage::PutDataObjectsResponse(m) => m.encoded_len(),
             StoreMessage::DeleteDataObjectsResponse(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            StoreMessage::GetDataObjects(m) => m.encode_segments(out),
+            StoreMessage::PutDataObjects(m) => m.encode_segments(out),
+            StoreMessage::DeleteDataObjects(m) => m.encode_segments(out),
+            StoreMessage::GetDataObjectsResponse(m) => m.encode_segments(out),
+            StoreMessage::Chunk(m) => m.encode_segments(out),
+            StoreMessage::PutDataObjectsResponse(m) => m.encode_segments(out),
+            StoreMessage::DeleteDataObjectsResponse(m) => m.encode_segments(out),
         }
     }
 }

@@ -47,6 +47,13 @@ impl Avro for ObjectChanged {
     fn encoded_len(&self) -> usize {
         self.change.encoded_len() + self.request_uuid.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.change.encode_segments(out);
+        self.request_uuid.encode_segments(out);
+    }
 }
 
 impl EtpMessage for ObjectChanged {
@@ -341,6 +348,14 @@ impl Avro for Chunk {
     fn encoded_len(&self) -> usize {
         self.blob_id.encoded_len() + self.data.encoded_len() + self.r#final.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.blob_id.encode_segments(out);
+        self.data.encode_segments(out);
+        self.r#final.encode_segments(out);
+    }
 }
 
 impl EtpMessage for Chunk {
@@ -431,6 +446,15 @@ impl Avro for ObjectActiveStatusChanged {
             + self.change_time.encoded_len()
             + self.resource.encoded_len()
             + self.request_uuid.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.active_status.encode_segments(out);
+        self.change_time.encode_segments(out);
+        self.resource.encode_segments(out);
+        self.request_uuid.encode_segments(out);
     }
 }
 
@@ -559,6 +583,22 @@ impl StoreNotificationMessage {
             StoreNotificationMessage::Chunk(m) => m.encoded_len(),
             StoreNotificationMessage::SubscribeNotificationsResponse(m) => m.encoded_len(),
             StoreNotificationMessage::ObjectActiveStatusChanged(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            StoreNotificationMessage::ObjectChanged(m) => m.encode_segments(out),
+            StoreNotificationMessage::ObjectDeleted(m) => m.encode_segments(out),
+            StoreNotificationMessage::UnsubscribeNotifications(m) => m.encode_segments(out),
+            StoreNotificationMessage::ObjectAccessRevoked(m) => m.encode_segments(out),
+            StoreNotificationMessage::SubscribeNotifications(m) => m.encode_segments(out),
+            StoreNotificationMessage::SubscriptionEnded(m) => m.encode_segments(out),
+            StoreNotificationMessage::UnsolicitedStoreNotifications(m) => m.encode_segments(out),
+            StoreNotificationMessage::Chunk(m) => m.encode_segments(out),
+            StoreNotificationMessage::SubscribeNotificationsResponse(m) => m.encode_segments(out),
+            StoreNotificationMessage::ObjectActiveStatusChanged(m) => m.encode_segments(out),
         }
     }
 }

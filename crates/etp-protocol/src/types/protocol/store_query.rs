@@ -116,6 +116,13 @@ impl Avro for FindDataObjectsResponse {
     fn encoded_len(&self) -> usize {
         self.data_objects.encoded_len() + self.server_sort_order.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data_objects.encode_segments(out);
+        self.server_sort_order.encode_segments(out);
+    }
 }
 
 impl EtpMessage for FindDataObjectsResponse {
@@ -161,6 +168,14 @@ impl Avro for Chunk {
 
     fn encoded_len(&self) -> usize {
         self.blob_id.encoded_len() + self.data.encoded_len() + self.r#final.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.blob_id.encode_segments(out);
+        self.data.encode_segments(out);
+        self.r#final.encode_segments(out);
     }
 }
 
@@ -231,6 +246,15 @@ impl StoreQueryMessage {
             StoreQueryMessage::FindDataObjects(m) => m.encoded_len(),
             StoreQueryMessage::FindDataObjectsResponse(m) => m.encoded_len(),
             StoreQueryMessage::Chunk(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            StoreQueryMessage::FindDataObjects(m) => m.encode_segments(out),
+            StoreQueryMessage::FindDataObjectsResponse(m) => m.encode_segments(out),
+            StoreQueryMessage::Chunk(m) => m.encode_segments(out),
         }
     }
 }

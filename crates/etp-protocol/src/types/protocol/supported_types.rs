@@ -156,6 +156,14 @@ impl SupportedTypesMessage {
             SupportedTypesMessage::GetSupportedTypesResponse(m) => m.encoded_len(),
         }
     }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            SupportedTypesMessage::GetSupportedTypes(m) => m.encode_segments(out),
+            SupportedTypesMessage::GetSupportedTypesResponse(m) => m.encode_segments(out),
+        }
+    }
 }
 
 impl From<GetSupportedTypes> for Body {

@@ -398,6 +398,18 @@ impl TransactionMessage {
             TransactionMessage::RollbackTransactionResponse(m) => m.encoded_len(),
         }
     }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            TransactionMessage::StartTransaction(m) => m.encode_segments(out),
+            TransactionMessage::StartTransactionResponse(m) => m.encode_segments(out),
+            TransactionMessage::CommitTransaction(m) => m.encode_segments(out),
+            TransactionMessage::RollbackTransaction(m) => m.encode_segments(out),
+            TransactionMessage::CommitTransactionResponse(m) => m.encode_segments(out),
+            TransactionMessage::RollbackTransactionResponse(m) => m.encode_segments(out),
+        }
+    }
 }
 
 impl From<StartTransaction> for Body {
