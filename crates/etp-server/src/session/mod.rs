@@ -10,6 +10,7 @@
 pub mod history;
 mod negotiate;
 mod outgoing;
+mod vectored;
 mod wire;
 
 use std::collections::HashMap;
@@ -95,11 +96,23 @@ async fn serve<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let hard_limit = server.config.max_message_size as usize;
-    let (reader, writer) = ws.split(tokio::io::split);
+    // The writer task also writes large messages to the connection directly (vectored).
+    let direct = std::cell::RefCell::new(None);
+    let (reader, writer) = ws.split(|stream| {
+        let (read, write) = tokio::io::split(stream);
+        let write = vectored::SharedWrite::new(write);
+        *direct.borrow_mut() = Some(write.clone());
+        (read, write)
+    });
+    let Some(direct) = direct.into_inner() else {
+        // `split` calls the closure exactly once, before returning.
+        return;
+    };
     let (tx, rx) = mpsc::channel::<Outgoing>(256);
     let writer_task = tokio::spawn(
         run_writer(
             writer,
+            direct,
             rx,
             server.config.compression_level,
             server.clone(),
