@@ -725,7 +725,10 @@ impl<'s> ModuleGen<'s> {
             AvroType::Long => "i64".into(),
             AvroType::Float => "f32".into(),
             AvroType::Double => "f64".into(),
-            AvroType::String => "String".into(),
+            AvroType::String => {
+                self.import("crate::EtpString");
+                "EtpString".into()
+            }
             AvroType::Bytes => {
                 self.import("bytes::Bytes");
                 "Bytes".into()
@@ -880,9 +883,49 @@ impl<'s> ModuleGen<'s> {
                 )?,
             }
         }
-        writeln!(s, "        }}\n    }}\n}}")?;
+        writeln!(s, "        }}\n    }}")?;
+        if branches.iter().any(|b| self.holds_bytes(b)) {
+            writeln!(s, "\n    const HOLDS_BYTES: bool = true;\n")?;
+            writeln!(
+                s,
+                "    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {{\n        match self {{"
+            )?;
+            for (i, (v, payload, _)) in variants.iter().enumerate() {
+                let zigzag = i * 2;
+                match payload {
+                    None => writeln!(
+                        s,
+                        "            {name}::{v} => out.small_mut().push({zigzag}),"
+                    )?,
+                    Some(_) => writeln!(
+                        s,
+                        "            {name}::{v}(value) => {{\n                out.small_mut().push({zigzag});\n                value.encode_segments(out);\n            }}"
+                    )?,
+                }
+            }
+            writeln!(s, "        }}\n    }}")?;
+        }
+        writeln!(s, "}}")?;
         self.unions.push(s);
         Ok(name)
+    }
+
+    /// Whether a value of `ty` can hold an Avro `bytes` value, which vectored encoding
+    /// (`encode_segments`) may share instead of copying.
+    fn holds_bytes(&self, ty: &AvroType) -> bool {
+        match ty {
+            AvroType::Bytes => true,
+            AvroType::Array(t) | AvroType::Map(t) => self.holds_bytes(t),
+            AvroType::Union(bs) => bs.iter().any(|b| self.holds_bytes(b)),
+            AvroType::Named(full) => {
+                let t = &self.schema.types[self.schema.by_full_name[full]];
+                match &t.kind {
+                    Kind::Record { fields, .. } => fields.iter().any(|f| self.holds_bytes(&f.ty)),
+                    Kind::Enum { .. } | Kind::Fixed { .. } => false,
+                }
+            }
+            _ => false,
+        }
     }
 
     /// Small plain-value records (headers, versions) are `Copy`, as a hand-written type would be.
@@ -982,7 +1025,7 @@ impl<'s> ModuleGen<'s> {
                 "Default::default()"
                     | "Vec::new()"
                     | "Map::new()"
-                    | "String::new()"
+                    | "EtpString::new()"
                     | "Bytes::new()"
                     | "false"
                     | "0"
@@ -1057,7 +1100,19 @@ impl<'s> ModuleGen<'s> {
                 .iter()
                 .map(|(ident, _, _)| format!("self.{ident}.encoded_len()"))
                 .collect();
-            writeln!(out, "        {}\n    }}\n}}", terms.join(" + "))?;
+            write!(out, "        {}\n    }}\n", terms.join(" + "))?;
+            if fields.iter().any(|f| self.holds_bytes(&f.ty)) {
+                writeln!(out, "\n    const HOLDS_BYTES: bool = true;\n")?;
+                writeln!(
+                    out,
+                    "    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {{"
+                )?;
+                for (ident, _, _) in &rendered {
+                    writeln!(out, "        self.{ident}.encode_segments(out);")?;
+                }
+                writeln!(out, "    }}")?;
+            }
+            writeln!(out, "}}")?;
         }
 
         if let Some(m) = message {
@@ -1081,9 +1136,9 @@ impl<'s> ModuleGen<'s> {
         Ok(match (ty, d) {
             (AvroType::Boolean, Value::Bool(b)) => b.to_string(),
             (AvroType::Int | AvroType::Long, Value::Number(n)) => n.to_string(),
-            (AvroType::String, Value::String(s)) if s.is_empty() => "String::new()".into(),
+            (AvroType::String, Value::String(s)) if s.is_empty() => "EtpString::new()".into(),
             (AvroType::Bytes, Value::String(s)) if s.is_empty() => "Bytes::new()".into(),
-            (AvroType::String, Value::String(s)) => format!("String::from({s:?})"),
+            (AvroType::String, Value::String(s)) => format!("EtpString::from_static({s:?})"),
             (AvroType::Array(_), Value::Array(items)) if items.is_empty() => "Vec::new()".into(),
             (AvroType::Array(item), Value::Array(items)) => {
                 let parts = items
@@ -1295,6 +1350,22 @@ impl<'s> ModuleGen<'s> {
             let n = pascal_case(&m.name);
             writeln!(out, "            {enum_name}::{n}(m) => m.encoded_len(),")?;
         }
+        writeln!(out, "        }}\n    }}\n")?;
+        writeln!(
+            out,
+            "    /// Appends the body's Avro encoding with large `bytes` values shared, not copied."
+        )?;
+        writeln!(
+            out,
+            "    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {{\n        match self {{"
+        )?;
+        for m in messages {
+            let n = pascal_case(&m.name);
+            writeln!(
+                out,
+                "            {enum_name}::{n}(m) => m.encode_segments(out),"
+            )?;
+        }
         writeln!(out, "        }}\n    }}\n}}")?;
         for m in messages {
             let n = pascal_case(&m.name);
@@ -1457,6 +1528,26 @@ fn root_module(schema: &Schema, children: &[String], depth: usize) -> Result<Str
     for (name, _) in protocols.values() {
         writeln!(s, "            Body::{name}(m) => m.encoded_len(),")?;
     }
+    writeln!(s, "        }}\n    }}\n")?;
+    writeln!(
+        s,
+        "    /// Appends the body's Avro encoding with large `bytes` values shared, not copied\n    /// (see [`crate::codec::SegmentedBuf`])."
+    )?;
+    writeln!(
+        s,
+        "    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {{\n        use crate::codec::Avro;\n        match self {{"
+    )?;
+    writeln!(
+        s,
+        "            Body::ProtocolException(m) => m.encode_segments(out),"
+    )?;
+    writeln!(
+        s,
+        "            Body::Acknowledge(m) => m.encode_segments(out),"
+    )?;
+    for (name, _) in protocols.values() {
+        writeln!(s, "            Body::{name}(m) => m.encode_segments(out),")?;
+    }
     writeln!(s, "        }}\n    }}\n}}\n")?;
 
     for name in ["ProtocolException", "Acknowledge"] {
@@ -1529,6 +1620,7 @@ const STRATEGIES_PRELUDE: &str = r#"//! Proptest strategies for every type of th
 #![allow(dead_code, unused_imports, unused_macros)]
 
 use bytes::Bytes;
+use etp_protocol::EtpString;
 use etp_protocol::codec::Map;
 use proptest::prelude::*;
 use proptest::strategy::Union;
@@ -1540,12 +1632,12 @@ pub const MAX_ITEMS: usize = 3;
 pub const MAX_PRIMITIVE_ITEMS: usize = 12;
 
 /// Short strings: mostly ASCII identifiers, often with arbitrary (non-ASCII) characters.
-pub fn strings() -> BoxedStrategy<String> {
+pub fn strings() -> BoxedStrategy<EtpString> {
     proptest::collection::vec(
         prop_oneof![3 => proptest::char::range('a', 'z'), 2 => any::<char>()],
         0..8,
     )
-    .prop_map(String::from_iter)
+    .prop_map(EtpString::from_iter)
     .boxed()
 }
 

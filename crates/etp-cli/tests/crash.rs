@@ -80,8 +80,8 @@ fn array_values(i: u64) -> Vec<f64> {
 
 fn uid(i: u64) -> DataArrayIdentifier {
     DataArrayIdentifier {
-        uri: object_uri(i),
-        path_in_resource: format!("/RESQML/{}/values", uuid_of(i)),
+        uri: object_uri(i).into(),
+        path_in_resource: format!("/RESQML/{}/values", uuid_of(i)).into(),
     }
 }
 
@@ -188,7 +188,7 @@ async fn write_one(
     let started: StartTransactionResponse = client
         .request_one(StartTransaction {
             read_only: false,
-            message: format!("crash test {i}"),
+            message: format!("crash test {i}").into(),
             dataspace_uris: vec![DATASPACE.into()],
         })
         .await
@@ -197,11 +197,11 @@ async fn write_one(
 
     let mut objects = Map::new();
     objects.insert(
-        "o".to_string(),
+        "o".into(),
         DataObject {
             resource: Resource {
-                uri: object_uri(i),
-                name: format!("txn {i}"),
+                uri: object_uri(i).into(),
+                name: format!("txn {i}").into(),
                 ..Default::default()
             },
             format: "xml".into(),
@@ -219,7 +219,7 @@ async fn write_one(
 
     let mut uninit = Map::new();
     uninit.insert(
-        "a".to_string(),
+        "a".into(),
         PutUninitializedDataArrayType {
             uid: uid(i),
             metadata: DataArrayMetadata {
@@ -238,7 +238,7 @@ async fn write_one(
         .map_err(e)?;
     let mut arrays = Map::new();
     arrays.insert(
-        "a".to_string(),
+        "a".into(),
         PutDataArraysType {
             uid: uid(i),
             array: DataArray {
@@ -274,7 +274,7 @@ async fn write_one(
 /// Whether transaction `i` is visible: (object present, array present and exact).
 async fn visible(client: &Client, i: u64) -> (bool, bool) {
     let mut uris = Map::new();
-    uris.insert("o".to_string(), object_uri(i));
+    uris.insert("o".into(), object_uri(i).into());
     let object = match client
         .request(GetDataObjects {
             uris,
@@ -303,7 +303,7 @@ async fn visible(client: &Client, i: u64) -> (bool, bool) {
         Err(e) => panic!("GetDataObjects {i}: {e}"),
     };
     let mut ids = Map::new();
-    ids.insert("a".to_string(), uid(i));
+    ids.insert("a".into(), uid(i));
     let array = match client.request(GetDataArrays { data_arrays: ids }).await {
         Ok(response) => response
             .into_bodies()
@@ -346,7 +346,7 @@ async fn acknowledged_commits_survive_sigkill_and_nothing_else_is_half_visible()
     let client = connect(port).await;
     let mut spaces = Map::new();
     spaces.insert(
-        "d".to_string(),
+        "d".into(),
         Dataspace {
             uri: DATASPACE.into(),
             ..Default::default()

@@ -532,7 +532,7 @@ impl Client {
         if !already_closed {
             let part = conn.encode(
                 &CloseSession {
-                    reason: reason.to_string(),
+                    reason: reason.to_string().into(),
                 }
                 .into(),
                 flags::FIN,
@@ -662,7 +662,7 @@ fn request_session(config: &ClientConfig) -> RequestSession {
     let mut object_caps = Map::new();
     for key in ["SupportsGet", "SupportsPut", "SupportsDelete"] {
         object_caps.insert(
-            key.to_string(),
+            key.to_string().into(),
             DataValue {
                 item: DataValueItem::Boolean(true),
             },
@@ -670,14 +670,14 @@ fn request_session(config: &ClientConfig) -> RequestSession {
     }
     let mut endpoint_capabilities = Map::new();
     endpoint_capabilities.insert(
-        MAX_MESSAGE_SIZE_KEY.to_string(),
+        MAX_MESSAGE_SIZE_KEY.to_string().into(),
         DataValue {
             item: DataValueItem::Long(i64::try_from(config.max_message_size).unwrap_or(i64::MAX)),
         },
     );
     RequestSession {
-        application_name: config.application_name.clone(),
-        application_version: config.application_version.clone(),
+        application_name: config.application_name.clone().into(),
+        application_version: config.application_version.clone().into(),
         client_instance_id: Uuid::new_v4(),
         requested_protocols: config
             .requested_protocols
@@ -685,7 +685,7 @@ fn request_session(config: &ClientConfig) -> RequestSession {
             .map(|(protocol, role)| SupportedProtocol {
                 protocol: *protocol,
                 protocol_version: version,
-                role: role.as_str().to_string(),
+                role: role.as_str().to_string().into(),
                 protocol_capabilities: Map::new(),
             })
             .collect(),
@@ -693,16 +693,16 @@ fn request_session(config: &ClientConfig) -> RequestSession {
             .supported_data_objects
             .iter()
             .map(|t| SupportedDataObject {
-                qualified_type: t.clone(),
+                qualified_type: t.clone().into(),
                 data_object_capabilities: object_caps.clone(),
             })
             .collect(),
         supported_compression: if config.compression {
-            vec!["gzip".to_string()]
+            vec!["gzip".into()]
         } else {
             Vec::new()
         },
-        supported_formats: vec!["xml".to_string()],
+        supported_formats: vec!["xml".into()],
         current_date_time: etp_protocol::now_micros(),
         earliest_retained_change_time: 0,
         server_authorization_required: false,

@@ -63,7 +63,11 @@ impl Response {
                 if let Some(e) = &pe.error {
                     out.push((None, e.clone()));
                 }
-                out.extend(pe.errors.iter().map(|(k, e)| (Some(k.clone()), e.clone())));
+                out.extend(
+                    pe.errors
+                        .iter()
+                        .map(|(k, e)| (Some(k.to_string()), e.clone())),
+                );
             }
         }
         out
@@ -90,7 +94,7 @@ impl Response {
         };
         let mut message = match key {
             Some(key) => format!("{key}: {}", first.message),
-            None => first.message.clone(),
+            None => first.message.to_string(),
         };
         if errors.len() > 1 {
             message.push_str(&format!(" (and {} more errors)", errors.len() - 1));
@@ -171,14 +175,14 @@ mod tests {
     fn sorts_and_separates_errors() {
         let mut errors = Map::new();
         errors.insert(
-            "bad".to_string(),
+            "bad".into(),
             ErrorInfo {
                 message: "nope".into(),
                 code: 11,
             },
         );
         errors.insert(
-            "worse".to_string(),
+            "worse".into(),
             ErrorInfo {
                 message: "no".into(),
                 code: 9,

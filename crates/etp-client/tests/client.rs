@@ -20,7 +20,7 @@ use fake_server::{Behaviour, start, start_tls};
 fn delete(keys: &[&str]) -> DeleteDataObjects {
     let mut uris = Map::new();
     for k in keys {
-        uris.insert(k.to_string(), format!("eml:///{k}"));
+        uris.insert(k.to_string().into(), format!("eml:///{k}").into());
     }
     DeleteDataObjects {
         uris,
@@ -36,7 +36,7 @@ fn config(url: String) -> ClientConfig {
 }
 
 fn keys(r: &DeleteDataObjectsResponse) -> Vec<String> {
-    r.deleted_uris.keys().cloned().collect()
+    r.deleted_uris.keys().map(ToString::to_string).collect()
 }
 
 #[test]

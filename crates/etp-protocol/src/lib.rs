@@ -11,10 +11,12 @@ pub mod codec;
 pub mod error_code;
 pub mod message;
 pub mod names;
+mod string;
 pub mod types;
 pub mod uri;
 mod uuid;
 mod values;
 
+pub use string::EtpString;
 pub use uuid::{InvalidUuid, Uuid};
 pub use values::now_micros;

@@ -1,6 +1,7 @@
 //! Helpers on `DataValue`, the typed value of capabilities and custom data, and the ETP
 //! clock. Every endpoint needs them, so they live beside the types.
 
+use crate::EtpString;
 use crate::types::datatypes::{ArrayOfString, DataValue, DataValueItem};
 
 impl DataValue {
@@ -30,9 +31,11 @@ impl DataValue {
     }
 
     /// An `ArrayOfString` value (e.g. `AuthorizationDetails`, dataspace ACLs).
-    pub fn strings(values: Vec<String>) -> DataValue {
+    pub fn strings<S: Into<EtpString>>(values: impl IntoIterator<Item = S>) -> DataValue {
         DataValue {
-            item: DataValueItem::ArrayOfString(ArrayOfString { values }),
+            item: DataValueItem::ArrayOfString(ArrayOfString {
+                values: values.into_iter().map(Into::into).collect(),
+            }),
         }
     }
 }

@@ -105,9 +105,12 @@ fn value(item: DataValueItem) -> DataValue {
 
 fn request_session() -> RequestSession {
     let mut capabilities = Map::new();
-    capabilities.insert(CAPABILITY.to_owned(), value(DataValueItem::Long(4_000_000)));
     capabilities.insert(
-        "SupportsAlternateRequestUris".to_owned(),
+        CAPABILITY.to_owned().into(),
+        value(DataValueItem::Long(4_000_000)),
+    );
+    capabilities.insert(
+        "SupportsAlternateRequestUris".into(),
         value(DataValueItem::Boolean(true)),
     );
     let protocol = |protocol, role: &str| SupportedProtocol {
@@ -118,12 +121,12 @@ fn request_session() -> RequestSession {
             revision: 0,
             patch: 0,
         },
-        role: role.to_owned(),
+        role: role.to_owned().into(),
         protocol_capabilities: Map::new(),
     };
     RequestSession {
-        application_name: APP_NAME.to_owned(),
-        application_version: "1.0 – Grüße".to_owned(),
+        application_name: APP_NAME.to_owned().into(),
+        application_version: "1.0 – Grüße".into(),
         client_instance_id: Uuid([7; 16]),
         requested_protocols: vec![
             protocol(3, "store"),
@@ -131,11 +134,11 @@ fn request_session() -> RequestSession {
             protocol(9, "store"),
         ],
         supported_data_objects: vec![SupportedDataObject {
-            qualified_type: "resqml20.*".to_owned(),
+            qualified_type: "resqml20.*".into(),
             data_object_capabilities: Map::new(),
         }],
-        supported_compression: vec!["gzip".to_owned()],
-        supported_formats: vec!["xml".to_owned()],
+        supported_compression: vec!["gzip".into()],
+        supported_formats: vec!["xml".into()],
         current_date_time: DATE_TIME,
         earliest_retained_change_time: 0,
         server_authorization_required: false,
@@ -146,13 +149,14 @@ fn request_session() -> RequestSession {
 fn resource(i: usize) -> Resource {
     let mut custom = Map::new();
     custom.insert(
-        "note".to_owned(),
-        value(DataValueItem::String(format!("résumé {i}"))),
+        "note".into(),
+        value(DataValueItem::String(format!("résumé {i}").into())),
     );
     Resource {
-        uri: format!("eml:///dataspace('demo')/resqml20.obj_TriangulatedSetRepresentation({i:08})"),
+        uri: format!("eml:///dataspace('demo')/resqml20.obj_TriangulatedSetRepresentation({i:08})")
+            .into(),
         alternate_uris: vec![],
-        name: format!("Horizon {i}"),
+        name: format!("Horizon {i}").into(),
         source_count: Some(2),
         target_count: None,
         last_changed: 1_700_000_000_000_000,
@@ -167,10 +171,10 @@ fn put_data_objects() -> PutDataObjects {
     let mut objects = Map::new();
     for i in 0..2 {
         objects.insert(
-            format!("{i}"),
+            format!("{i}").into(),
             DataObject {
                 resource: resource(i),
-                format: "xml".to_owned(),
+                format: "xml".into(),
                 blob_id: None,
                 data: Bytes::from(format!(
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<resqml2:TriangulatedSetRepresentation \
@@ -190,7 +194,7 @@ fn put_data_objects() -> PutDataObjects {
 fn get_data_arrays_response() -> GetDataArraysResponse {
     let mut arrays = Map::new();
     arrays.insert(
-        "points".to_owned(),
+        "points".into(),
         DataArray {
             dimensions: vec![4, 3],
             data: AnyArray {
@@ -215,9 +219,9 @@ fn protocol_exception() -> ProtocolException {
     let mut errors = Map::new();
     for (key, code) in [("0", 11), ("1", 9), ("nöt-found", 11)] {
         errors.insert(
-            key.to_owned(),
+            key.to_owned().into(),
             ErrorInfo {
-                message: format!("object {key} not found"),
+                message: format!("object {key} not found").into(),
                 code,
             },
         );
@@ -271,7 +275,7 @@ const NEGOTIATED: DecodeOptions = DecodeOptions {
 /// The realistic payloads, with the options to decode them with.
 fn samples() -> Vec<(&'static str, Bytes, DecodeOptions)> {
     let mut extension = Map::new();
-    extension.insert("trace".to_owned(), value(DataValueItem::Int(5)));
+    extension.insert("trace".into(), value(DataValueItem::Int(5)));
     let mut with_extension = Vec::new();
     encode_message(
         &header_for::<GetResourcesResponse>(flags::FIN | flags::ACKNOWLEDGE),

@@ -7,9 +7,12 @@
 //!
 //! * `datum::*` — every named type and union: `encoded_len` equals the encoding's length,
 //!   which is at least `MIN_ENCODED_SIZE`, the value decodes back equal with no trailing
-//!   bytes (from a slice and from shared `Bytes`), and a truncated encoding is an error.
+//!   bytes (from a slice and from shared `Bytes`), a truncated encoding is an error, and the
+//!   vectored encoding (`encode_segments`, at several sharing thresholds) concatenates to
+//!   the same bytes as `encode`.
 //! * `messages::*` — every one of the 138 messages, with a random header and an optional
-//!   header extension: the `Body` round trip, `encode_message` + `decode_message` without
+//!   header extension: the `Body` round trip (plain and vectored), `encode_message` (and
+//!   `encode_message_segments`, byte for byte) + `decode_message` without
 //!   compression, with gzip as the encoder chooses, and with a body that is always gzipped
 //!   (refused with ECOMPRESSION_NOTSUPPORTED for Core, ProtocolException and Acknowledge,
 //!   and when compression was not negotiated).
@@ -24,11 +27,11 @@ use std::fmt::Debug;
 use std::io::Write;
 
 use bytes::Bytes;
-use etp_protocol::codec::{Avro, Reader, decode_exact, encode_to_vec};
+use etp_protocol::codec::{Avro, Reader, SegmentedBuf, decode_exact, encode_to_vec};
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::message::{
     Compression, DecodeOptions, EtpMessage, Message, MessageError, decode_message, encode_message,
-    flags, never_compressed,
+    encode_message_segments, flags, never_compressed,
 };
 use etp_protocol::types::datatypes::{MessageHeader, MessageHeaderExtension};
 use etp_protocol::types::{Body, PROTOCOLS, message_info};
@@ -93,6 +96,25 @@ fn check_datum<T: Avro + PartialEq + Debug>(value: &T) -> Result<(), TestCaseErr
             );
         }
     }
+    // Vectored encoding gives the same bytes, sharing every `bytes` value of at least the
+    // threshold (1: all of them, also empty ones are left out as segments).
+    for threshold in [1, 4, SegmentedBuf::DEFAULT_THRESHOLD] {
+        let mut segmented = SegmentedBuf::with_threshold(threshold);
+        segmented.small_mut().push(0xa5);
+        value.encode_segments(&mut segmented);
+        prop_assert_eq!(segmented.len(), bytes.len() + 1);
+        if !T::HOLDS_BYTES {
+            prop_assert!(!segmented.has_shared(), "shared without bytes");
+        }
+        let joined: Vec<u8> = segmented.into_segments().concat();
+        prop_assert_eq!(
+            &joined[1..],
+            &bytes[..],
+            "vectored at threshold {}",
+            threshold
+        );
+    }
+
     // Trailing bytes are rejected.
     let mut longer = bytes;
     longer.push(0);
@@ -172,6 +194,9 @@ where
     body.encode(&mut plain);
     prop_assert_eq!(plain, encode_to_vec(&value), "Body encodes as the record");
     prop_assert_eq!(body.encoded_len(), value.encoded_len());
+    let mut segmented = SegmentedBuf::with_threshold(1);
+    body.encode_segments(&mut segmented);
+    prop_assert_eq!(segmented.into_segments().concat(), encode_to_vec(&value));
     let bytes = encode_to_vec(&value);
     let mut r = Reader::new(&bytes);
     let decoded = Body::decode(protocol, message_type, &mut r).map_err(fail)?;
@@ -207,6 +232,18 @@ where
             expected.extension.as_ref(),
             &expected.body
         )
+    );
+    let mut segmented = SegmentedBuf::with_threshold(1);
+    encode_message_segments(
+        &header,
+        expected.extension.as_ref(),
+        &expected.body,
+        &mut segmented,
+    );
+    prop_assert_eq!(
+        segmented.into_segments().concat(),
+        out.clone(),
+        "vectored message"
     );
     let uncompressed = Bytes::from(out);
     let decoded = decode_message(&uncompressed, &DecodeOptions::default()).map_err(fail)?;

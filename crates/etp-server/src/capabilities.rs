@@ -126,7 +126,7 @@ pub fn avro_json(caps: &ServerCapabilities) -> Value {
 fn map_json(map: &Map<DataValue>) -> Value {
     Value::Object(
         map.iter()
-            .map(|(k, v)| (k.clone(), json!({"item": data_value_json(&v.item)})))
+            .map(|(k, v)| (k.to_string(), json!({"item": data_value_json(&v.item)})))
             .collect(),
     )
 }
@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn data_values_use_avro_json_branch_names() {
         assert_eq!(data_value_json(&DataValueItem::Long(5)), json!({"long": 5}));
-        let v = data_value_json(&DataValue::strings(vec!["a".into()]).item);
+        let v = data_value_json(&DataValue::strings(["a"]).item);
         assert_eq!(
             v,
             json!({"Energistics.Etp.v12.Datatypes.ArrayOfString": {"values": ["a"]}})

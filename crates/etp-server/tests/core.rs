@@ -264,7 +264,7 @@ fn declared(types: &[&str]) -> Vec<SupportedDataObject> {
     types
         .iter()
         .map(|t| SupportedDataObject {
-            qualified_type: t.to_string(),
+            qualified_type: t.to_string().into(),
             data_object_capabilities: Map::new(),
         })
         .collect()
@@ -312,10 +312,10 @@ fn put_dataspaces(paths: &[String]) -> PutDataspaces {
     let mut dataspaces = Map::new();
     for (i, path) in paths.iter().enumerate() {
         dataspaces.insert(
-            i.to_string(),
+            i.to_string().into(),
             Dataspace {
-                uri: format!("eml:///dataspace('{path}')"),
-                path: path.clone(),
+                uri: format!("eml:///dataspace('{path}')").into(),
+                path: path.clone().into(),
                 ..Default::default()
             },
         );
@@ -409,10 +409,10 @@ fn put_objects(keys: &[&str]) -> PutDataObjects {
     let mut data_objects = Map::new();
     for key in keys {
         data_objects.insert(
-            key.to_string(),
+            key.to_string().into(),
             DataObject {
                 resource: Resource {
-                    uri: format!("eml:///witsml21.Well({key})"),
+                    uri: format!("eml:///witsml21.Well({key})").into(),
                     ..Default::default()
                 },
                 format: "xml".into(),
@@ -873,7 +873,7 @@ async fn a_multipart_request_is_assembled_and_answered_once() {
     let Body::Store(StoreMessage::PutDataObjectsResponse(response)) = message.body else {
         panic!("expected PutDataObjectsResponse, got {:?}", message.body);
     };
-    let keys: Vec<&str> = response.success.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = response.success.keys().map(|k| k.as_str()).collect();
     assert_eq!(keys, ["a", "b", "c", "d"]);
 
     // A continuation of a set that was never started.

@@ -36,7 +36,7 @@ fn uid(path: &str) -> DataArrayIdentifier {
 
 fn one<V>(key: &str, value: V) -> Map<V> {
     let mut map = Map::new();
-    map.insert(key.to_string(), value);
+    map.insert(key.to_string().into(), value);
     map
 }
 
@@ -253,6 +253,7 @@ fn sample(transport: AnyArrayType, n: usize) -> AnyArrayItem {
                     1 => format!("Grüße 🌍 日本 {i}"),
                     _ => format!("v{i}"),
                 })
+                .map(Into::into)
                 .collect(),
         }),
         AnyArrayType::Bytes => AnyArrayItem::Bytes((0..n).map(|i| (i * 37) as u8).collect()),
@@ -386,8 +387,8 @@ async fn metadata_keeps_types_custom_data_and_store_times() {
 
     // Several keys at once, one of them unknown.
     let mut ids = Map::new();
-    ids.insert("a".to_string(), uid("/a"));
-    ids.insert("missing".to_string(), uid("/missing"));
+    ids.insert("a".into(), uid("/a"));
+    ids.insert("missing".into(), uid("/missing"));
     let response = client
         .request(GetDataArrayMetadata { data_arrays: ids })
         .await
@@ -403,6 +404,7 @@ async fn metadata_keeps_types_custom_data_and_store_times() {
         .into_iter()
         .filter_map(|b| GetDataArrayMetadataResponse::try_from(b).ok())
         .flat_map(|r| r.array_metadata.into_keys())
+        .map(String::from)
         .collect();
     assert_eq!(found, ["a"]);
     server.stop().await;
@@ -647,7 +649,7 @@ async fn arrays_larger_than_a_message_go_through_subarrays() {
     let mut blocks = Map::new();
     for block in 0..6i64 {
         blocks.insert(
-            format!("/big ({block})"),
+            format!("/big ({block})").into(),
             GetDataSubarraysType {
                 uid: uid("/big"),
                 starts: vec![block * 50, 0],
@@ -737,7 +739,10 @@ async fn arrays_larger_than_a_message_go_through_subarrays() {
             &[quarter * 5_000],
             &[5_000],
             AnyArrayItem::ArrayOfString(ArrayOfString {
-                values: strings[first..first + 5_000].to_vec(),
+                values: strings[first..first + 5_000]
+                    .iter()
+                    .map(Into::into)
+                    .collect(),
             }),
         )
         .await;
@@ -754,7 +759,7 @@ async fn arrays_larger_than_a_message_go_through_subarrays() {
     assert_eq!(
         tail.data.item,
         AnyArrayItem::ArrayOfString(ArrayOfString {
-            values: strings[15_000..].to_vec()
+            values: strings[15_000..].iter().map(Into::into).collect()
         })
     );
     server.stop().await;
@@ -777,7 +782,7 @@ async fn many_keys_spread_over_messages_without_splitting_an_array() {
             AnyArrayItem::ArrayOfDouble(ArrayOfDouble { values }),
         )
         .await;
-        request.insert(path.clone(), uid(&path));
+        request.insert(path.clone().into(), uid(&path));
     }
     request.insert("unknown".into(), uid("/nothing"));
     let response = client
@@ -838,7 +843,7 @@ async fn malformed_requests_get_their_codes() {
         ("ok", EPC, "/d"),
     ] {
         ids.insert(
-            key.to_string(),
+            key.to_string().into(),
             DataArrayIdentifier {
                 uri: uri.into(),
                 path_in_resource: path.into(),
@@ -987,6 +992,7 @@ async fn malformed_requests_get_their_codes() {
         .into_iter()
         .filter_map(|b| PutDataArraysResponse::try_from(b).ok())
         .flat_map(|r| r.success.into_keys())
+        .map(String::from)
         .collect();
     assert_eq!(success, ["/good"]);
     assert_eq!(get_array(&client, "/good").await.dimensions, [1]);
@@ -1058,7 +1064,7 @@ async fn max_data_array_size_is_enforced_with_17() {
     );
     // Strings count their bytes.
     let long_strings = AnyArrayItem::ArrayOfString(ArrayOfString {
-        values: vec!["x".repeat(600), "y".repeat(600)],
+        values: vec!["x".repeat(600).into(), "y".repeat(600).into()],
     });
     assert_eq!(
         key_errors(&client, put_body("/s", &[2], long_strings)).await,
@@ -1138,7 +1144,7 @@ async fn a_64_mib_array_streams_through_1_mib_blocks() {
     let mut all = Map::new();
     for (n, first) in (0..rows).step_by(step as usize).enumerate() {
         all.insert(
-            format!("{n:03}"),
+            format!("{n:03}").into(),
             GetDataSubarraysType {
                 uid: uid("/huge"),
                 starts: vec![first, 0],
@@ -1163,6 +1169,7 @@ async fn a_64_mib_array_streams_through_1_mib_blocks() {
         .into_iter()
         .filter_map(|b| GetDataSubarraysResponse::try_from(b).ok())
         .flat_map(|r| r.data_subarrays)
+        .map(|(k, v)| (k.into(), v))
         .collect();
     blocks.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(blocks.len(), 64);

@@ -15,9 +15,9 @@ fn put(uris: &[&str]) -> PutDataspaces {
     let mut dataspaces = Map::new();
     for (i, uri) in uris.iter().enumerate() {
         dataspaces.insert(
-            i.to_string(),
+            i.to_string().into(),
             Dataspace {
-                uri: uri.to_string(),
+                uri: uri.to_string().into(),
                 ..Default::default()
             },
         );
@@ -44,13 +44,13 @@ async fn create_list_delete() {
     let mut uris: Vec<String> = listed
         .into_iter()
         .flat_map(|r| r.dataspaces)
-        .map(|d| d.uri)
+        .map(|d| d.uri.into())
         .collect();
     uris.sort();
     assert_eq!(uris, ["eml:///dataspace('a/b')", "eml:///dataspace('c')"]);
 
     let mut keys = Map::new();
-    keys.insert("x".to_string(), "eml:///dataspace('c')".to_string());
+    keys.insert("x".into(), "eml:///dataspace('c')".into());
     let deleted: DeleteDataspacesResponse = client
         .request_one(DeleteDataspaces { uris: keys })
         .await

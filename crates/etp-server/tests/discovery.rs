@@ -175,7 +175,7 @@ async fn type_filters_accept_known_types_and_refuse_unknown_ones() {
     let client = server.client().await;
     let listing = |types: &[&str]| {
         let mut r = get_resources(&ds_uri("ds"), S::Self_, 1);
-        r.context.data_object_types = types.iter().map(|t| t.to_string()).collect();
+        r.context.data_object_types = types.iter().map(|&t| t.into()).collect();
         r
     };
     for bad in [
@@ -286,7 +286,7 @@ async fn large_answers_are_split_within_the_message_size() {
         .flat_map(|n| [well_uri("big", n), wellbore_uri("big", n)])
         .collect();
     expected.sort();
-    let sent: Vec<String> = a.resources.iter().map(|r| r.uri.clone()).collect();
+    let sent: Vec<String> = a.resources.iter().map(|r| r.uri.to_string()).collect();
     assert_eq!(sent, expected, "every object once, in URI order");
     assert_eq!(a.edges.len(), 100);
     assert!(a.edges.iter().all(|e| e.target_uri == well_uri("big", 0)));
@@ -409,7 +409,7 @@ async fn counts_agree_whichever_way_they_are_computed() {
     let listing = |types: &[&str]| {
         let mut r = get_resources(&ds_uri("many"), S::Self_, 1);
         r.count_objects = true;
-        r.context.data_object_types = types.iter().map(|t| t.to_string()).collect();
+        r.context.data_object_types = types.iter().map(|&t| t.into()).collect();
         r
     };
     check(&ask(&client, listing(&[])).await, 2_110);
@@ -504,9 +504,9 @@ async fn deleted_resources_after_deletes() {
     let server = TestServer::start_in(dir.path(), |_| {}).await;
     let client = server.client().await;
     let deleted = |filter: Option<i64>, types: &[&str]| GetDeletedResources {
-        dataspace_uri: ds_uri("ds"),
+        dataspace_uri: ds_uri("ds").into(),
         delete_time_filter: filter,
-        data_object_types: types.iter().map(|t| t.to_string()).collect(),
+        data_object_types: types.iter().map(|&t| t.into()).collect(),
     };
     let list = |parts: Vec<GetDeletedResourcesResponse>| {
         parts
@@ -518,7 +518,7 @@ async fn deleted_resources_after_deletes() {
     let all = list(client.request_all(deleted(None, &[])).await.unwrap());
     let got: Vec<(String, i64)> = all
         .iter()
-        .map(|d| (d.uri.clone(), d.deleted_time))
+        .map(|d| (d.uri.to_string(), d.deleted_time))
         .collect();
     assert_eq!(
         got,
@@ -530,7 +530,7 @@ async fn deleted_resources_after_deletes() {
         "oldest first"
     );
     let name = all[0].custom_data.get("Name").map(|v| v.item.clone());
-    assert_eq!(name, Some(DataValueItem::String(uuid_text(2, 0))));
+    assert_eq!(name, Some(DataValueItem::String(uuid_text(2, 0).into())));
 
     let after = list(client.request_all(deleted(Some(2_000), &[])).await.unwrap());
     assert_eq!(after.len(), 1, "strictly after the filter");
@@ -554,7 +554,7 @@ async fn deleted_resources_after_deletes() {
 
     let empty: Vec<GetDeletedResourcesResponse> = client
         .request_all(GetDeletedResources {
-            dataspace_uri: ds_uri("clean"),
+            dataspace_uri: ds_uri("clean").into(),
             ..Default::default()
         })
         .await
@@ -571,9 +571,9 @@ async fn deleted_resources_after_deletes() {
     ] {
         let r = client
             .request(GetDeletedResources {
-                dataspace_uri: dataspace_uri.clone(),
+                dataspace_uri: dataspace_uri.clone().into(),
                 delete_time_filter: None,
-                data_object_types: types,
+                data_object_types: types.into_iter().map(Into::into).collect(),
             })
             .await
             .unwrap();
@@ -602,7 +602,7 @@ async fn deleted_resources_respect_max_response_count() {
     let client = server.client_with(|c| c.max_message_size = 5_000).await;
     let r = client
         .request(GetDeletedResources {
-            dataspace_uri: ds_uri("ds"),
+            dataspace_uri: ds_uri("ds").into(),
             ..Default::default()
         })
         .await

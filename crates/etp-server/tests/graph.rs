@@ -159,7 +159,7 @@ fn request(
 ) -> GetResources {
     let mut r = get_resources(&model.uri(ds, start), scope, depth);
     r.context.navigable_edges = navigable;
-    r.context.data_object_types = types.iter().map(|t| t.to_string()).collect();
+    r.context.data_object_types = types.iter().map(|&t| t.into()).collect();
     r.include_edges = true;
     r
 }
@@ -578,7 +578,7 @@ async fn dataspace_listings_report_the_edges_among_their_resources() {
         r.include_edges = true;
         r.context.navigable_edges = navigable;
         r.context.include_secondary_sources = secondary;
-        r.context.data_object_types = types.iter().map(|t| t.to_string()).collect();
+        r.context.data_object_types = types.iter().map(|&t| t.into()).collect();
         r
     };
     for (ds, navigable, secondary, types) in [

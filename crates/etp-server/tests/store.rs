@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::TestServer;
-use etp_protocol::Uuid;
 use etp_protocol::codec::Map;
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::DataValue;
@@ -20,6 +19,7 @@ use etp_protocol::types::protocol::store::{
     Chunk, DeleteDataObjectsResponse, GetDataObjectsResponse, PutDataObjects,
     PutDataObjectsResponse,
 };
+use etp_protocol::{EtpString, Uuid};
 use etp_server::access::DataAccess;
 use etp_server::handlers::dataspace::DataspaceHandler;
 use etp_server::handlers::store::{StoreHandler, StoreSettings};
@@ -54,7 +54,7 @@ async fn put_get_delete_round_trip_is_byte_exact() {
     let response = put(&client, entries).await;
     assert!(response.errors().is_empty(), "{:?}", response.errors());
     let answered: PutDataObjectsResponse = response.into_one().unwrap();
-    let mut keys: Vec<&String> = answered.success.keys().collect();
+    let mut keys: Vec<&EtpString> = answered.success.keys().collect();
     keys.sort();
     assert_eq!(keys, ["crs", "epc", "grid", "interp", "well"]);
     assert!(answered.success.values().all(|r| r == &Default::default()));
@@ -243,6 +243,7 @@ async fn every_bad_put_entry_gets_its_code_and_the_good_ones_are_stored() {
         .into_iter()
         .filter_map(|b| PutDataObjectsResponse::try_from(b.clone()).ok())
         .flat_map(|r| r.success.into_keys())
+        .map(String::from)
         .collect();
     success.sort();
     assert_eq!(success, ["good crs", "good well"]);
@@ -325,7 +326,7 @@ async fn get_and_delete_errors_are_per_key() {
     assert_eq!(error_codes(&response), [("again".to_string(), 11)]);
 
     // Another format than xml refuses the whole request.
-    let uris: Map<String> = [("k".to_string(), crs_uri())].into_iter().collect();
+    let uris: Map<EtpString> = [("k".into(), crs_uri().into())].into_iter().collect();
     let error = client
         .request_one::<GetDataObjectsResponse>(
             etp_protocol::types::protocol::store::GetDataObjects {
@@ -402,7 +403,7 @@ async fn chunked_put_and_get_at_a_small_message_size() {
     let blob = Uuid::new_v4();
     let first = PutDataObjects {
         data_objects: [(
-            format!("Big crs -- {big_uri}"),
+            format!("Big crs -- {big_uri}").into(),
             DataObject {
                 blob_id: Some(blob),
                 data: Bytes::new(),
@@ -436,15 +437,13 @@ async fn chunked_put_and_get_at_a_small_message_size() {
     assert!(
         answered
             .success
-            .contains_key(&format!("Big crs -- {big_uri}"))
+            .contains_key(format!("Big crs -- {big_uri}").as_str())
     );
 
     // fetpapi style: the map spread over two PutDataObjects parts, answered once.
     let part = |key: &str, uri: String, xml: &str| -> PutDataObjects {
         PutDataObjects {
-            data_objects: [(key.to_string(), data_object(&uri, xml))]
-                .into_iter()
-                .collect(),
+            data_objects: [(key.into(), data_object(&uri, xml))].into_iter().collect(),
             prune_contained_objects: false,
         }
     };
@@ -472,7 +471,7 @@ async fn chunked_put_and_get_at_a_small_message_size() {
     }
     let first = GetDataObjectsResponse::try_from(messages[0].body.clone()).unwrap();
     assert_eq!(first.data_objects.len(), 1);
-    let object = &first.data_objects[&big_uri];
+    let object = &first.data_objects[big_uri.as_str()];
     assert!(object.data.is_empty());
     let blob = object.blob_id.expect("chunked object carries a blobId");
     assert_eq!(object.resource.name, "ED50 / UTM 31N depth");
@@ -556,9 +555,9 @@ async fn chunked_put_beyond_max_data_object_size_is_refused() {
     };
     let first = PutDataObjects {
         data_objects: [
-            ("big".to_string(), chunked(blob)),
-            ("no final chunk".to_string(), chunked(incomplete)),
-            ("inline".to_string(), data_object(&crs_uri(), CRS)),
+            ("big".into(), chunked(blob)),
+            ("no final chunk".into(), chunked(incomplete)),
+            ("inline".into(), data_object(&crs_uri(), CRS)),
         ]
         .into_iter()
         .collect(),
@@ -805,8 +804,8 @@ async fn the_default_dataspace_holds_objects_too() {
     let plain = format!("eml:///witsml21.Well({WELL_UUID})");
     let object = DataObject {
         resource: Resource {
-            uri: plain.clone(),
-            name: String::new(),
+            uri: plain.clone().into(),
+            name: String::new().into(),
             ..Default::default()
         },
         ..data_object(&plain, WELL)
@@ -869,7 +868,7 @@ async fn small_requests_answer_alike_whichever_path_reads_them() {
         .request_one(StartTransaction {
             read_only: false,
             message: "inline reads".into(),
-            dataspace_uris: vec![DS.to_string()],
+            dataspace_uris: vec![DS.into()],
         })
         .await
         .expect("StartTransaction answered");

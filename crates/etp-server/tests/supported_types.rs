@@ -21,7 +21,7 @@ async fn supported_types(
 ) -> Result<Vec<SupportedType>, etp_client::ClientError> {
     let parts: Vec<GetSupportedTypesResponse> = client
         .request_all(GetSupportedTypes {
-            uri: uri.to_owned(),
+            uri: uri.to_owned().into(),
             scope,
             return_empty_types,
             count_objects,
@@ -39,7 +39,7 @@ fn counted(types: &[SupportedType]) -> Vec<(String, Option<i32>)> {
     );
     types
         .iter()
-        .map(|t| (t.data_object_type.clone(), t.object_count))
+        .map(|t| (t.data_object_type.to_string(), t.object_count))
         .collect()
 }
 

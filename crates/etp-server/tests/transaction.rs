@@ -32,7 +32,7 @@ fn start_message(read_only: bool, scope: &[&str]) -> StartTransaction {
     StartTransaction {
         read_only,
         message: "test".into(),
-        dataspace_uris: scope.iter().map(|s| s.to_string()).collect(),
+        dataspace_uris: scope.iter().map(|&s| s.into()).collect(),
     }
 }
 
@@ -79,9 +79,9 @@ fn put_message(uris: &[&str]) -> PutDataspaces {
     let mut dataspaces = Map::new();
     for uri in uris {
         dataspaces.insert(
-            uri.to_string(),
+            (*uri).into(),
             Dataspace {
-                uri: uri.to_string(),
+                uri: (*uri).into(),
                 ..Default::default()
             },
         );
@@ -92,7 +92,7 @@ fn put_message(uris: &[&str]) -> PutDataspaces {
 fn delete_message(uris: &[&str]) -> DeleteDataspaces {
     let mut keys = Map::new();
     for uri in uris {
-        keys.insert(uri.to_string(), uri.to_string());
+        keys.insert((*uri).into(), (*uri).into());
     }
     DeleteDataspaces { uris: keys }
 }
@@ -124,7 +124,7 @@ async fn listed(client: &Client) -> Vec<String> {
     let mut uris: Vec<String> = parts
         .into_iter()
         .flat_map(|p| p.dataspaces)
-        .map(|d| d.uri)
+        .map(|d| d.uri.into())
         .collect();
     uris.sort();
     uris

@@ -189,8 +189,8 @@ type MetadataRows = Vec<(
 async fn list(client: &Client, args: &ArrayLsArgs) -> anyhow::Result<MetadataRows> {
     let uids = match &args.path {
         Some(path) => vec![DataArrayIdentifier {
-            uri: args.uri.clone(),
-            path_in_resource: path.clone(),
+            uri: args.uri.clone().into(),
+            path_in_resource: path.clone().into(),
         }],
         None => referenced_arrays(client, &args.uri).await?,
     };
@@ -226,8 +226,8 @@ async fn referenced_arrays(client: &Client, uri: &str) -> anyhow::Result<Vec<Dat
             continue;
         };
         let uid = DataArrayIdentifier {
-            uri: owner.to_string(),
-            path_in_resource: key.path_in_resource.to_string(),
+            uri: owner.to_string().into(),
+            path_in_resource: key.path_in_resource.to_string().into(),
         };
         if !out.contains(&uid) {
             out.push(uid);
@@ -293,8 +293,8 @@ impl ArraySource for ProgressSource {
 
 async fn get(args: ArrayGetArgs) -> anyhow::Result<ExitCode> {
     let uid = DataArrayIdentifier {
-        uri: args.uri.clone(),
-        path_in_resource: args.path.clone(),
+        uri: args.uri.clone().into(),
+        path_in_resource: args.path.clone().into(),
     };
     let options = TransactionOptions {
         read_only: true,
@@ -372,8 +372,8 @@ async fn put(args: ArrayPutArgs) -> anyhow::Result<ExitCode> {
     let header = reader.header.clone();
     let (transport, logical) = header.element.etp_types();
     let uid = DataArrayIdentifier {
-        uri: args.uri.clone(),
-        path_in_resource: args.path.clone(),
+        uri: args.uri.clone().into(),
+        path_in_resource: args.path.clone().into(),
     };
     let options = TransactionOptions {
         message: "etp array put".into(),

@@ -109,9 +109,9 @@ fn custom_data(args: &DataspaceCreateArgs) -> anyhow::Result<Map<DataValue>> {
             .split_once('=')
             .with_context(|| format!("--custom {entry:?}: expected KEY=VALUE"))?;
         out.insert(
-            key.to_string(),
+            key.to_string().into(),
             DataValue {
-                item: DataValueItem::String(value.to_string()),
+                item: DataValueItem::String(value.to_string().into()),
             },
         );
     }
@@ -123,8 +123,8 @@ fn custom_data(args: &DataspaceCreateArgs) -> anyhow::Result<Map<DataValue>> {
             .split(',')
             .filter(|v| !v.is_empty())
             .map(str::to_string)
-            .collect();
-        out.insert(key.to_string(), DataValue::strings(values));
+            .collect::<Vec<_>>();
+        out.insert(key.into(), DataValue::strings(values));
     }
     Ok(out)
 }

@@ -217,7 +217,7 @@ fn session_text(client: &Client, url: &str, own_limit: usize) -> String {
     let rows: Vec<Vec<String>> = s
         .endpoint_capabilities
         .iter()
-        .map(|(k, v)| vec![k.clone(), data_value_text(v)])
+        .map(|(k, v)| vec![k.to_string(), data_value_text(v)])
         .collect();
     if rows.is_empty() {
         out.push_str("  (none)\n");
@@ -233,7 +233,7 @@ fn session_text(client: &Client, url: &str, own_limit: usize) -> String {
             vec![
                 p.protocol.to_string(),
                 protocol_name(p.protocol).to_string(),
-                p.role.clone(),
+                p.role.to_string(),
                 format!("{}.{}.{}.{}", v.major, v.minor, v.revision, v.patch),
                 capabilities_text(&p.protocol_capabilities),
             ]
@@ -249,7 +249,7 @@ fn session_text(client: &Client, url: &str, own_limit: usize) -> String {
         .iter()
         .map(|d| {
             vec![
-                d.qualified_type.clone(),
+                d.qualified_type.to_string(),
                 capabilities_text(&d.data_object_capabilities),
             ]
         })

@@ -195,7 +195,7 @@ async fn upload(
                     if sources.contains_key(&uri) {
                         tracing::warn!("{uri} appears twice in one group; the last file wins");
                     }
-                    sources.insert(uri, (file.clone(), object.resource.name.clone()));
+                    sources.insert(uri, (file.clone(), object.resource.name.to_string()));
                     objects.push(object);
                 }
                 Err(e) => failures.push(Failure {
@@ -212,7 +212,7 @@ async fn upload(
             if let Some((file, name)) = sources.get(uri) {
                 uploaded.push(Uploaded {
                     file: file.clone(),
-                    uri: uri.clone(),
+                    uri: uri.to_string(),
                     name: name.clone(),
                 });
             }
@@ -220,7 +220,7 @@ async fn upload(
         for (uri, error) in results.errors {
             failures.push(Failure {
                 file: sources.get(&uri).map(|(file, _)| file.clone()),
-                uri: Some(uri),
+                uri: Some(uri.to_string()),
                 code: Some(error.code.code()),
                 message: error.to_string(),
             });

@@ -1,5 +1,6 @@
 //! Dataspace (protocol 24): list, create, delete (14-dataspace.md).
 
+use etp_protocol::EtpString;
 use etp_protocol::codec::{Avro, Map};
 use etp_protocol::types::datatypes::DataValue;
 use etp_protocol::types::datatypes::object::Dataspace;
@@ -41,8 +42,8 @@ pub async fn create_dataspaces(
     let items = dataspaces.iter().map(|(uri, custom_data)| {
         let key = uri.to_string();
         let record = Dataspace {
-            uri: key.clone(),
-            path: uri.escaped_path().into_owned(),
+            uri: key.clone().into(),
+            path: uri.escaped_path().into_owned().into(),
             store_last_write: now,
             store_created: now,
             custom_data: custom_data.clone(),
@@ -59,7 +60,7 @@ pub async fn create_dataspaces(
     .map(|dataspaces| {
         let client = client.clone();
         async move {
-            let keys: Vec<String> = dataspaces.keys().cloned().collect();
+            let keys: Vec<String> = dataspaces.keys().map(ToString::to_string).collect();
             let response = client.request(PutDataspaces { dataspaces }).await?;
             keyed_response(response, &keys, |part: PutDataspacesResponse, ok| {
                 ok.extend(part.success.into_keys().map(|k| (k, ())));
@@ -77,19 +78,19 @@ pub async fn delete_dataspaces(
 ) -> Result<KeyedResults<()>, OpsError> {
     let items = dataspaces.iter().map(|uri| {
         let key = uri.to_string();
-        (key.clone(), key)
+        (key.clone(), EtpString::from(key))
     });
     let requests = batches(
         items,
         message_budget(client),
         MAX_PER_REQUEST,
-        String::encoded_len,
+        EtpString::encoded_len,
     )
     .into_iter()
     .map(|uris| {
         let client = client.clone();
         async move {
-            let keys: Vec<String> = uris.keys().cloned().collect();
+            let keys: Vec<String> = uris.keys().map(ToString::to_string).collect();
             let response = client.request(DeleteDataspaces { uris }).await?;
             keyed_response(response, &keys, |part: DeleteDataspacesResponse, ok| {
                 ok.extend(part.success.into_keys().map(|k| (k, ())));

@@ -67,9 +67,9 @@ impl ResourceQuery {
     pub fn to_request(&self) -> GetResources {
         GetResources {
             context: ContextInfo {
-                uri: self.uri.clone(),
+                uri: self.uri.clone().into(),
                 depth: self.depth,
-                data_object_types: self.types.clone(),
+                data_object_types: self.types.iter().map(Into::into).collect(),
                 navigable_edges: self.navigable_edges,
                 include_secondary_targets: self.include_secondary_targets,
                 include_secondary_sources: self.include_secondary_sources,
@@ -115,12 +115,12 @@ fn collect_resources(response: Response) -> Result<Resources, OpsError> {
         match key {
             _ if code == ErrorCode::ERESPONSECOUNT_EXCEEDED => out.truncated = true,
             Some(key) => {
-                out.omitted.insert(key, KeyError::from_info(&error));
+                out.omitted.insert(key.into(), KeyError::from_info(&error));
             }
             None => {
                 return Err(OpsError::Client(ClientError::Protocol {
                     code,
-                    message: error.message,
+                    message: error.message.to_string(),
                 }));
             }
         }
@@ -154,9 +154,9 @@ pub async fn get_deleted_resources(
 ) -> Result<Vec<DeletedResource>, OpsError> {
     let response = client
         .request(GetDeletedResources {
-            dataspace_uri: dataspace_uri.to_string(),
+            dataspace_uri: dataspace_uri.to_string().into(),
             delete_time_filter,
-            data_object_types: types.to_vec(),
+            data_object_types: types.iter().map(Into::into).collect(),
         })
         .await?;
     response.check()?;
@@ -211,7 +211,7 @@ mod tests {
         let mut error = None;
         match key {
             Some(k) => {
-                errors.insert(k.to_string(), info);
+                errors.insert(k.to_string().into(), info);
             }
             None => error = Some(info),
         }

@@ -113,7 +113,7 @@ impl KeyError {
     fn from_info(info: &ErrorInfo) -> KeyError {
         KeyError {
             code: ErrorCode::from_code(info.code),
-            message: info.message.clone(),
+            message: info.message.to_string(),
         }
     }
 }
@@ -159,7 +159,10 @@ impl<T> KeyedResults<T> {
     /// The successes, or the first failure as [`OpsError::Key`].
     pub fn into_result(self) -> Result<Map<T>, OpsError> {
         match self.errors.into_iter().next() {
-            Some((key, error)) => Err(OpsError::Key { key, error }),
+            Some((key, error)) => Err(OpsError::Key {
+                key: key.to_string(),
+                error,
+            }),
             None => Ok(self.ok),
         }
     }
@@ -196,20 +199,20 @@ fn keyed_outcome<T>(
     for (key, info) in reported {
         match key {
             Some(key) => {
-                errors.insert(key, KeyError::from_info(&info));
+                errors.insert(key.into(), KeyError::from_info(&info));
             }
             None => whole = Some(KeyError::from_info(&info)),
         }
     }
     for key in request_keys {
-        if ok.contains_key(key) || errors.contains_key(key) {
+        if ok.contains_key(key.as_str()) || errors.contains_key(key.as_str()) {
             continue;
         }
         let error = whole.clone().unwrap_or_else(|| KeyError {
             code: KeyError::NO_ANSWER,
             message: "the server's answer neither contains nor reports this key".to_string(),
         });
-        errors.insert(key.clone(), error);
+        errors.insert(key.clone().into(), error);
     }
     KeyedResults { ok, errors }
 }

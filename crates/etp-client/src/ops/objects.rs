@@ -15,7 +15,6 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use etp_protocol::Uuid;
 use etp_protocol::codec::{Avro, Map};
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::object::{ActiveStatusKind, DataObject, PutResponse, Resource};
@@ -23,6 +22,7 @@ use etp_protocol::types::protocol::store::{
     Chunk, DeleteDataObjects, DeleteDataObjectsResponse, GetDataObjects, GetDataObjectsResponse,
     PutDataObjects, PutDataObjectsResponse, StoreMessage,
 };
+use etp_protocol::{EtpString, Uuid};
 
 use super::pipeline::{self, batches};
 use super::{
@@ -43,7 +43,11 @@ const CHUNK_OVERHEAD: usize = 64;
 /// A `DataObject` for `PutDataObjects`: XML `data` under `uri`, with `name` (the
 /// citation title) in the resource. Store-side fields (times, counts) are placeholders the
 /// store replaces.
-pub fn new_data_object(uri: impl Into<String>, name: impl Into<String>, xml: Bytes) -> DataObject {
+pub fn new_data_object(
+    uri: impl Into<EtpString>,
+    name: impl Into<EtpString>,
+    xml: Bytes,
+) -> DataObject {
     let now = etp_protocol::now_micros();
     DataObject {
         resource: Resource {
@@ -58,7 +62,7 @@ pub fn new_data_object(uri: impl Into<String>, name: impl Into<String>, xml: Byt
             active_status: ActiveStatusKind::Active,
             custom_data: Map::new(),
         },
-        format: "xml".to_string(),
+        format: "xml".into(),
         blob_id: None,
         data: xml,
     }
@@ -71,22 +75,22 @@ pub async fn get_data_objects(
     client: &Client,
     uris: &[String],
 ) -> Result<KeyedResults<DataObject>, OpsError> {
-    let items = uris.iter().map(|uri| (uri.clone(), uri.clone()));
+    let items = uris.iter().map(|uri| (uri.clone(), EtpString::from(uri)));
     let requests = batches(
         items,
         message_budget(client),
         MAX_URIS_PER_REQUEST,
-        String::encoded_len,
+        EtpString::encoded_len,
     )
     .into_iter()
     .map(|uris| {
         let client = client.clone();
         async move {
-            let keys: Vec<String> = uris.keys().cloned().collect();
+            let keys: Vec<String> = uris.keys().map(ToString::to_string).collect();
             let response = client
                 .request(GetDataObjects {
                     uris,
-                    format: "xml".to_string(),
+                    format: "xml".into(),
                 })
                 .await?;
             collect_objects(response, &keys)
@@ -200,7 +204,7 @@ impl PutRequest {
     async fn send(self, client: &Client) -> Result<KeyedResults<PutResponse>, OpsError> {
         let (keys, response) = match self {
             PutRequest::Batch(data_objects) => {
-                let keys: Vec<String> = data_objects.keys().cloned().collect();
+                let keys: Vec<String> = data_objects.keys().map(ToString::to_string).collect();
                 let request = PutDataObjects {
                     data_objects,
                     prune_contained_objects: false,
@@ -208,7 +212,7 @@ impl PutRequest {
                 (keys, client.request(request).await?)
             }
             PutRequest::Chunked(object, budget) => {
-                let key = object.resource.uri.clone();
+                let key = object.resource.uri.to_string();
                 let (first, chunks) = chunked_put(*object, budget);
                 (vec![key], client.request_multipart(first, chunks).await?)
             }
@@ -258,18 +262,18 @@ pub async fn delete_data_objects(
     uris: &[String],
     prune: bool,
 ) -> Result<KeyedResults<Vec<String>>, OpsError> {
-    let items = uris.iter().map(|uri| (uri.clone(), uri.clone()));
+    let items = uris.iter().map(|uri| (uri.clone(), EtpString::from(uri)));
     let requests = batches(
         items,
         message_budget(client),
         MAX_URIS_PER_REQUEST,
-        String::encoded_len,
+        EtpString::encoded_len,
     )
     .into_iter()
     .map(|uris| {
         let client = client.clone();
         async move {
-            let keys: Vec<String> = uris.keys().cloned().collect();
+            let keys: Vec<String> = uris.keys().map(ToString::to_string).collect();
             let response = client
                 .request(DeleteDataObjects {
                     uris,
@@ -277,7 +281,11 @@ pub async fn delete_data_objects(
                 })
                 .await?;
             keyed_response(response, &keys, |part: DeleteDataObjectsResponse, ok| {
-                ok.extend(part.deleted_uris.into_iter().map(|(k, v)| (k, v.values)));
+                ok.extend(
+                    part.deleted_uris
+                        .into_iter()
+                        .map(|(k, v)| (k, v.values.into_iter().map(String::from).collect())),
+                );
             })
         }
     });
@@ -326,12 +334,12 @@ mod tests {
     fn reassembles_chunks_in_message_order_and_reports_errors() {
         let (b1, b2) = (Uuid::new_v4(), Uuid::new_v4());
         let mut part = Map::new();
-        part.insert("small".to_string(), object("small", b"<a/>", None));
-        part.insert("big".to_string(), object("big", b"", Some(b1)));
-        part.insert("broken".to_string(), object("broken", b"", Some(b2)));
+        part.insert("small".into(), object("small", b"<a/>", None));
+        part.insert("big".into(), object("big", b"", Some(b1)));
+        part.insert("broken".into(), object("broken", b"", Some(b2)));
         let mut errors = Map::new();
         errors.insert(
-            "gone".to_string(),
+            "gone".into(),
             ErrorInfo {
                 message: "not found".into(),
                 code: 11,

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 
+use etp_protocol::EtpString;
 use etp_protocol::codec::Map;
 use tokio::task::JoinHandle;
 
@@ -19,8 +20,8 @@ pub(crate) fn entry_overhead(key: &str) -> usize {
 /// key) stays within `budget`, with at most `max_count` entries each, keeping the order. A
 /// key that repeats starts a new map (a map cannot hold it twice). An item larger than
 /// the budget on its own gets a map of its own; the caller decides what to do with it.
-pub(crate) fn batches<T>(
-    items: impl IntoIterator<Item = (String, T)>,
+pub(crate) fn batches<K: AsRef<str> + Into<EtpString>, T>(
+    items: impl IntoIterator<Item = (K, T)>,
     budget: usize,
     max_count: usize,
     size: impl Fn(&T) -> usize,
@@ -29,16 +30,16 @@ pub(crate) fn batches<T>(
     let mut current: Map<T> = Map::new();
     let mut current_size = 0usize;
     for (key, item) in items {
-        let item_size = size(&item).saturating_add(entry_overhead(&key));
+        let item_size = size(&item).saturating_add(entry_overhead(key.as_ref()));
         let full = current.len() >= max_count.max(1)
             || current_size.saturating_add(item_size) > budget
-            || current.contains_key(&key);
+            || current.contains_key(key.as_ref());
         if full && !current.is_empty() {
             out.push(std::mem::take(&mut current));
             current_size = 0;
         }
         current_size = current_size.saturating_add(item_size);
-        current.insert(key, item);
+        current.insert(key.into(), item);
     }
     if !current.is_empty() {
         out.push(current);
@@ -136,7 +137,7 @@ mod tests {
         let out = batches(items.clone(), 120, 10, |v| *v);
         let keys: Vec<Vec<&str>> = out
             .iter()
-            .map(|m| m.keys().map(String::as_str).collect())
+            .map(|m| m.keys().map(|k| k.as_str()).collect())
             .collect();
         assert_eq!(
             keys,

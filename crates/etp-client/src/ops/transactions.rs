@@ -49,14 +49,14 @@ pub async fn start_transaction(
     let response: StartTransactionResponse = client
         .request_one(StartTransaction {
             read_only: options.read_only,
-            message: options.message.clone(),
-            dataspace_uris: options.dataspace_uris.clone(),
+            message: options.message.clone().into(),
+            dataspace_uris: options.dataspace_uris.iter().map(Into::into).collect(),
         })
         .await?;
     if !response.successful {
         return Err(OpsError::Transaction {
             action: "start",
-            reason: response.failure_reason,
+            reason: response.failure_reason.to_string(),
         });
     }
     Ok(response.transaction_uuid)
@@ -72,7 +72,7 @@ pub async fn commit_transaction(client: &Client, transaction: Uuid) -> Result<()
     if !response.successful {
         return Err(OpsError::Transaction {
             action: "commit",
-            reason: response.failure_reason,
+            reason: response.failure_reason.to_string(),
         });
     }
     Ok(())
@@ -88,7 +88,7 @@ pub async fn rollback_transaction(client: &Client, transaction: Uuid) -> Result<
     if !response.successful {
         return Err(OpsError::Transaction {
             action: "rollback",
-            reason: response.failure_reason,
+            reason: response.failure_reason.to_string(),
         });
     }
     Ok(())

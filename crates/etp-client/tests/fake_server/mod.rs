@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use etp_protocol::Uuid;
 use etp_protocol::codec::Map;
 use etp_protocol::message::{
     Compression, DecodeOptions, Message, decode_message, encode_message, flags,
@@ -23,6 +22,7 @@ use etp_protocol::types::protocol::store::{
     DeleteDataObjectsResponse, PutDataObjectsResponse, StoreMessage,
 };
 use etp_protocol::types::protocol::store_notification::UnsolicitedStoreNotifications;
+use etp_protocol::{EtpString, Uuid};
 use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, WebSocketError};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -240,9 +240,9 @@ fn delete_response(keys: &[&str]) -> Body {
     let mut deleted_uris = Map::new();
     for k in keys {
         deleted_uris.insert(
-            k.to_string(),
+            k.to_string().into(),
             ArrayOfString {
-                values: vec![format!("eml:///{k}")],
+                values: vec![format!("eml:///{k}").into()],
             },
         );
     }
@@ -340,7 +340,7 @@ impl Session {
                 let mut endpoint_capabilities = Map::new();
                 if self.behaviour.max_message_size > 0 {
                     endpoint_capabilities.insert(
-                        "MaxWebSocketMessagePayloadSize".to_string(),
+                        "MaxWebSocketMessagePayloadSize".into(),
                         DataValue {
                             item: DataValueItem::Long(self.behaviour.max_message_size),
                         },
@@ -352,7 +352,11 @@ impl Session {
                     server_instance_id: Uuid::new_v4(),
                     supported_protocols: rs.requested_protocols.clone(),
                     supported_data_objects: rs.supported_data_objects.clone(),
-                    supported_compression: if gzip { "gzip".into() } else { String::new() },
+                    supported_compression: if gzip {
+                        "gzip".into()
+                    } else {
+                        String::new().into()
+                    },
                     supported_formats: vec!["xml".into()],
                     current_date_time: 0,
                     earliest_retained_change_time: 0,
@@ -418,7 +422,7 @@ impl Session {
         true
     }
 
-    async fn scripted(&mut self, id: i64, key: &str, uris: &Map<String>) -> bool {
+    async fn scripted(&mut self, id: i64, key: &str, uris: &Map<EtpString>) -> bool {
         match key {
             "multipart" => {
                 // Three parts with ascending ids, written out of order; FIN on the last written.
@@ -446,7 +450,7 @@ impl Session {
                 self.write(delete_response(&["partial"]), id, 0).await;
                 let mut errors = Map::new();
                 errors.insert(
-                    "bad".to_string(),
+                    "bad".into(),
                     ErrorInfo {
                         message: "invalid".into(),
                         code: 9,
@@ -524,7 +528,7 @@ impl Session {
                 }
             }
             _ => {
-                let keys: Vec<&str> = uris.keys().map(String::as_str).collect();
+                let keys: Vec<&str> = uris.keys().map(EtpString::as_str).collect();
                 self.write(delete_response(&keys), id, flags::FIN).await;
             }
         }

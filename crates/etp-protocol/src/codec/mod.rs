@@ -12,16 +12,20 @@
 
 mod error;
 mod reader;
+mod segments;
 pub mod writer;
 
 use bytes::Bytes;
 use indexmap::IndexMap;
 
+use crate::EtpString;
+
 pub use error::{DecodeError, DecodeErrorKind};
 pub use reader::Reader;
+pub use segments::SegmentedBuf;
 
 /// Avro map with insertion order kept, so a decoded map re-encodes to the same bytes.
-pub type Map<V> = IndexMap<String, V>;
+pub type Map<V> = IndexMap<EtpString, V>;
 
 /// A type with an Avro binary encoding.
 pub trait Avro: Sized {
@@ -37,6 +41,19 @@ pub trait Avro: Sized {
 
     /// Exact number of bytes [`Avro::encode`] appends, computed without encoding.
     fn encoded_len(&self) -> usize;
+
+    /// Whether a value of this type can hold an Avro `bytes` value, i.e. whether
+    /// [`Avro::encode_segments`] can share anything. Types that cannot keep the default
+    /// `encode_segments`, which is a plain [`Avro::encode`].
+    const HOLDS_BYTES: bool = false;
+
+    /// Appends the encoding of `self` to `out` like [`Avro::encode`], but with large
+    /// `bytes` values shared rather than copied (see [`SegmentedBuf`]). The segments,
+    /// concatenated, are the bytes `encode` writes.
+    #[inline]
+    fn encode_segments(&self, out: &mut SegmentedBuf) {
+        self.encode(out.small_mut());
+    }
 
     /// Decodes `count` array items. Fixed-width primitives override this with bulk paths.
     #[doc(hidden)]
@@ -272,8 +289,27 @@ impl Avro for String {
     }
 }
 
+/// Zero-copy when decoding through [`Reader::from_bytes`]: the string is a validated slice
+/// of the input.
+impl Avro for EtpString {
+    const MIN_ENCODED_SIZE: usize = 1;
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.read_str()
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        writer::write_bytes(out, self.as_bytes());
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        writer::bytes_len(self.len())
+    }
+}
+
 impl Avro for Bytes {
     const MIN_ENCODED_SIZE: usize = 1;
+    const HOLDS_BYTES: bool = true;
     #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let len = r.read_len()?;
@@ -286,6 +322,11 @@ impl Avro for Bytes {
     #[inline]
     fn encoded_len(&self) -> usize {
         writer::bytes_len(self.len())
+    }
+    #[inline]
+    fn encode_segments(&self, out: &mut SegmentedBuf) {
+        writer::write_long(out.small_mut(), self.len() as i64);
+        out.push_bytes(self);
     }
 }
 
@@ -312,6 +353,16 @@ impl<T: Avro> Avro for Option<T> {
     #[inline]
     fn encoded_len(&self) -> usize {
         1 + self.as_ref().map_or(0, Avro::encoded_len)
+    }
+    const HOLDS_BYTES: bool = T::HOLDS_BYTES;
+    fn encode_segments(&self, out: &mut SegmentedBuf) {
+        match self {
+            Some(v) if T::HOLDS_BYTES => {
+                out.small_mut().push(2);
+                v.encode_segments(out);
+            }
+            _ => self.encode(out.small_mut()),
+        }
     }
 }
 
@@ -342,6 +393,17 @@ impl<T: Avro> Avro for Vec<T> {
             writer::long_len(self.len() as i64) + T::items_encoded_len(self) + 1
         }
     }
+    const HOLDS_BYTES: bool = T::HOLDS_BYTES;
+    fn encode_segments(&self, out: &mut SegmentedBuf) {
+        if !T::HOLDS_BYTES || self.is_empty() {
+            return self.encode(out.small_mut());
+        }
+        writer::write_long(out.small_mut(), self.len() as i64);
+        for item in self {
+            item.encode_segments(out);
+        }
+        out.small_mut().push(0);
+    }
 }
 
 /// Avro `map<V>`: written as one positive-count block; read in any block layout. A key
@@ -357,12 +419,12 @@ impl<V: Avro> Avro for Map<V> {
             }
             // An index map keeps a hash, key and value per entry, and may round the entry
             // capacity up to its table's (less than twice what was asked): count two.
-            out.reserve(prealloc_items::<[(u64, String, V); 2]>(
+            out.reserve(prealloc_items::<[(u64, EtpString, V); 2]>(
                 count,
                 r.remaining(),
             ));
             for _ in 0..count {
-                let key = String::decode(r)?;
+                let key = EtpString::decode(r)?;
                 let value = V::decode(r).map_err(|e| e.in_field("<value>"))?;
                 out.insert(key, value);
             }
@@ -388,6 +450,18 @@ impl<V: Avro> Avro for Map<V> {
             .sum();
         writer::long_len(self.len() as i64) + items + 1
     }
+    const HOLDS_BYTES: bool = V::HOLDS_BYTES;
+    fn encode_segments(&self, out: &mut SegmentedBuf) {
+        if !V::HOLDS_BYTES || self.is_empty() {
+            return self.encode(out.small_mut());
+        }
+        writer::write_long(out.small_mut(), self.len() as i64);
+        for (key, value) in self {
+            key.encode(out.small_mut());
+            value.encode_segments(out);
+        }
+        out.small_mut().push(0);
+    }
 }
 
 #[cfg(test)]
@@ -410,6 +484,7 @@ mod tests {
         roundtrip(1.5f32);
         roundtrip(-2.25f64);
         roundtrip(String::from("Grüße"));
+        roundtrip(EtpString::from("Grüße"));
         roundtrip(Bytes::from_static(b"\x00\x01\xff"));
         roundtrip(Some(7i64));
         roundtrip(None::<i64>);
@@ -418,8 +493,8 @@ mod tests {
         roundtrip(vec![true, false, true]);
         roundtrip(Vec::<String>::new());
         let mut m = Map::new();
-        m.insert("b".to_owned(), 2i32);
-        m.insert("a".to_owned(), 1i32);
+        m.insert("b".into(), 2i32);
+        m.insert("a".into(), 1i32);
         roundtrip(m);
     }
 
@@ -504,5 +579,34 @@ mod tests {
         let out = Bytes::decode(&mut r).unwrap();
         assert_eq!(&out[..], b"abc");
         assert_eq!(out.as_ptr(), input[1..].as_ptr());
+    }
+
+    #[test]
+    fn shared_reader_slices_strings_without_copy_and_still_validates() {
+        // Long enough not to be stored inline.
+        let text = "eml:///dataspace('demo')/resqml20.obj_Grid2dRepresentation(1)";
+        let input = Bytes::from(encode_to_vec(&EtpString::from(text)));
+        let text_at = input.len() - text.len();
+        let out = EtpString::decode(&mut Reader::from_bytes(&input)).unwrap();
+        assert_eq!(out, text);
+        assert_eq!(out.as_ptr(), input[text_at..].as_ptr());
+        let copied = EtpString::decode(&mut Reader::new(&input)).unwrap();
+        assert_eq!(copied, text);
+        assert_ne!(copied.as_ptr(), input[text_at..].as_ptr());
+        // Short strings are copied inline either way.
+        let short = Bytes::from(vec![0x06, b'a', b'b', b'c']);
+        assert_eq!(
+            EtpString::decode(&mut Reader::from_bytes(&short)).unwrap(),
+            "abc"
+        );
+
+        let bad = Bytes::from(vec![0x00, 0x04, 0xc3, 0x28]);
+        for mut r in [Reader::from_bytes(&bad), Reader::new(&bad)] {
+            r.take(1).unwrap();
+            let err = field::<EtpString>(&mut r, "uri").unwrap_err();
+            assert_eq!(err.kind(), &DecodeErrorKind::InvalidUtf8);
+            assert_eq!(err.offset(), 1);
+            assert!(err.to_string().contains("uri"), "{err}");
+        }
     }
 }

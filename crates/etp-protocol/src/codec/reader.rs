@@ -1,6 +1,7 @@
 use bytes::Bytes;
 
 use super::error::{DecodeError, DecodeErrorKind};
+use crate::EtpString;
 
 /// A cursor over an Avro-encoded input.
 ///
@@ -91,6 +92,27 @@ impl<'a> Reader<'a> {
         Ok(match self.shared {
             Some(shared) => shared.slice(start..start + n),
             None => Bytes::copy_from_slice(slice),
+        })
+    }
+
+    /// Reads a length-prefixed UTF-8 string (Avro `string`), without copying it when the
+    /// reader is shared. Invalid UTF-8 is an error at the string's start (its length).
+    #[inline]
+    pub fn read_str(&mut self) -> Result<EtpString, DecodeError> {
+        let start = self.pos;
+        let len = self.read_len()?;
+        let text_start = self.pos;
+        let slice = self.take(len)?;
+        let Ok(text) = std::str::from_utf8(slice) else {
+            return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, start));
+        };
+        Ok(match self.shared {
+            // SAFETY: `text` was just validated as UTF-8 and is `shared[text_start..][..len]`
+            // (`buf` is `shared`'s contents when `shared` is set).
+            Some(shared) => unsafe {
+                EtpString::from_shared_slice(text.as_bytes(), shared, text_start..text_start + len)
+            },
+            None => EtpString::from(text),
         })
     }
 

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 
 use bytes::Bytes;
 
-use crate::codec::{Avro, DecodeError, Reader};
+use crate::codec::{Avro, DecodeError, Reader, SegmentedBuf};
 use crate::error_code::ErrorCode;
 use crate::types::Body;
 use crate::types::datatypes::{MessageHeader, MessageHeaderExtension};
@@ -253,6 +253,35 @@ pub fn encoded_len(
     header.encoded_len() + extension.map_or(0, Avro::encoded_len) + body.encoded_len()
 }
 
+/// Encodes one complete, uncompressed message into `out` with large `bytes` values
+/// (`DataObject.data`, `bytes` arrays) shared rather than copied: the vectored form of
+/// [`encode_message`] with [`Compression::None`], identical bytes once concatenated.
+/// The flags are set as `encode_message` sets them.
+pub fn encode_message_segments(
+    header: &MessageHeader,
+    extension: Option<&MessageHeaderExtension>,
+    body: &Body,
+    out: &mut SegmentedBuf,
+) {
+    let mut header = *header;
+    header.message_flags &= !(flags::COMPRESSED | flags::HEADER_EXTENSION);
+    if extension.is_some() {
+        header.message_flags |= flags::HEADER_EXTENSION;
+    }
+    header.encode(out.small_mut());
+    if let Some(ext) = extension {
+        ext.encode_segments(out);
+    }
+    body.encode_segments(out);
+}
+
+/// Whether [`encode_message`] with `compression` would gzip a message of this protocol and
+/// message type (if gzip makes it smaller): the caller can use [`encode_message_segments`]
+/// when it would not.
+pub fn may_compress(compression: Compression, protocol: i32, message_type: i32) -> bool {
+    matches!(compression, Compression::Gzip(_)) && !never_compressed(protocol, message_type)
+}
+
 /// Appends one complete message to `out`. The FIN, ACKNOWLEDGE and other flags are taken
 /// from `header`; the COMPRESSED and HEADER_EXTENSION flags are set here from what is
 /// actually written. Core, ProtocolException and Acknowledge are never compressed, and a
@@ -353,8 +382,8 @@ mod tests {
         let mut uris = crate::codec::Map::new();
         for i in 0..50 {
             uris.insert(
-                format!("k{i}"),
-                format!("eml:///dataspace('demo')/resqml20.obj_Grid2dRepresentation({i})"),
+                format!("k{i}").into(),
+                format!("eml:///dataspace('demo')/resqml20.obj_Grid2dRepresentation({i})").into(),
             );
         }
         let body: Body = GetDataObjects {

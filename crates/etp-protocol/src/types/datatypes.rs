@@ -4,6 +4,7 @@
 pub mod channel_data;
 pub mod data_array_types;
 pub mod object;
+use crate::EtpString;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
 use crate::codec::Map;
@@ -34,6 +35,12 @@ impl Avro for AnyArray {
 
     fn encoded_len(&self) -> usize {
         self.item.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.item.encode_segments(out);
     }
 }
 
@@ -294,6 +301,12 @@ impl Avro for AnySparseArray {
     fn encoded_len(&self) -> usize {
         self.slices.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.slices.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.AnySubarray`.
@@ -322,6 +335,13 @@ impl Avro for AnySubarray {
 
     fn encoded_len(&self) -> usize {
         self.start.encoded_len() + self.slice.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.start.encode_segments(out);
+        self.slice.encode_segments(out);
     }
 }
 
@@ -372,6 +392,12 @@ impl Avro for ArrayOfBytes {
 
     fn encoded_len(&self) -> usize {
         self.values.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.values.encode_segments(out);
     }
 }
 
@@ -555,7 +581,7 @@ impl Avro for ArrayOfNullableLong {
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfString {
     /// `values`: `array<string>`.
-    pub values: Vec<String>,
+    pub values: Vec<EtpString>,
 }
 
 impl Avro for ArrayOfString {
@@ -582,15 +608,15 @@ pub struct AttributeMetadataRecord {
     /// `attributeId`: `int`.
     pub attribute_id: i32,
     /// `attributeName`: `string`.
-    pub attribute_name: String,
+    pub attribute_name: EtpString,
     /// `dataKind`: `ChannelDataKind`.
     pub data_kind: ChannelDataKind,
     /// `uom`: `string`.
-    pub uom: String,
+    pub uom: EtpString,
     /// `depthDatum`: `string`.
-    pub depth_datum: String,
+    pub depth_datum: EtpString,
     /// `attributePropertyKindUri`: `string`.
-    pub attribute_property_kind_uri: String,
+    pub attribute_property_kind_uri: EtpString,
     /// `axisVectorLengths`: `array<int>`.
     pub axis_vector_lengths: Vec<i32>,
 }
@@ -635,13 +661,13 @@ impl Avro for AttributeMetadataRecord {
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
     /// `organizationName`: `string`.
-    pub organization_name: String,
+    pub organization_name: EtpString,
     /// `contactName`: `string`.
-    pub contact_name: String,
+    pub contact_name: EtpString,
     /// `contactPhone`: `string`.
-    pub contact_phone: String,
+    pub contact_phone: EtpString,
     /// `contactEmail`: `string`.
-    pub contact_email: String,
+    pub contact_email: EtpString,
 }
 
 impl Avro for Contact {
@@ -696,6 +722,13 @@ impl Avro for DataAttribute {
 
     fn encoded_len(&self) -> usize {
         self.attribute_id.encoded_len() + self.attribute_value.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.attribute_id.encode_segments(out);
+        self.attribute_value.encode_segments(out);
     }
 }
 
@@ -803,6 +836,12 @@ impl Avro for DataValue {
 
     fn encoded_len(&self) -> usize {
         self.item.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.item.encode_segments(out);
     }
 }
 
@@ -935,7 +974,7 @@ impl Avro for EndpointCapabilityKind {
 #[serde(rename_all = "camelCase")]
 pub struct ErrorInfo {
     /// `message`: `string`.
-    pub message: String,
+    pub message: EtpString,
     /// `code`: `int`.
     pub code: i32,
 }
@@ -1051,6 +1090,12 @@ impl Avro for MessageHeaderExtension {
 
     fn encoded_len(&self) -> usize {
         self.extension.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.extension.encode_segments(out);
     }
 }
 
@@ -1322,17 +1367,17 @@ impl Avro for ProtocolCapabilityKind {
 #[serde(rename_all = "camelCase")]
 pub struct ServerCapabilities {
     /// `applicationName`: `string`.
-    pub application_name: String,
+    pub application_name: EtpString,
     /// `applicationVersion`: `string`.
-    pub application_version: String,
+    pub application_version: EtpString,
     /// `contactInformation`: `Contact`.
     pub contact_information: Contact,
     /// `supportedCompression`: `array<string>`.
-    pub supported_compression: Vec<String>,
+    pub supported_compression: Vec<EtpString>,
     /// `supportedEncodings`: `array<string>`.
-    pub supported_encodings: Vec<String>,
+    pub supported_encodings: Vec<EtpString>,
     /// `supportedFormats`: `array<string>`.
-    pub supported_formats: Vec<String>,
+    pub supported_formats: Vec<EtpString>,
     /// `supportedDataObjects`: `array<SupportedDataObject>`.
     pub supported_data_objects: Vec<SupportedDataObject>,
     /// `supportedProtocols`: `array<SupportedProtocol>`.
@@ -1348,8 +1393,8 @@ impl Default for ServerCapabilities {
             application_version: Default::default(),
             contact_information: Default::default(),
             supported_compression: Vec::new(),
-            supported_encodings: vec![String::from("binary")],
-            supported_formats: vec![String::from("xml")],
+            supported_encodings: vec![EtpString::from_static("binary")],
+            supported_formats: vec![EtpString::from_static("xml")],
             supported_data_objects: Default::default(),
             supported_protocols: Default::default(),
             endpoint_capabilities: Map::new(),
@@ -1396,6 +1441,20 @@ impl Avro for ServerCapabilities {
             + self.supported_protocols.encoded_len()
             + self.endpoint_capabilities.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.application_name.encode_segments(out);
+        self.application_version.encode_segments(out);
+        self.contact_information.encode_segments(out);
+        self.supported_compression.encode_segments(out);
+        self.supported_encodings.encode_segments(out);
+        self.supported_formats.encode_segments(out);
+        self.supported_data_objects.encode_segments(out);
+        self.supported_protocols.encode_segments(out);
+        self.endpoint_capabilities.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.SupportedDataObject`.
@@ -1403,7 +1462,7 @@ impl Avro for ServerCapabilities {
 #[serde(rename_all = "camelCase")]
 pub struct SupportedDataObject {
     /// `qualifiedType`: `string`.
-    pub qualified_type: String,
+    pub qualified_type: EtpString,
     /// `dataObjectCapabilities`: `map<DataValue>`.
     pub data_object_capabilities: Map<DataValue>,
 }
@@ -1425,6 +1484,13 @@ impl Avro for SupportedDataObject {
     fn encoded_len(&self) -> usize {
         self.qualified_type.encoded_len() + self.data_object_capabilities.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.qualified_type.encode_segments(out);
+        self.data_object_capabilities.encode_segments(out);
+    }
 }
 
 /// `Energistics.Etp.v12.Datatypes.SupportedProtocol`.
@@ -1436,7 +1502,7 @@ pub struct SupportedProtocol {
     /// `protocolVersion`: `Version`.
     pub protocol_version: Version,
     /// `role`: `string`.
-    pub role: String,
+    pub role: EtpString,
     /// `protocolCapabilities`: `map<DataValue>`.
     pub protocol_capabilities: Map<DataValue>,
 }
@@ -1464,6 +1530,15 @@ impl Avro for SupportedProtocol {
             + self.protocol_version.encoded_len()
             + self.role.encoded_len()
             + self.protocol_capabilities.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.protocol.encode_segments(out);
+        self.protocol_version.encode_segments(out);
+        self.role.encode_segments(out);
+        self.protocol_capabilities.encode_segments(out);
     }
 }
 
@@ -1593,6 +1668,41 @@ impl Avro for AnyArrayItem {
             AnyArrayItem::Bytes(value) => 1 + value.encoded_len(),
         }
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            AnyArrayItem::ArrayOfBoolean(value) => {
+                out.small_mut().push(0);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::ArrayOfInt(value) => {
+                out.small_mut().push(2);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::ArrayOfLong(value) => {
+                out.small_mut().push(4);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::ArrayOfFloat(value) => {
+                out.small_mut().push(6);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::ArrayOfDouble(value) => {
+                out.small_mut().push(8);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::ArrayOfString(value) => {
+                out.small_mut().push(10);
+                value.encode_segments(out);
+            }
+            AnyArrayItem::Bytes(value) => {
+                out.small_mut().push(12);
+                value.encode_segments(out);
+            }
+        }
+    }
 }
 
 /// The Avro union of `DataValue.item`: `null | boolean | int | long | float | double | string | ArrayOfBoolean | ArrayOfNullableBoolean | ArrayOfInt | ArrayOfNullableInt | ArrayOfLong | ArrayOfNullableLong | ArrayOfFloat | ArrayOfDouble | ArrayOfString | ArrayOfBytes | bytes | AnySparseArray`.
@@ -1612,7 +1722,7 @@ pub enum DataValueItem {
     /// Branch `double`.
     Double(f64),
     /// Branch `string`.
-    String(String),
+    String(EtpString),
     /// Branch `ArrayOfBoolean`.
     ArrayOfBoolean(ArrayOfBoolean),
     /// Branch `ArrayOfNullableBoolean`.
@@ -1769,6 +1879,86 @@ impl Avro for DataValueItem {
             DataValueItem::ArrayOfBytes(value) => 1 + value.encoded_len(),
             DataValueItem::Bytes(value) => 1 + value.encoded_len(),
             DataValueItem::AnySparseArray(value) => 1 + value.encoded_len(),
+        }
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            DataValueItem::Null => out.small_mut().push(0),
+            DataValueItem::Boolean(value) => {
+                out.small_mut().push(2);
+                value.encode_segments(out);
+            }
+            DataValueItem::Int(value) => {
+                out.small_mut().push(4);
+                value.encode_segments(out);
+            }
+            DataValueItem::Long(value) => {
+                out.small_mut().push(6);
+                value.encode_segments(out);
+            }
+            DataValueItem::Float(value) => {
+                out.small_mut().push(8);
+                value.encode_segments(out);
+            }
+            DataValueItem::Double(value) => {
+                out.small_mut().push(10);
+                value.encode_segments(out);
+            }
+            DataValueItem::String(value) => {
+                out.small_mut().push(12);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfBoolean(value) => {
+                out.small_mut().push(14);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfNullableBoolean(value) => {
+                out.small_mut().push(16);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfInt(value) => {
+                out.small_mut().push(18);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfNullableInt(value) => {
+                out.small_mut().push(20);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfLong(value) => {
+                out.small_mut().push(22);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfNullableLong(value) => {
+                out.small_mut().push(24);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfFloat(value) => {
+                out.small_mut().push(26);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfDouble(value) => {
+                out.small_mut().push(28);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfString(value) => {
+                out.small_mut().push(30);
+                value.encode_segments(out);
+            }
+            DataValueItem::ArrayOfBytes(value) => {
+                out.small_mut().push(32);
+                value.encode_segments(out);
+            }
+            DataValueItem::Bytes(value) => {
+                out.small_mut().push(34);
+                value.encode_segments(out);
+            }
+            DataValueItem::AnySparseArray(value) => {
+                out.small_mut().push(36);
+                value.encode_segments(out);
+            }
         }
     }
 }

@@ -196,6 +196,34 @@ impl Body {
             Body::WitsmlSoap(m) => m.encoded_len(),
         }
     }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied
+    /// (see [`crate::codec::SegmentedBuf`]).
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        use crate::codec::Avro;
+        match self {
+            Body::ProtocolException(m) => m.encode_segments(out),
+            Body::Acknowledge(m) => m.encode_segments(out),
+            Body::Core(m) => m.encode_segments(out),
+            Body::ChannelStreaming(m) => m.encode_segments(out),
+            Body::ChannelDataFrame(m) => m.encode_segments(out),
+            Body::Discovery(m) => m.encode_segments(out),
+            Body::Store(m) => m.encode_segments(out),
+            Body::StoreNotification(m) => m.encode_segments(out),
+            Body::GrowingObject(m) => m.encode_segments(out),
+            Body::GrowingObjectNotification(m) => m.encode_segments(out),
+            Body::DataArray(m) => m.encode_segments(out),
+            Body::DiscoveryQuery(m) => m.encode_segments(out),
+            Body::StoreQuery(m) => m.encode_segments(out),
+            Body::GrowingObjectQuery(m) => m.encode_segments(out),
+            Body::Transaction(m) => m.encode_segments(out),
+            Body::ChannelSubscribe(m) => m.encode_segments(out),
+            Body::ChannelDataLoad(m) => m.encode_segments(out),
+            Body::Dataspace(m) => m.encode_segments(out),
+            Body::SupportedTypes(m) => m.encode_segments(out),
+            Body::WitsmlSoap(m) => m.encode_segments(out),
+        }
+    }
 }
 
 impl From<ProtocolException> for Body {

@@ -13,6 +13,7 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 use bytes::Bytes;
+use etp_protocol::EtpString;
 use etp_protocol::codec::Map;
 use proptest::prelude::*;
 use proptest::strategy::Union;
@@ -24,12 +25,12 @@ pub const MAX_ITEMS: usize = 3;
 pub const MAX_PRIMITIVE_ITEMS: usize = 12;
 
 /// Short strings: mostly ASCII identifiers, often with arbitrary (non-ASCII) characters.
-pub fn strings() -> BoxedStrategy<String> {
+pub fn strings() -> BoxedStrategy<EtpString> {
     proptest::collection::vec(
         prop_oneof![3 => proptest::char::range('a', 'z'), 2 => any::<char>()],
         0..8,
     )
-    .prop_map(String::from_iter)
+    .prop_map(EtpString::from_iter)
     .boxed()
 }
 

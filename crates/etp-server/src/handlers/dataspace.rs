@@ -133,7 +133,7 @@ impl DataspaceHandler {
                             results.push((
                                 key,
                                 Err(ErrorInfo {
-                                    message: format!("dataspace {} already exists", ds.uri),
+                                    message: format!("dataspace {} already exists", ds.uri).into(),
                                     code: ErrorCode::EINVALID_ARGUMENT.code(),
                                 }),
                             ));
@@ -148,7 +148,7 @@ impl DataspaceHandler {
                             custom_data: Bytes::from(custom),
                         };
                         txn.put_dataspace(&record)?;
-                        results.push((key.clone(), Ok(key)));
+                        results.push((key.clone(), Ok(key.into())));
                     }
                     Ok(results)
                 },
@@ -186,7 +186,7 @@ impl DataspaceHandler {
                     errors.insert(
                         key,
                         ErrorInfo {
-                            message: format!("invalid dataspace URI {uri:?}: {e}"),
+                            message: format!("invalid dataspace URI {uri:?}: {e}").into(),
                             code: ErrorCode::EINVALID_URI.code(),
                         },
                     );
@@ -204,10 +204,10 @@ impl DataspaceHandler {
                     let mut results = Vec::new();
                     for (key, path, uri) in targets {
                         let result = if txn.delete_dataspace(&path, true)? {
-                            Ok(uri)
+                            Ok(uri.into())
                         } else {
                             Err(ErrorInfo {
-                                message: format!("dataspace {uri} not found"),
+                                message: format!("dataspace {uri} not found").into(),
                                 code: ErrorCode::ENOT_FOUND.code(),
                             })
                         };
@@ -227,7 +227,7 @@ impl DataspaceHandler {
 /// Checks a Dataspace record of PutDataspaces and returns its path.
 fn validate(ds: &EtpDataspace) -> Result<String, ErrorInfo> {
     let invalid = |message: String| ErrorInfo {
-        message,
+        message: message.into(),
         code: ErrorCode::EINVALID_URI.code(),
     };
     let uri = DataspaceUri::parse(&ds.uri)
@@ -241,7 +241,7 @@ fn validate(ds: &EtpDataspace) -> Result<String, ErrorInfo> {
     }
     if !ds.path.is_empty() && !uri.path_matches(&ds.path) {
         return Err(ErrorInfo {
-            message: format!("path {:?} does not match URI {}", ds.path, ds.uri),
+            message: format!("path {:?} does not match URI {}", ds.path, ds.uri).into(),
             code: ErrorCode::EINVALID_ARGUMENT.code(),
         });
     }
@@ -253,8 +253,8 @@ fn to_etp(d: Dataspace) -> EtpDataspace {
         .map(|u| u.to_string())
         .unwrap_or_default();
     EtpDataspace {
-        uri,
-        path: d.path,
+        uri: uri.into(),
+        path: d.path.into(),
         store_last_write: d.store_last_write,
         store_created: d.store_created,
         custom_data: decode_exact::<Map<DataValue>>(&d.custom_data).unwrap_or_default(),

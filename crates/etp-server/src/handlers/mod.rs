@@ -14,6 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use etp_protocol::EtpString;
 use etp_protocol::codec::Map;
 use etp_protocol::message::{Message, Role};
 use etp_protocol::types::Body;
@@ -125,7 +126,7 @@ pub(crate) fn store_error(
 }
 
 /// Per request key: the value for the success map, or the key's error.
-pub(crate) type KeyResults = Vec<(String, Result<String, ErrorInfo>)>;
+pub(crate) type KeyResults = Vec<(EtpString, Result<String, ErrorInfo>)>;
 
 /// Answers a map request (00-wire.md §9): the keys that succeeded in one response message
 /// (empty when none did), then the failed keys in a ProtocolException `errors` map.
@@ -133,7 +134,7 @@ pub(crate) async fn answer_map(
     responder: Responder,
     outcome: Result<KeyResults, (ErrorCode, String)>,
     mut errors: Map<ErrorInfo>,
-    response: impl Fn(Map<String>) -> Body,
+    response: impl Fn(Map<EtpString>) -> Body,
 ) -> Result<(), SessionClosed> {
     let results = match outcome {
         Ok(results) => results,
@@ -143,7 +144,7 @@ pub(crate) async fn answer_map(
     for (key, result) in results {
         match result {
             Ok(value) => {
-                success.insert(key, value);
+                success.insert(key, value.into());
             }
             Err(e) => {
                 errors.insert(key, e);

@@ -2,6 +2,7 @@
 //! protocols that name data objects (Store, Discovery, DataArray, SupportedTypes).
 
 use etp_model::catalog;
+use etp_protocol::EtpString;
 use etp_protocol::codec::{Map, decode_exact};
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::names::QualifiedType;
@@ -13,7 +14,7 @@ use etp_store::{ActiveStatus, ObjectKey, ObjectMeta, ObjectRow};
 /// An [`ErrorInfo`] with `code` and `message`.
 pub fn error_info(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
     ErrorInfo {
-        message: message.into(),
+        message: EtpString::from(message.into()),
         code: code.code(),
     }
 }
@@ -125,9 +126,9 @@ pub fn resource_at(uri: String, mut meta: ObjectMeta, counts: Option<(u64, u64)>
 /// counts left null: the row's borrowed fields are copied once, into the answer.
 pub fn row_resource(uri: String, row: &ObjectRow<'_>) -> Resource {
     Resource {
-        uri,
+        uri: uri.into(),
         alternate_uris: Vec::new(),
-        name: row.title.to_owned(),
+        name: row.title.into(),
         source_count: None,
         target_count: None,
         last_changed: row.last_changed,
@@ -152,9 +153,9 @@ fn resource_with(
     counts: Option<(u64, u64)>,
 ) -> Resource {
     let mut resource = Resource {
-        uri,
+        uri: uri.into(),
         alternate_uris: Vec::new(),
-        name,
+        name: name.into(),
         source_count: None,
         target_count: None,
         last_changed: meta.last_changed,
@@ -289,7 +290,7 @@ mod tests {
     #[test]
     fn row_resources_equal_meta_resources() {
         let mut custom = Map::new();
-        custom.insert("k".to_string(), DataValue::long(5));
+        custom.insert("k".into(), DataValue::long(5));
         let meta = ObjectMeta {
             qualified_type: "witsml21.Well".into(),
             title: "W \u{e9}".into(),
@@ -311,7 +312,7 @@ mod tests {
     #[test]
     fn custom_data_round_trips() {
         let mut map = Map::new();
-        map.insert("k".to_string(), DataValue::long(5));
+        map.insert("k".into(), DataValue::long(5));
         assert_eq!(custom_data(&encode_custom_data(&map)), map);
         assert!(custom_data(&[]).is_empty());
     }

@@ -131,7 +131,7 @@ impl SupportedTypesHandler {
                     self.related_types(session, object, m.scope, m.count_objects)
                         .await
                 }
-                Err(e) => Err((ErrorCode::EDATAOBJECTTYPE_NOTSUPPORTED, e.message)),
+                Err(e) => Err((ErrorCode::EDATAOBJECTTYPE_NOTSUPPORTED, e.message.into())),
             },
             Ok(other) => Err((
                 ErrorCode::EINVALID_URI,
@@ -141,7 +141,7 @@ impl SupportedTypesHandler {
                     other.kind()
                 ),
             )),
-            Err(e) => Err((ErrorCode::EINVALID_URI, e.message)),
+            Err(e) => Err((ErrorCode::EINVALID_URI, e.message.into())),
         };
         let mut types = match listed {
             Ok(types) => types,
@@ -199,7 +199,7 @@ impl SupportedTypesHandler {
         Ok(by_type
             .into_iter()
             .map(|(data_object_type, count)| SupportedType {
-                data_object_type,
+                data_object_type: data_object_type.into(),
                 object_count: m.count_objects.then(|| clamp(count)),
                 relationship_kind: RelationshipKind::Primary,
             })
@@ -226,7 +226,7 @@ impl SupportedTypesHandler {
         Ok(tallies
             .into_iter()
             .map(|(data_object_type, tally)| SupportedType {
-                data_object_type,
+                data_object_type: data_object_type.into(),
                 object_count: count_objects.then(|| clamp(tally.objects.len() as u64)),
                 relationship_kind: tally.kind(),
             })

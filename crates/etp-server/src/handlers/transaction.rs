@@ -38,7 +38,6 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use etp_protocol::Uuid;
 use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::types::Body;
@@ -48,6 +47,7 @@ use etp_protocol::types::protocol::transaction::{
     StartTransactionResponse, TransactionMessage,
 };
 use etp_protocol::uri::DataspaceUri;
+use etp_protocol::{EtpString, Uuid};
 use etp_store::LockScope;
 use tracing::{debug, warn};
 
@@ -150,7 +150,7 @@ impl TransactionHandler {
                     .reply(StartTransactionResponse {
                         transaction_uuid: Uuid::NIL,
                         successful: false,
-                        failure_reason: reason,
+                        failure_reason: reason.into(),
                     })
                     .await;
             }
@@ -183,7 +183,7 @@ impl TransactionHandler {
             .reply(StartTransactionResponse {
                 transaction_uuid: id,
                 successful: true,
-                failure_reason: String::new(),
+                failure_reason: String::new().into(),
             })
             .await
     }
@@ -231,7 +231,7 @@ impl TransactionHandler {
                 .reply(CommitTransactionResponse {
                     transaction_uuid: id,
                     successful: false,
-                    failure_reason: reason,
+                    failure_reason: reason.into(),
                 })
                 .await;
         };
@@ -271,7 +271,7 @@ impl TransactionHandler {
             .reply(CommitTransactionResponse {
                 transaction_uuid: id,
                 successful,
-                failure_reason,
+                failure_reason: failure_reason.into(),
             })
             .await
     }
@@ -290,7 +290,7 @@ impl TransactionHandler {
                 .reply(RollbackTransactionResponse {
                     transaction_uuid: id,
                     successful: false,
-                    failure_reason: reason,
+                    failure_reason: reason.into(),
                 })
                 .await;
         };
@@ -319,7 +319,7 @@ impl TransactionHandler {
             .reply(RollbackTransactionResponse {
                 transaction_uuid: id,
                 successful: true,
-                failure_reason: String::new(),
+                failure_reason: String::new().into(),
             })
             .await
     }
@@ -358,7 +358,7 @@ enum Refusal {
 }
 
 /// The dataspaces of `StartTransaction.dataspaceUris`, as lock scope.
-fn parse_scope(uris: &[String]) -> Result<LockScope, String> {
+fn parse_scope(uris: &[EtpString]) -> Result<LockScope, String> {
     if uris.is_empty() {
         return Ok(LockScope::All);
     }
@@ -430,7 +430,7 @@ mod tests {
     fn scope_of_dataspace_uris() {
         assert_eq!(parse_scope(&[]), Ok(LockScope::All));
         assert_eq!(
-            parse_scope(&[String::new()]),
+            parse_scope(&[EtpString::new()]),
             Ok(LockScope::Paths(vec![String::new()]))
         );
         assert_eq!(

@@ -10,6 +10,7 @@
 pub mod history;
 mod negotiate;
 mod outgoing;
+mod vectored;
 mod wire;
 
 use std::collections::HashMap;
@@ -95,11 +96,23 @@ async fn serve<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let hard_limit = server.config.max_message_size as usize;
-    let (reader, writer) = ws.split(tokio::io::split);
+    // The writer task also writes large messages to the connection directly (vectored).
+    let direct = std::cell::RefCell::new(None);
+    let (reader, writer) = ws.split(|stream| {
+        let (read, write) = tokio::io::split(stream);
+        let write = vectored::SharedWrite::new(write);
+        *direct.borrow_mut() = Some(write.clone());
+        (read, write)
+    });
+    let Some(direct) = direct.into_inner() else {
+        // `split` calls the closure exactly once, before returning.
+        return;
+    };
     let (tx, rx) = mpsc::channel::<Outgoing>(256);
     let writer_task = tokio::spawn(
         run_writer(
             writer,
+            direct,
             rx,
             server.config.compression_level,
             server.clone(),
@@ -326,7 +339,7 @@ impl Actor {
                         let ctx = Arc::new(SessionContext {
                             session_id,
                             negotiated,
-                            client_application: request.application_name.clone(),
+                            client_application: request.application_name.to_string(),
                             transaction: Default::default(),
                         });
                         self.opened = Some(ctx.clone());
@@ -614,7 +627,7 @@ impl Actor {
             protocol,
             correlation_id,
             ErrorInfo {
-                message: message.to_owned(),
+                message: message.to_owned().into(),
                 code: code.code(),
             },
         )
@@ -641,7 +654,7 @@ impl Actor {
     async fn close_session(&mut self, reason: &str) {
         if matches!(self.state, State::Open(_) | State::AwaitingRequestSession) {
             let close = CloseSession {
-                reason: reason.to_owned(),
+                reason: reason.to_owned().into(),
             };
             self.send(Outgoing::message(0, 5, 0, close.into(), true))
                 .await;

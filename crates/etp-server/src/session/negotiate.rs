@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use etp_protocol::Uuid;
 use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::message::Role;
@@ -11,6 +10,7 @@ use etp_protocol::types::datatypes::{
     DataValue, ErrorInfo, SupportedDataObject, SupportedProtocol, Version,
 };
 use etp_protocol::types::protocol::core::{OpenSession, RequestSession};
+use etp_protocol::{EtpString, Uuid};
 
 /// What this server offers, independent of any client.
 #[derive(Debug, Clone)]
@@ -134,7 +134,7 @@ fn negotiate_data_objects(
     usable
 }
 
-fn error(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
+fn error(code: ErrorCode, message: impl Into<EtpString>) -> ErrorInfo {
     ErrorInfo {
         message: message.into(),
         code: code.code(),
@@ -250,12 +250,16 @@ pub fn negotiate(
 
     Ok(Negotiated {
         open_session: OpenSession {
-            application_name: offer.application_name.clone(),
-            application_version: offer.application_version.clone(),
+            application_name: offer.application_name.clone().into(),
+            application_version: offer.application_version.clone().into(),
             server_instance_id: offer.server_instance_id,
             supported_protocols: accepted,
             supported_data_objects: offer.data_objects.clone(),
-            supported_compression: if gzip { "gzip".into() } else { String::new() },
+            supported_compression: if gzip {
+                "gzip".into()
+            } else {
+                String::new().into()
+            },
             supported_formats: vec!["xml".into()],
             current_date_time: now_micros,
             earliest_retained_change_time: offer.earliest_retained_change_time,
@@ -384,7 +388,7 @@ mod tests {
         types
             .iter()
             .map(|t| SupportedDataObject {
-                qualified_type: t.to_string(),
+                qualified_type: t.to_string().into(),
                 data_object_capabilities: Map::new(),
             })
             .collect()

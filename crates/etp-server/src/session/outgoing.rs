@@ -1,5 +1,6 @@
 //! What a session sends, and the handle protocol handlers answer requests with.
 
+use etp_protocol::EtpString;
 use etp_protocol::codec::{Avro, Map};
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::message::flags;
@@ -191,7 +192,7 @@ impl Responder {
     pub async fn error(
         mut self,
         code: ErrorCode,
-        message: impl Into<String>,
+        message: impl Into<EtpString>,
     ) -> Result<(), SessionClosed> {
         let pe = ProtocolException {
             error: Some(ErrorInfo {

@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use etp_protocol::message::{Compression, encode_message};
+use etp_protocol::codec::SegmentedBuf;
+use etp_protocol::message::{Compression, encode_message, encode_message_segments, may_compress};
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketRead, WebSocketWrite};
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::outgoing::Outgoing;
+use super::vectored::{SharedWrite, VECTORED_MIN_SIZE, write_binary_frame};
 use crate::state::{ServerState, SessionInfo};
 
 /// What the reader produced.
@@ -126,8 +128,11 @@ fn into_bytes_mut(payload: Payload<'_>) -> BytesMut {
 const KEEP_BUFFER: usize = 256 * 1024;
 
 /// Owns the write half: assigns message ids (odd, from 1, in send order), encodes, writes.
+/// `direct` is the connection under `write`, for large messages sent vectored
+/// (see [`super::vectored`]).
 pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
-    mut write: WebSocketWrite<WriteHalf<W>>,
+    mut write: WebSocketWrite<SharedWrite<WriteHalf<W>>>,
+    mut direct: SharedWrite<WriteHalf<W>>,
     mut rx: mpsc::Receiver<Outgoing>,
     compression_level: u32,
     server: Arc<ServerState>,
@@ -151,14 +156,28 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
                 } else {
                     Compression::None
                 };
-                encode_message(&header, None, &body, compression, &mut buf);
-                server
-                    .metrics
-                    .count_out(header.protocol, header.message_type, buf.len());
-                info.count_out(buf.len());
-                let result = write
-                    .write_frame(Frame::binary(Payload::Borrowed(&buf)))
-                    .await;
+                let vectored = !may_compress(compression, header.protocol, header.message_type)
+                    && body.encoded_len() >= VECTORED_MIN_SIZE;
+                let result = if vectored {
+                    let mut segmented = SegmentedBuf::new();
+                    encode_message_segments(&header, None, &body, &mut segmented);
+                    server
+                        .metrics
+                        .count_out(header.protocol, header.message_type, segmented.len());
+                    info.count_out(segmented.len());
+                    write_binary_frame(&mut direct, &segmented.into_segments())
+                        .await
+                        .map_err(fastwebsockets::WebSocketError::IoError)
+                } else {
+                    encode_message(&header, None, &body, compression, &mut buf);
+                    server
+                        .metrics
+                        .count_out(header.protocol, header.message_type, buf.len());
+                    info.count_out(buf.len());
+                    write
+                        .write_frame(Frame::binary(Payload::Borrowed(&buf)))
+                        .await
+                };
                 if buf.capacity() > KEEP_BUFFER {
                     buf = Vec::new();
                 }

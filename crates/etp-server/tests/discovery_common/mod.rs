@@ -168,7 +168,7 @@ pub struct Answer {
 impl Answer {
     /// The resource URIs, sorted.
     pub fn uris(&self) -> Vec<String> {
-        let mut uris: Vec<String> = self.resources.iter().map(|r| r.uri.clone()).collect();
+        let mut uris: Vec<String> = self.resources.iter().map(|r| r.uri.to_string()).collect();
         uris.sort();
         uris
     }
@@ -180,8 +180,8 @@ impl Answer {
             .iter()
             .map(|e| {
                 (
-                    e.source_uri.clone(),
-                    e.target_uri.clone(),
+                    e.source_uri.to_string(),
+                    e.target_uri.to_string(),
                     e.relationship_kind.as_str().to_string(),
                 )
             })

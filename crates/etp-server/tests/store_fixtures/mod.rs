@@ -5,6 +5,7 @@
 
 use etp_client::Client;
 use etp_client::Response;
+use etp_protocol::EtpString;
 use etp_protocol::codec::Map;
 use etp_protocol::types::datatypes::object::{DataObject, Dataspace, Resource};
 use etp_protocol::types::protocol::dataspace::{PutDataspaces, PutDataspacesResponse};
@@ -84,7 +85,7 @@ pub fn big_crs(uuid: &str, size: usize) -> String {
 pub fn data_object(uri: &str, xml: &str) -> DataObject {
     DataObject {
         resource: Resource {
-            uri: uri.to_owned(),
+            uri: uri.to_owned().into(),
             ..Default::default()
         },
         format: "xml".into(),
@@ -98,9 +99,9 @@ pub async fn create_dataspace(client: &Client, path: &str) {
     let uri = format!("eml:///dataspace('{path}')");
     let mut dataspaces = Map::new();
     dataspaces.insert(
-        uri.clone(),
+        uri.clone().into(),
         Dataspace {
-            uri,
+            uri: uri.into(),
             ..Default::default()
         },
     );
@@ -113,7 +114,7 @@ pub async fn create_dataspace(client: &Client, path: &str) {
 
 /// Sends one PutDataObjects with `entries` (key, DataObject).
 pub async fn put(client: &Client, entries: Vec<(String, DataObject)>) -> Response {
-    let data_objects: Map<DataObject> = entries.into_iter().collect();
+    let data_objects: Map<DataObject> = entries.into_iter().map(|(k, v)| (k.into(), v)).collect();
     client
         .request(PutDataObjects {
             data_objects,
@@ -135,9 +136,9 @@ pub async fn put_fixtures(client: &Client) {
 
 /// Sends one GetDataObjects with `uris` (key, URI).
 pub async fn get(client: &Client, uris: &[(&str, &str)]) -> Response {
-    let uris: Map<String> = uris
+    let uris: Map<EtpString> = uris
         .iter()
-        .map(|(k, u)| (k.to_string(), u.to_string()))
+        .map(|(k, u)| (k.to_string().into(), u.to_string().into()))
         .collect();
     client
         .request(GetDataObjects {
@@ -170,9 +171,9 @@ pub async fn get_one(client: &Client, uri: &str) -> DataObject {
 
 /// Sends one DeleteDataObjects with `uris` (key, URI).
 pub async fn delete(client: &Client, uris: &[(&str, &str)]) -> Response {
-    let uris: Map<String> = uris
+    let uris: Map<EtpString> = uris
         .iter()
-        .map(|(k, u)| (k.to_string(), u.to_string()))
+        .map(|(k, u)| (k.to_string().into(), u.to_string().into()))
         .collect();
     client
         .request(DeleteDataObjects {

@@ -241,8 +241,8 @@ async fn measure_size(
 
 fn identifier(epc: &str, path: &str) -> DataArrayIdentifier {
     DataArrayIdentifier {
-        uri: epc.to_string(),
-        path_in_resource: path.to_string(),
+        uri: epc.to_string().into(),
+        path_in_resource: path.to_string().into(),
     }
 }
 

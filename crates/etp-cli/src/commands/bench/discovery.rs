@@ -69,7 +69,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
     ));
     let request = GetResources {
         context: ContextInfo {
-            uri: uri.clone(),
+            uri: uri.clone().into(),
             depth: 1,
             data_object_types: Vec::new(),
             navigable_edges: RelationshipKind::Primary,

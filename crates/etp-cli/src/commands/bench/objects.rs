@@ -286,7 +286,7 @@ pub fn put_messages(objects: &[GeneratedObject], batch: usize) -> Vec<PutDataObj
         .map(|chunk| {
             let mut data_objects = Map::new();
             for o in chunk {
-                data_objects.insert(o.uri.clone(), o.object.clone());
+                data_objects.insert(o.uri.clone().into(), o.object.clone());
             }
             PutDataObjects {
                 data_objects,
@@ -346,7 +346,7 @@ async fn etp_get(
             .map(|chunk| GetDataObjects {
                 uris: chunk
                     .iter()
-                    .map(|o| (o.uri.clone(), o.uri.clone()))
+                    .map(|o| (o.uri.clone().into(), o.uri.clone().into()))
                     .collect(),
                 format: "xml".into(),
             })

@@ -252,13 +252,14 @@ fn our_codec(message_size: usize) -> anyhow::Result<Codec> {
     let value_bytes = (values.len() * 8) as u64;
     let mut data_subarrays = Map::new();
     data_subarrays.insert(
-        "/RESQML/pyetp-bench/values".to_string(),
+        "/RESQML/pyetp-bench/values".into(),
         PutDataSubarraysType {
             uid: DataArrayIdentifier {
                 uri: format!(
                     "eml:///dataspace('bench')/eml20.obj_EpcExternalPartReference({})",
                     etp_protocol::Uuid::new_v4()
-                ),
+                )
+                .into(),
                 path_in_resource: "/RESQML/pyetp-bench/values".into(),
             },
             data: AnyArray {

@@ -184,10 +184,10 @@ pub async fn create_dataspace(client: &Client, path: &str) -> anyhow::Result<Str
     let now = etp_protocol::now_micros();
     let mut dataspaces = Map::new();
     dataspaces.insert(
-        uri.clone(),
+        uri.clone().into(),
         Dataspace {
-            uri: uri.clone(),
-            path: path.to_string(),
+            uri: uri.clone().into(),
+            path: path.to_string().into(),
             store_last_write: now,
             store_created: now,
             custom_data: Map::new(),
@@ -197,7 +197,7 @@ pub async fn create_dataspace(client: &Client, path: &str) -> anyhow::Result<Str
         .request_all(PutDataspaces { dataspaces })
         .await
         .with_context(|| format!("cannot create dataspace {path}"))?;
-    if !answers.iter().any(|a| a.success.contains_key(&uri)) {
+    if !answers.iter().any(|a| a.success.contains_key(uri.as_str())) {
         bail!("PutDataspaces did not confirm {uri}");
     }
     Ok(uri)
@@ -206,7 +206,7 @@ pub async fn create_dataspace(client: &Client, path: &str) -> anyhow::Result<Str
 /// Deletes a dataspace; failures are only logged (cleanup).
 pub async fn delete_dataspace(client: &Client, uri: &str) {
     let mut uris = Map::new();
-    uris.insert(uri.to_string(), uri.to_string());
+    uris.insert(uri.to_string().into(), uri.to_string().into());
     if let Err(e) = client
         .request_all::<DeleteDataspacesResponse>(DeleteDataspaces { uris })
         .await
@@ -225,7 +225,7 @@ pub async fn start_transaction(client: &Client, dataspace: &str) -> anyhow::Resu
         .request_one(StartTransaction {
             read_only: false,
             message: "etp bench".into(),
-            dataspace_uris: vec![dataspace.to_string()],
+            dataspace_uris: vec![dataspace.to_string().into()],
         })
         .await
         .context("StartTransaction")?;

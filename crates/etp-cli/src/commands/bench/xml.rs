@@ -67,9 +67,9 @@ pub fn grid_objects(
             let uri = format!("{dataspace_uri}/{GRID_TYPE}({uuid})");
             let now = etp_protocol::now_micros();
             let resource = Resource {
-                uri: uri.clone(),
+                uri: uri.clone().into(),
                 alternate_uris: Vec::new(),
-                name: title,
+                name: title.into(),
                 source_count: None,
                 target_count: None,
                 last_changed: now,

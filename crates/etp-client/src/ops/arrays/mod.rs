@@ -156,7 +156,7 @@ impl ArrayTransfer {
 
 /// The key used for the one array of a single-array request: its path, as pyetp does.
 fn key_of(uid: &DataArrayIdentifier) -> String {
-    uid.path_in_resource.clone()
+    uid.path_in_resource.to_string()
 }
 
 /// Metadata of several arrays, one result per identifier in the same order.
@@ -176,7 +176,7 @@ pub async fn get_arrays_metadata(
     .map(|data_arrays| {
         let client = client.clone();
         async move {
-            let keys: Vec<String> = data_arrays.keys().cloned().collect();
+            let keys: Vec<String> = data_arrays.keys().map(ToString::to_string).collect();
             let response = client.request(GetDataArrayMetadata { data_arrays }).await?;
             keyed_response(response, &keys, |part: GetDataArrayMetadataResponse, ok| {
                 ok.extend(part.array_metadata);
@@ -188,9 +188,9 @@ pub async fn get_arrays_metadata(
     Ok((0..uids.len())
         .map(|i| {
             let key = i.to_string();
-            match all.ok.swap_remove(&key) {
+            match all.ok.swap_remove(key.as_str()) {
                 Some(metadata) => Ok(metadata),
-                None => Err(all.errors.swap_remove(&key).unwrap_or(KeyError {
+                None => Err(all.errors.swap_remove(key.as_str()).unwrap_or(KeyError {
                     code: KeyError::NO_ANSWER,
                     message: "no answer for this array".to_string(),
                 })),
@@ -205,7 +205,7 @@ pub async fn get_array_metadata(
     uid: &DataArrayIdentifier,
 ) -> Result<DataArrayMetadata, OpsError> {
     let mut data_arrays = Map::new();
-    data_arrays.insert(key_of(uid), uid.clone());
+    data_arrays.insert(key_of(uid).into(), uid.clone());
     let response = client.request(GetDataArrayMetadata { data_arrays }).await?;
     let keys = [key_of(uid)];
     let outcome = keyed_response(response, &keys, |part: GetDataArrayMetadataResponse, ok| {
@@ -217,12 +217,12 @@ pub async fn get_array_metadata(
 /// The one success of a single-key request, or its error.
 fn single<T>(mut outcome: KeyedResults<T>, uid: &DataArrayIdentifier) -> Result<T, OpsError> {
     let key = key_of(uid);
-    if let Some(value) = outcome.ok.swap_remove(&key) {
+    if let Some(value) = outcome.ok.swap_remove(key.as_str()) {
         return Ok(value);
     }
     let error = outcome
         .errors
-        .swap_remove(&key)
+        .swap_remove(key.as_str())
         .or_else(|| outcome.errors.into_values().next())
         .unwrap_or(KeyError {
             code: KeyError::NO_ANSWER,
@@ -311,7 +311,7 @@ async fn get_whole(
     count: u64,
 ) -> Result<ArrayValues, OpsError> {
     let mut data_arrays = Map::new();
-    data_arrays.insert(key_of(uid), uid.clone());
+    data_arrays.insert(key_of(uid).into(), uid.clone());
     let response = client.request(GetDataArrays { data_arrays }).await?;
     let keys = [key_of(uid)];
     let outcome = keyed_response(response, &keys, |part: GetDataArraysResponse, ok| {
@@ -355,7 +355,7 @@ fn get_block(
     Box::pin(async move {
         let mut data_subarrays = Map::new();
         data_subarrays.insert(
-            key_of(&uid),
+            key_of(&uid).into(),
             GetDataSubarraysType {
                 uid: uid.clone(),
                 starts: block.starts_i64(),
@@ -412,7 +412,7 @@ pub async fn put_array(
     let now = etp_protocol::now_micros();
     let mut declare = Map::new();
     declare.insert(
-        key_of(uid),
+        key_of(uid).into(),
         PutUninitializedDataArrayType {
             uid: uid.clone(),
             metadata: DataArrayMetadata {
@@ -519,7 +519,7 @@ async fn put_whole(
 ) -> Result<(), OpsError> {
     let mut data_arrays = Map::new();
     data_arrays.insert(
-        key_of(uid),
+        key_of(uid).into(),
         PutDataArraysType {
             uid: uid.clone(),
             array: DataArray {
@@ -589,7 +589,7 @@ fn put_block(
         }
         let mut data_subarrays = Map::new();
         data_subarrays.insert(
-            key_of(&uid),
+            key_of(&uid).into(),
             PutDataSubarraysType {
                 uid: uid.clone(),
                 data: values.into_any_array(),

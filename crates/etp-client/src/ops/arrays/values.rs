@@ -139,7 +139,9 @@ impl ArrayValues {
             ArrayValues::Long(values) => AnyArrayItem::ArrayOfLong(ArrayOfLong { values }),
             ArrayValues::Float(values) => AnyArrayItem::ArrayOfFloat(ArrayOfFloat { values }),
             ArrayValues::Double(values) => AnyArrayItem::ArrayOfDouble(ArrayOfDouble { values }),
-            ArrayValues::String(values) => AnyArrayItem::ArrayOfString(ArrayOfString { values }),
+            ArrayValues::String(values) => AnyArrayItem::ArrayOfString(ArrayOfString {
+                values: values.into_iter().map(Into::into).collect(),
+            }),
             ArrayValues::Bytes(values) => AnyArrayItem::Bytes(Bytes::from(values)),
         };
         AnyArray { item }
@@ -153,7 +155,9 @@ impl ArrayValues {
             AnyArrayItem::ArrayOfLong(a) => ArrayValues::Long(a.values),
             AnyArrayItem::ArrayOfFloat(a) => ArrayValues::Float(a.values),
             AnyArrayItem::ArrayOfDouble(a) => ArrayValues::Double(a.values),
-            AnyArrayItem::ArrayOfString(a) => ArrayValues::String(a.values),
+            AnyArrayItem::ArrayOfString(a) => {
+                ArrayValues::String(a.values.into_iter().map(String::from).collect())
+            }
             AnyArrayItem::Bytes(b) => ArrayValues::Bytes(Vec::from(b)),
         }
     }

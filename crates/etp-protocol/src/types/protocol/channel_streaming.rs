@@ -38,6 +38,12 @@ impl Avro for ChannelMetadata {
     fn encoded_len(&self) -> usize {
         self.channels.encoded_len()
     }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.channels.encode_segments(out);
+    }
 }
 
 impl EtpMessage for ChannelMetadata {
@@ -75,6 +81,12 @@ impl Avro for ChannelData {
 
     fn encoded_len(&self) -> usize {
         self.data.encoded_len()
+    }
+
+    const HOLDS_BYTES: bool = true;
+
+    fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        self.data.encode_segments(out);
     }
 }
 
@@ -255,6 +267,17 @@ impl ChannelStreamingMessage {
             ChannelStreamingMessage::StartStreaming(m) => m.encoded_len(),
             ChannelStreamingMessage::StopStreaming(m) => m.encoded_len(),
             ChannelStreamingMessage::TruncateChannels(m) => m.encoded_len(),
+        }
+    }
+
+    /// Appends the body's Avro encoding with large `bytes` values shared, not copied.
+    pub fn encode_segments(&self, out: &mut crate::codec::SegmentedBuf) {
+        match self {
+            ChannelStreamingMessage::ChannelMetadata(m) => m.encode_segments(out),
+            ChannelStreamingMessage::ChannelData(m) => m.encode_segments(out),
+            ChannelStreamingMessage::StartStreaming(m) => m.encode_segments(out),
+            ChannelStreamingMessage::StopStreaming(m) => m.encode_segments(out),
+            ChannelStreamingMessage::TruncateChannels(m) => m.encode_segments(out),
         }
     }
 }

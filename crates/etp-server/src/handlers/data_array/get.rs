@@ -50,7 +50,7 @@ impl DataArrayHandler {
                 Ok(found) => found,
                 Err(failure) => {
                     let error = failed(failure);
-                    errors.extend(names.into_iter().map(|key| (key, error.clone())));
+                    errors.extend(names.into_iter().map(|key| (key.into(), error.clone())));
                     continue;
                 }
             };
@@ -58,7 +58,7 @@ impl DataArrayHandler {
                 match meta {
                     Some(meta) => reply.push(key, metadata(meta)).await?,
                     None => {
-                        errors.insert(key, not_found(&array));
+                        errors.insert(key.into(), not_found(&array));
                     }
                 }
             }
@@ -97,7 +97,7 @@ impl DataArrayHandler {
         let requests = m
             .data_arrays
             .into_iter()
-            .map(|(key, uid)| (key, uid, None))
+            .map(|(key, uid)| (key.into(), uid, None))
             .collect();
         self.get_blocks(session, requests, responder, |data_arrays| {
             GetDataArraysResponse { data_arrays }.into()
@@ -114,7 +114,7 @@ impl DataArrayHandler {
         let requests = m
             .data_subarrays
             .into_iter()
-            .map(|(key, sub)| (key, sub.uid, Some((sub.starts, sub.counts))))
+            .map(|(key, sub)| (key.into(), sub.uid, Some((sub.starts, sub.counts))))
             .collect();
         self.get_blocks(session, requests, responder, |data_subarrays| {
             GetDataSubarraysResponse { data_subarrays }.into()
@@ -136,7 +136,7 @@ impl DataArrayHandler {
             let array = match array_key(&uid) {
                 Ok(array) => array,
                 Err(e) => {
-                    errors.insert(key, e);
+                    errors.insert(key.into(), e);
                     continue;
                 }
             };
@@ -152,10 +152,10 @@ impl DataArrayHandler {
             match read {
                 Ok(Ok(data)) => reply.push(key, data).await?,
                 Ok(Err(e)) => {
-                    errors.insert(key, e);
+                    errors.insert(key.into(), e);
                 }
                 Err(failure) => {
-                    errors.insert(key, failed(failure));
+                    errors.insert(key.into(), failed(failure));
                 }
             }
         }

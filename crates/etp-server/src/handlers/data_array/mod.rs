@@ -193,7 +193,7 @@ fn array_key(uid: &DataArrayIdentifier) -> Result<ArrayKey, ErrorInfo> {
     Ok(ArrayKey {
         dataspace: object.key.dataspace,
         owner: object.key.uuid,
-        path: uid.path_in_resource.clone(),
+        path: uid.path_in_resource.to_string(),
     })
 }
 
@@ -207,8 +207,8 @@ fn by_dataspace(
     for (key, uid) in identifiers {
         match array_key(&uid) {
             Ok(array) => match groups.iter_mut().find(|(ds, _)| *ds == array.dataspace) {
-                Some((_, keys)) => keys.push((key, array)),
-                None => groups.push((array.dataspace.clone(), vec![(key, array)])),
+                Some((_, keys)) => keys.push((key.to_string(), array)),
+                None => groups.push((array.dataspace.clone(), vec![(key.to_string(), array)])),
             },
             Err(e) => {
                 errors.insert(key, e);

@@ -1,5 +1,6 @@
 //! The writes: PutUninitializedDataArrays, PutDataArrays and PutDataSubarrays.
 
+use etp_protocol::EtpString;
 use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::types::Body;
@@ -338,7 +339,7 @@ fn check_each<E, T>(
     let mut errors = Map::new();
     for (key, entry) in entries {
         match check(entry) {
-            Ok(checked) => accepted.push((key, checked)),
+            Ok(checked) => accepted.push((key.into(), checked)),
             Err(e) => {
                 errors.insert(key, e);
             }
@@ -352,7 +353,7 @@ async fn answer_puts(
     responder: Responder,
     outcome: Result<PutResults, Failure>,
     mut errors: Map<ErrorInfo>,
-    make: fn(Map<String>) -> Body,
+    make: fn(Map<EtpString>) -> Body,
 ) -> Result<(), SessionClosed> {
     let reply = MapReply::new(responder, make);
     let results = match outcome {
@@ -362,9 +363,9 @@ async fn answer_puts(
     let mut reply = reply;
     for (key, result) in results {
         match result {
-            Ok(()) => reply.push(key, String::new()).await?,
+            Ok(()) => reply.push(key, EtpString::new()).await?,
             Err(e) => {
-                errors.insert(key, e);
+                errors.insert(key.into(), e);
             }
         }
     }

@@ -58,7 +58,7 @@ impl<V: Avro> MapReply<V> {
             self.responder.send((self.make)(full), false).await?;
         }
         self.current_size += entry;
-        self.current.insert(key, value);
+        self.current.insert(key.into(), value);
         Ok(())
     }
 

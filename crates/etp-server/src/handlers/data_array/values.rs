@@ -173,7 +173,9 @@ pub(super) fn into_store(
             fixed(FixedValues::Booleans(a.values))
         }
         (AnyArrayItem::Bytes(b), ElementType::Bytes) => fixed(FixedValues::Bytes(b)),
-        (AnyArrayItem::ArrayOfString(a), ElementType::String) => Ok(StoreValues::Strings(a.values)),
+        (AnyArrayItem::ArrayOfString(a), ElementType::String) => Ok(StoreValues::Strings(
+            a.values.into_iter().map(String::from).collect(),
+        )),
         (AnyArrayItem::ArrayOfInt(a), ElementType::I64) => fixed(FixedValues::Longs(
             a.values.iter().map(|&v| i64::from(v)).collect(),
         )),
@@ -443,8 +445,11 @@ pub(super) fn read(
             txn.read_subarray(key, &region.starts, &region.counts, &mut bytes)?;
             Some(AnyArrayItem::Bytes(Bytes::from(bytes)))
         }
-        ElementType::String => read_strings(txn, key, region, room)?
-            .map(|values| AnyArrayItem::ArrayOfString(ArrayOfString { values })),
+        ElementType::String => read_strings(txn, key, region, room)?.map(|values| {
+            AnyArrayItem::ArrayOfString(ArrayOfString {
+                values: values.into_iter().map(Into::into).collect(),
+            })
+        }),
     };
     Ok(item.map(|item| AnyArray { item }))
 }

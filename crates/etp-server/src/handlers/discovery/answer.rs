@@ -112,15 +112,15 @@ pub(crate) fn edge(source: String, target: String, kind: RelationshipKind, path:
     let mut custom = Map::new();
     if !path.is_empty() {
         custom.insert(
-            "path".to_string(),
+            "path".into(),
             DataValue {
-                item: DataValueItem::String(path),
+                item: DataValueItem::String(path.into()),
             },
         );
     }
     Edge {
-        source_uri: source,
-        target_uri: target,
+        source_uri: source.into(),
+        target_uri: target.into(),
         relationship_kind: match kind {
             RelationshipKind::Primary => EtpKind::Primary,
             RelationshipKind::Secondary => EtpKind::Secondary,
@@ -219,7 +219,7 @@ pub(crate) fn exceptions(
             size = 1 + ARRAY_FRAMING;
         }
         size += entry;
-        current.errors.insert(key, info);
+        current.errors.insert(key.into(), info);
     }
     if current.error.is_some() || !current.errors.is_empty() {
         out.push(current);
@@ -325,13 +325,18 @@ mod tests {
                 String::new(),
             ),
         ];
-        let chunks = fit(edges, 100, |e| e.source_uri.clone(), &mut oversized);
+        let chunks = fit(edges, 100, |e| e.source_uri.to_string(), &mut oversized);
         assert_eq!(chunks.len(), 1);
         assert_eq!(chunks[0].len(), 1);
         assert_eq!(oversized.len(), 1);
         assert_eq!(oversized[0].0, "a");
         assert_eq!(oversized[0].1.code, 17);
-        let none: Vec<Vec<Edge>> = fit(Vec::new(), 100, |e| e.source_uri.clone(), &mut oversized);
+        let none: Vec<Vec<Edge>> = fit(
+            Vec::new(),
+            100,
+            |e| e.source_uri.to_string(),
+            &mut oversized,
+        );
         assert_eq!(none, [Vec::<Edge>::new()]);
     }
 
@@ -348,7 +353,7 @@ mod tests {
             })
             .collect();
         let sizes: Vec<usize> = edges.iter().map(|e| e.encoded_len()).collect();
-        let chunks = fit(edges, 300, |e| e.source_uri.clone(), &mut Vec::new());
+        let chunks = fit(edges, 300, |e| e.source_uri.to_string(), &mut Vec::new());
         assert!(chunks.len() > 10);
         let mut i = 0;
         for chunk in &chunks {

@@ -176,10 +176,15 @@ impl DiscoveryHandler {
         };
         let budget = list_budget(&responder);
         let mut oversized = Vec::new();
-        let mut bodies: Vec<Body> = fit(found.resources, budget, |r| r.uri.clone(), &mut oversized)
-            .into_iter()
-            .map(|resources| GetResourcesResponse { resources }.into())
-            .collect();
+        let mut bodies: Vec<Body> = fit(
+            found.resources,
+            budget,
+            |r| r.uri.to_string(),
+            &mut oversized,
+        )
+        .into_iter()
+        .map(|resources| GetResourcesResponse { resources }.into())
+        .collect();
         let edge_name = |e: &etp_protocol::types::datatypes::object::Edge| {
             format!("{} -> {}", e.source_uri, e.target_uri)
         };
@@ -235,7 +240,7 @@ impl DiscoveryHandler {
         let bodies = fit(
             deleted,
             list_budget(&responder),
-            |d| d.uri.clone(),
+            |d| d.uri.to_string(),
             &mut oversized,
         )
         .into_iter()
@@ -287,13 +292,13 @@ fn deleted(
         };
         let mut custom_data = Map::new();
         custom_data.insert(
-            "Name".to_string(),
+            "Name".into(),
             DataValue {
-                item: DataValueItem::String(format_uuid(&key.uuid)),
+                item: DataValueItem::String(format_uuid(&key.uuid).into()),
             },
         );
         out.push(DeletedResource {
-            uri,
+            uri: uri.into(),
             deleted_time: tombstone.deleted_at,
             custom_data,
         });

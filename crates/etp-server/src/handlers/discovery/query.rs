@@ -76,7 +76,8 @@ impl ResourceQuery {
         let context = match EtpUri::parse(&ctx.uri) {
             Ok(EtpUri::Dataspace(d)) => Context::Dataspace(d.path_or_empty().to_owned()),
             Ok(EtpUri::DataObject(_)) => Context::Object(
-                parse_object_uri(&ctx.uri).map_err(|e| (ErrorCode::EINVALID_URI, e.message))?,
+                parse_object_uri(&ctx.uri)
+                    .map_err(|e| (ErrorCode::EINVALID_URI, e.message.into()))?,
             ),
             Ok(other) => {
                 return Err(invalid(format!(
@@ -113,7 +114,7 @@ impl ResourceQuery {
             },
         };
         Ok(ResourceQuery {
-            uri: ctx.uri,
+            uri: ctx.uri.to_string(),
             context,
             scope: m.scope,
             depth: u32::try_from(ctx.depth).unwrap_or(0),
@@ -301,7 +302,7 @@ impl ResourceQuery {
                 .filter_map(|(i, j, kind, path)| {
                     let source = resources.get(i)?.uri.clone();
                     let target = resources.get(j)?.uri.clone();
-                    Some(edge(source, target, kind, path))
+                    Some(edge(source.to_string(), target.to_string(), kind, path))
                 })
                 .collect()
         } else {

@@ -55,9 +55,10 @@ fn shorten(text: &str) -> &str {
 impl TypeFilters {
     /// Parses the request's list. Names of listed releases that the catalog does not know
     /// are kept for [`TypeFilters::resolve`].
-    pub(crate) fn parse(texts: &[String]) -> Result<TypeFilters, Failure> {
+    pub(crate) fn parse<S: AsRef<str>>(texts: &[S]) -> Result<TypeFilters, Failure> {
         let mut filters = TypeFilters::default();
         for text in texts {
+            let text = text.as_ref();
             let echo = shorten(text);
             let parsed = QualifiedType::parse(text.trim()).map_err(|e| unsupported(echo, e))?;
             let prefix = parsed.release_prefix();

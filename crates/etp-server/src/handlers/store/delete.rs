@@ -57,7 +57,7 @@ pub(super) async fn delete(
     let mut targets = Vec::new();
     for (key, uri) in m.uris {
         match resolve(&uri) {
-            Ok(object) => targets.push((key, object)),
+            Ok(object) => targets.push((key.into(), object)),
             Err(e) => {
                 errors.insert(key, e);
             }
@@ -87,10 +87,10 @@ pub(super) async fn delete(
                 for (key, result) in results {
                     match result {
                         Ok(uris) => {
-                            success.insert(key, uris);
+                            success.insert(key.into(), uris);
                         }
                         Err(e) => {
-                            errors.insert(key, e);
+                            errors.insert(key.into(), e);
                         }
                     }
                 }
@@ -165,7 +165,12 @@ fn delete_all(
             arrays.extend(referenced_arrays(&stored));
         }
         let uri = object_uri(&stored.key, &stored.meta.qualified_type).unwrap_or_default();
-        results.push((key, Ok(ArrayOfString { values: vec![uri] })));
+        results.push((
+            key,
+            Ok(ArrayOfString {
+                values: vec![uri.into()],
+            }),
+        ));
     }
 
     arrays.sort();

@@ -78,7 +78,7 @@ pub(super) async fn get(
             Ok(object) => by_dataspace
                 .entry(object.key.dataspace.clone())
                 .or_default()
-                .push_back((key, object)),
+                .push_back((key.to_string(), object)),
             Err(e) => {
                 errors.insert(key, e);
             }
@@ -116,7 +116,7 @@ pub(super) async fn get(
                 match result {
                     Ok(stored) => writer.add(key, stored, &mut errors).await?,
                     Err(e) => {
-                        errors.insert(key, e);
+                        errors.insert(key.into(), e);
                     }
                 }
             }
@@ -252,7 +252,7 @@ impl ResponseWriter {
         {
             let message =
                 format!("the object has {len} bytes, more than your MaxDataObjectSize ({max})");
-            errors.insert(key, too_large(message));
+            errors.insert(key.into(), too_large(message));
             return Ok(());
         }
         let object = DataObject {
@@ -278,7 +278,7 @@ impl ResponseWriter {
             let message = format!(
                 "the object ({len} bytes) cannot be sent within the negotiated message size"
             );
-            errors.insert(key, too_large(message));
+            errors.insert(key.into(), too_large(message));
             return Ok(());
         }
         self.append(key, placeholder, size).await?;
@@ -309,7 +309,7 @@ impl ResponseWriter {
         if !self.current.is_empty() && self.current_size + size > self.map_budget {
             self.flush().await?;
         }
-        self.current.insert(key, object);
+        self.current.insert(key.into(), object);
         self.current_size += size;
         Ok(())
     }

@@ -242,7 +242,7 @@ mod tests {
     fn split_map_respects_the_budget() {
         let mut map = Map::new();
         for i in 0..100 {
-            map.insert(format!("key-{i:03}"), "x".repeat(50));
+            map.insert(format!("key-{i:03}").into(), "x".repeat(50));
         }
         let parts = split_map(map, 500);
         assert!(parts.len() > 1);

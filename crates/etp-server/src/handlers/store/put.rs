@@ -100,7 +100,7 @@ pub(super) async fn put(
         match result {
             Ok(p) => accepted.push((key, p)),
             Err(e) => {
-                errors.insert(key, e);
+                errors.insert(key.into(), e);
             }
         }
     }
@@ -126,10 +126,10 @@ pub(super) async fn put(
                 for (key, result) in results {
                     match result {
                         Ok(response) => {
-                            success.insert(key, response);
+                            success.insert(key.into(), response);
                         }
                         Err(e) => {
-                            errors.insert(key, e);
+                            errors.insert(key.into(), e);
                         }
                     }
                 }
@@ -272,7 +272,7 @@ fn collect(
                 }
             },
         };
-        collected.push((key, result));
+        collected.push((key.into(), result));
     }
     Ok(collected)
 }
@@ -352,7 +352,9 @@ fn prepare(object: DataObject, max_size: u64, now: i64) -> Result<Prepared, Erro
         .unwrap_or(now);
     let meta = ObjectMeta {
         qualified_type,
-        title: info.title().map_or(resource.name, str::to_owned),
+        title: info
+            .title()
+            .map_or(resource.name.to_string(), str::to_owned),
         last_changed,
         store_created: now,
         store_last_write: now,
@@ -433,10 +435,7 @@ mod tests {
 
     fn put_of(entries: Vec<(&str, DataObject)>) -> PutDataObjects {
         PutDataObjects {
-            data_objects: entries
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            data_objects: entries.into_iter().map(|(k, v)| (k.into(), v)).collect(),
             prune_contained_objects: false,
         }
     }
@@ -529,7 +528,7 @@ mod tests {
         );
         let object = |uri: String, data: &str| DataObject {
             resource: Resource {
-                uri,
+                uri: uri.into(),
                 ..Default::default()
             },
             data: Bytes::from(data.to_owned()),
