@@ -160,75 +160,24 @@ fn measure(name: &str, xml: &str, iterations: u32) {
     }
 }
 
-/// The Grid2dRepresentation `etp bench` puts (`crates/etp-cli/src/commands/bench/xml.rs`),
-/// 20 KiB, with fixed uuids and pseudo-random depths.
+/// The Grid2dRepresentation `etp bench` puts, 20 KiB, with fixed UUIDs and
+/// pseudo-random depths.
 fn grid2d() -> String {
-    let uuid = "be3dc02d-ed9d-45b1-b291-6edced323411";
-    let title = "Top Reservoir grid 000001";
-    let mut xml = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<resqml2:Grid2dRepresentation xmlns:resqml2="http://www.energistics.org/energyml/data/resqmlv2" xmlns:eml="http://www.energistics.org/energyml/data/commonv2" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="resqml2:obj_Grid2dRepresentation" schemaVersion="2.0" uuid="{uuid}">
-  <eml:Citation>
-    <eml:Title>{title}</eml:Title>
-    <eml:Originator>geomodeller</eml:Originator>
-    <eml:Creation>2024-03-14T09:26:53Z</eml:Creation>
-    <eml:Format>Petrel 2023.4 RESQML export</eml:Format>
-    <eml:Description>Depth-converted horizon grid, 1024 x 1024 nodes at 25 m spacing</eml:Description>
-  </eml:Citation>
-  <resqml2:SurfaceRole>map</resqml2:SurfaceRole>
-  <resqml2:RepresentedInterpretation>
-    <eml:ContentType>application/x-resqml+xml;version=2.0;type=obj_HorizonInterpretation</eml:ContentType>
-    <eml:Title>{title} interpretation</eml:Title>
-    <eml:UUID>7a1ccd1c-7b88-4c84-a92c-1d7f9a2b6e4f</eml:UUID>
-  </resqml2:RepresentedInterpretation>
-  <resqml2:Grid2dPatch>
-    <resqml2:PatchIndex>0</resqml2:PatchIndex>
-    <resqml2:FastestAxisCount>1024</resqml2:FastestAxisCount>
-    <resqml2:SlowestAxisCount>1024</resqml2:SlowestAxisCount>
-    <resqml2:Geometry>
-      <resqml2:LocalCrs>
-        <eml:ContentType>application/x-resqml+xml;version=2.0;type=obj_LocalDepth3dCrs</eml:ContentType>
-        <eml:Title>ED50 / UTM zone 31N, depth</eml:Title>
-        <eml:UUID>dbe0e6ba-1ea6-4dd7-b541-9c4c14c16f62</eml:UUID>
-      </resqml2:LocalCrs>
-      <resqml2:Points xsi:type="resqml2:Point3dZValueArray">
-        <resqml2:ZValues xsi:type="resqml2:DoubleHdf5Array">
-          <resqml2:Values>
-            <eml:PathInHdfFile>/RESQML/{uuid}/points_patch0</eml:PathInHdfFile>
-            <eml:HdfProxy>
-              <eml:ContentType>application/x-eml+xml;version=2.0;type=obj_EpcExternalPartReference</eml:ContentType>
-              <eml:Title>Hdf Proxy</eml:Title>
-              <eml:UUID>f1dc897a-e05e-4c57-944f-3501cb9cd71c</eml:UUID>
-            </eml:HdfProxy>
-          </resqml2:Values>
-        </resqml2:ZValues>
-      </resqml2:Points>
-    </resqml2:Geometry>
-  </resqml2:Grid2dPatch>
-"#
-    );
-    let size = 20 * 1024;
-    let tail = "</resqml2:Grid2dRepresentation>\n";
-    let mut k = 0u32;
     let mut state = 7u64;
-    loop {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let x = 431_250.0 + f64::from(k % 64) * 25.0;
-        let y = 6_478_125.0 + f64::from(k / 64) * 25.0;
-        let z = 2_150.0 + ((state >> 33) % 100_000) as f64 / 1000.0;
-        let entry = format!(
-            "  <resqml2:ControlPoint index=\"{k}\"><resqml2:Coordinate1>{x:.2}</resqml2:Coordinate1><resqml2:Coordinate2>{y:.2}</resqml2:Coordinate2><resqml2:Coordinate3>{z:.3}</resqml2:Coordinate3></resqml2:ControlPoint>\n"
-        );
-        if xml.len() + entry.len() + tail.len() > size {
-            break;
-        }
-        xml.push_str(&entry);
-        k += 1;
-    }
-    let pad = size.saturating_sub(tail.len() + xml.len());
-    xml.push_str(&" ".repeat(pad));
-    xml.push_str(tail);
-    xml
+    etp_model::samples::grid2d_xml(
+        "be3dc02d-ed9d-45b1-b291-6edced323411",
+        "Top Reservoir grid 000001",
+        [
+            "7a1ccd1c-7b88-4c84-a92c-1d7f9a2b6e4f",
+            "dbe0e6ba-1ea6-4dd7-b541-9c4c14c16f62",
+            "f1dc897a-e05e-4c57-944f-3501cb9cd71c",
+        ],
+        20 * 1024,
+        || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        },
+    )
 }

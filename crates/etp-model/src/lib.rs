@@ -70,6 +70,7 @@ mod error;
 mod model;
 mod parser;
 mod qualified;
+pub mod samples;
 mod uuid;
 
 pub use consistency::check_consistency;

@@ -202,71 +202,16 @@ fn resource(rng: &mut Rng, i: usize) -> (Resource, Uuid) {
     (resource, uuid)
 }
 
-/// About 20 KiB (exactly 20,480 bytes) of RESQML 2.0 XML for a Grid2dRepresentation.
+/// Exactly 20,480 bytes of RESQML 2.0 XML for a Grid2dRepresentation (the document
+/// `etp bench` puts: [`etp_model::samples::grid2d_xml`]).
 fn grid_xml(rng: &mut Rng, uuid: Uuid, title: &str) -> Bytes {
     const SIZE: usize = 20 * 1024;
-    let interp = rng.uuid();
-    let crs = rng.uuid();
-    let hdf = rng.uuid();
-    let mut xml = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<resqml2:Grid2dRepresentation xmlns:resqml2="http://www.energistics.org/energyml/data/resqmlv2" xmlns:eml="http://www.energistics.org/energyml/data/commonv2" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="resqml2:obj_Grid2dRepresentation" schemaVersion="2.0" uuid="{uuid}">
-  <eml:Citation>
-    <eml:Title>{title}</eml:Title>
-    <eml:Originator>geomodeller</eml:Originator>
-    <eml:Creation>2024-03-14T09:26:53Z</eml:Creation>
-    <eml:Format>Petrel 2023.4 RESQML export</eml:Format>
-    <eml:Description>Depth-converted horizon grid, 1024 x 1024 nodes at 25 m spacing</eml:Description>
-  </eml:Citation>
-  <resqml2:SurfaceRole>map</resqml2:SurfaceRole>
-  <resqml2:RepresentedInterpretation>
-    <eml:ContentType>application/x-resqml+xml;version=2.0;type=obj_HorizonInterpretation</eml:ContentType>
-    <eml:Title>{title} interpretation</eml:Title>
-    <eml:UUID>{interp}</eml:UUID>
-  </resqml2:RepresentedInterpretation>
-  <resqml2:Grid2dPatch>
-    <resqml2:PatchIndex>0</resqml2:PatchIndex>
-    <resqml2:FastestAxisCount>1024</resqml2:FastestAxisCount>
-    <resqml2:SlowestAxisCount>1024</resqml2:SlowestAxisCount>
-    <resqml2:Geometry>
-      <resqml2:LocalCrs>
-        <eml:ContentType>application/x-resqml+xml;version=2.0;type=obj_LocalDepth3dCrs</eml:ContentType>
-        <eml:Title>ED50 / UTM zone 31N, depth</eml:Title>
-        <eml:UUID>{crs}</eml:UUID>
-      </resqml2:LocalCrs>
-      <resqml2:Points xsi:type="resqml2:Point3dZValueArray">
-        <resqml2:ZValues xsi:type="resqml2:DoubleHdf5Array">
-          <resqml2:Values>
-            <eml:PathInHdfFile>/RESQML/{uuid}/points_patch0</eml:PathInHdfFile>
-            <eml:HdfProxy>
-              <eml:ContentType>application/x-eml+xml;version=2.0;type=obj_EpcExternalPartReference</eml:ContentType>
-              <eml:Title>Hdf Proxy</eml:Title>
-              <eml:UUID>{hdf}</eml:UUID>
-            </eml:HdfProxy>
-          </resqml2:Values>
-        </resqml2:ZValues>
-      </resqml2:Points>
-    </resqml2:Geometry>
-  </resqml2:Grid2dPatch>
-"#
-    );
-    let tail = "</resqml2:Grid2dRepresentation>\n";
-    let mut k = 0u32;
-    loop {
-        let x = 431_250.0 + f64::from(k % 64) * 25.0;
-        let y = 6_478_125.0 + f64::from(k / 64) * 25.0;
-        let z = 2_150.0 + (rng.next() % 100_000) as f64 / 1000.0;
-        let entry = format!(
-            "  <resqml2:ControlPoint index=\"{k}\"><resqml2:Coordinate1>{x:.2}</resqml2:Coordinate1><resqml2:Coordinate2>{y:.2}</resqml2:Coordinate2><resqml2:Coordinate3>{z:.3}</resqml2:Coordinate3></resqml2:ControlPoint>\n"
-        );
-        if xml.len() + entry.len() + tail.len() > SIZE {
-            break;
-        }
-        xml.push_str(&entry);
-        k += 1;
-    }
-    xml.push_str(&" ".repeat(SIZE - tail.len() - xml.len()));
-    xml.push_str(tail);
+    let references = [rng.uuid(), rng.uuid(), rng.uuid()].map(|u| u.to_string());
+    let [interp, crs, hdf] = &references;
+    let xml =
+        etp_model::samples::grid2d_xml(&uuid.to_string(), title, [interp, crs, hdf], SIZE, || {
+            rng.next()
+        });
     assert_eq!(xml.len(), SIZE);
     Bytes::from(xml)
 }
