@@ -194,20 +194,8 @@ const EML21: &[&str] = &[
     "VerticalCrs",
 ];
 
-/// EML 2.2 (`eml22`) data object types.
-const EML22: &[&str] = &[
-    "Activity",
-    "ActivityTemplate",
-    "DataAssuranceRecord",
-    "EpcExternalPartReference",
-    "GeodeticCrs",
-    "GraphicalInformationSet",
-    "ProjectedCrs",
-    "PropertyKind",
-    "PropertyKindDictionary",
-    "TimeSeries",
-    "VerticalCrs",
-];
+/// EML 2.2 (`eml22`) data object types: the same set as EML 2.1.
+const EML22: &[&str] = EML21;
 
 /// EML 2.3 (`eml23`) data object types.
 const EML23: &[&str] = &[
