@@ -6,7 +6,7 @@ mod common;
 
 use common::TestServer;
 use etp_client::Client;
-use etp_protocol::codec::Map;
+use etp_protocol::codec::{Avro, Map};
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::data_array_types::{
     DataArray, DataArrayIdentifier, DataArrayMetadata, GetDataSubarraysType, PutDataArraysType,
@@ -1308,5 +1308,271 @@ async fn preferred_blocks_are_whole_chunks_that_fit_a_1_mib_message() {
     assert_eq!(m.preferred_subarray_dimensions, [1, 150, 500]);
     assert_eq!(sink.offsets, expected);
     assert_eq!(sink.values, values);
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers built from the store's chunks (double, float and bytes values are shared
+// slices of the chunks; the other types are converted): every type, blocks crossing
+// chunk boundaries and never-written chunks, at several message sizes, with and without
+// compression.
+// ---------------------------------------------------------------------------------------
+
+/// Columns of the arrays below: rows of 256 elements.
+const COLS: i64 = 256;
+
+/// Rows per store chunk of a `[rows, 256]` array of `transport` (the store cuts chunks of
+/// whole rows of just under 1 MiB, 16 Ki elements for strings; the test reads the
+/// preference the store reports, which is one chunk).
+async fn rows_per_chunk(client: &Client, path: &str) -> i64 {
+    let m = get_meta(client, path).await;
+    assert_eq!(m.preferred_subarray_dimensions[1], COLS);
+    m.preferred_subarray_dimensions[0]
+}
+
+/// The value of element `i` of the test arrays (the same function for every type).
+fn value_at(transport: AnyArrayType, i: i64) -> DataValueOf {
+    match transport {
+        AnyArrayType::ArrayOfBoolean => DataValueOf::Bool(i % 3 != 1),
+        AnyArrayType::ArrayOfInt => DataValueOf::Int((i as i32).wrapping_mul(-7_919)),
+        AnyArrayType::ArrayOfLong => DataValueOf::Long(i.wrapping_mul(-1 << 33) + 1),
+        AnyArrayType::ArrayOfFloat => DataValueOf::Float(i as f32 * 0.5 + 1.0),
+        AnyArrayType::ArrayOfDouble => DataValueOf::Double(i as f64 * 0.25 - 3.0),
+        AnyArrayType::ArrayOfString => DataValueOf::String(format!("s{i}")),
+        AnyArrayType::Bytes => DataValueOf::Byte((i % 251 + 1) as u8),
+    }
+}
+
+/// One element of any transport type.
+enum DataValueOf {
+    Bool(bool),
+    Int(i32),
+    Long(i64),
+    Float(f32),
+    Double(f64),
+    String(String),
+    Byte(u8),
+}
+
+/// The values of the flat elements `indices` (`None` = never written: the fill).
+fn item_of(transport: AnyArrayType, indices: impl Iterator<Item = Option<i64>>) -> AnyArrayItem {
+    if transport == AnyArrayType::Bytes {
+        let bytes: Vec<u8> = indices
+            .map(|index| match index.map(|i| value_at(transport, i)) {
+                Some(DataValueOf::Byte(v)) => v,
+                _ => 0,
+            })
+            .collect();
+        return AnyArrayItem::Bytes(bytes.into());
+    }
+    let mut item = sample(transport, 0);
+    for index in indices {
+        let value = index.map(|i| value_at(transport, i));
+        match (&mut item, value) {
+            (AnyArrayItem::ArrayOfBoolean(a), v) => {
+                a.values.push(matches!(v, Some(DataValueOf::Bool(true))))
+            }
+            (AnyArrayItem::ArrayOfInt(a), Some(DataValueOf::Int(v))) => a.values.push(v),
+            (AnyArrayItem::ArrayOfInt(a), _) => a.values.push(0),
+            (AnyArrayItem::ArrayOfLong(a), Some(DataValueOf::Long(v))) => a.values.push(v),
+            (AnyArrayItem::ArrayOfLong(a), _) => a.values.push(0),
+            (AnyArrayItem::ArrayOfFloat(a), Some(DataValueOf::Float(v))) => a.values.push(v),
+            (AnyArrayItem::ArrayOfFloat(a), _) => a.values.push(0.0),
+            (AnyArrayItem::ArrayOfDouble(a), Some(DataValueOf::Double(v))) => a.values.push(v),
+            (AnyArrayItem::ArrayOfDouble(a), _) => a.values.push(0.0),
+            (AnyArrayItem::ArrayOfString(a), Some(DataValueOf::String(v))) => {
+                a.values.push(v.into())
+            }
+            (AnyArrayItem::ArrayOfString(a), _) => a.values.push("".into()),
+            (AnyArrayItem::Bytes(_), _) => unreachable!("built above"),
+        }
+    }
+    item
+}
+
+/// Flat indices of the block `starts`/`counts` of a `[rows, COLS]` array, row-major.
+fn block_indices(starts: [i64; 2], counts: [i64; 2]) -> impl Iterator<Item = i64> {
+    (starts[0]..starts[0] + counts[0])
+        .flat_map(move |r| (starts[1]..starts[1] + counts[1]).map(move |c| r * COLS + c))
+}
+
+/// A `[3k + 5, 256]` array of `transport`, `k` rows per chunk: chunk 0 written whole,
+/// the first half of chunk 2 written, chunks 1 and 3 (5 rows) never ([`written`]).
+/// Returns `k`.
+async fn three_chunk_array(client: &Client, path: &str, transport: AnyArrayType) -> i64 {
+    let logical = match transport {
+        AnyArrayType::ArrayOfBoolean => AnyLogicalArrayType::ArrayOfBoolean,
+        AnyArrayType::ArrayOfInt => AnyLogicalArrayType::ArrayOfInt32LE,
+        AnyArrayType::ArrayOfLong => AnyLogicalArrayType::ArrayOfInt64LE,
+        AnyArrayType::ArrayOfFloat => AnyLogicalArrayType::ArrayOfFloat32LE,
+        AnyArrayType::ArrayOfDouble => AnyLogicalArrayType::ArrayOfDouble64LE,
+        AnyArrayType::ArrayOfString => AnyLogicalArrayType::ArrayOfString,
+        AnyArrayType::Bytes => AnyLogicalArrayType::ArrayOfInt8,
+    };
+    // The chunk size depends on the dimensions only through the row size (for arrays of
+    // more than one chunk): ask the store about a big one first.
+    put_uninitialized(client, path, meta(&[100_000, COLS], transport, logical)).await;
+    let k = rows_per_chunk(client, path).await;
+    let rows = 3 * k + 5;
+    put_uninitialized(client, path, meta(&[rows, COLS], transport, logical)).await;
+    assert_eq!(rows_per_chunk(client, path).await, k);
+    for (first, count) in [(0, k), (2 * k, k / 2)] {
+        let indices = block_indices([first, 0], [count, COLS]).map(Some);
+        put_sub(
+            client,
+            path,
+            &[first, 0],
+            &[count, COLS],
+            item_of(transport, indices),
+        )
+        .await;
+    }
+    k
+}
+
+fn written(k: i64, i: i64) -> bool {
+    let row = i / COLS;
+    row < k || (2 * k..2 * k + k / 2).contains(&row)
+}
+
+#[tokio::test]
+async fn blocks_crossing_chunks_and_gaps_read_exactly_for_every_type() {
+    let server = TestServer::start().await;
+    let writer = server.client_with(|c| c.max_message_size = 16 << 20).await;
+    create_dataspace(&writer).await;
+    let small = server
+        .client_with(|c| {
+            c.max_message_size = 40_000;
+            c.compression = false;
+        })
+        .await;
+    let vectored = server
+        .client_with(|c| {
+            c.max_message_size = 200_000;
+            c.compression = false;
+        })
+        .await;
+    let gzip = server
+        .client_with(|c| {
+            c.max_message_size = 200_000;
+            c.compression = true;
+        })
+        .await;
+    assert!(gzip.compression(), "gzip negotiated");
+    for transport in AnyArrayType::ALL {
+        let path = format!("/chunks/{transport}");
+        let k = three_chunk_array(&writer, &path, transport).await;
+        let half = 2 * k + k / 2;
+        // (starts, counts): unaligned blocks across every kind of boundary.
+        let blocks: [([i64; 2], [i64; 2]); 6] = [
+            // Written chunk 0 into never-written chunk 1, a window of columns.
+            ([k - 3, 7], [7, 193]),
+            // Chunk 1 (never written) into chunk 2, whole rows: one contiguous run.
+            ([2 * k - 2, 0], [5, COLS]),
+            // Across the written half of chunk 2 into its unwritten half.
+            ([half - 2, 1], [4, 254]),
+            // One column from chunk 2 into the short last chunk.
+            ([3 * k - 1, 100], [6, 1]),
+            // A single element, and a larger block over three chunks' boundaries.
+            ([k, 255], [1, 1]),
+            ([k - 20, 0], [(k + 40).min(3 * k + 5 - (k - 20)), COLS]),
+        ];
+        for (starts, counts) in blocks {
+            let expect = item_of(
+                transport,
+                block_indices(starts, counts).map(|i| written(k, i).then_some(i)),
+            );
+            let n = counts[0] * counts[1];
+            for (name, client) in [("small", &small), ("vectored", &vectored), ("gzip", &gzip)] {
+                // Bounds of the encoded values: at least 1 byte per element, at most 10
+                // (long varints) or the strings' length.
+                let (least, most) = match transport {
+                    AnyArrayType::ArrayOfBoolean | AnyArrayType::Bytes => (n, n),
+                    AnyArrayType::ArrayOfInt => (n, 5 * n),
+                    AnyArrayType::ArrayOfLong => (n, 10 * n),
+                    AnyArrayType::ArrayOfFloat => (4 * n, 4 * n),
+                    AnyArrayType::ArrayOfDouble => (8 * n, 8 * n),
+                    AnyArrayType::ArrayOfString => (n, 12 * n),
+                };
+                let limit = client.max_message_size() as i64;
+                let at = format!("{path} {starts:?} {counts:?} via {name}");
+                if most + 200 <= limit {
+                    let got = get_sub(client, &path, &starts, &counts).await;
+                    assert_eq!(got.dimensions, counts, "{at}");
+                    assert!(same(&got.data.item, &expect), "{at}");
+                } else if least > limit {
+                    let errors = key_errors(client, sub_body(&path, &starts, &counts)).await;
+                    assert_eq!(errors, [(path.clone(), 17)], "{at}");
+                }
+            }
+        }
+    }
+    server.stop().await;
+}
+
+/// The largest double/float/bytes/long block answered at a negotiated message size, found
+/// by bisection: its message fits that size with only the server's fixed allowances to
+/// spare (header and map frame bounds), and one more element gets 17.
+#[tokio::test]
+async fn answers_fill_the_message_size_exactly() {
+    const LIMIT: usize = 50_000;
+    let server = TestServer::start().await;
+    let writer = server.client().await;
+    create_dataspace(&writer).await;
+    let client = server
+        .client_with(|c| {
+            c.max_message_size = LIMIT;
+            c.compression = false;
+        })
+        .await;
+    assert_eq!(client.max_message_size(), LIMIT);
+    for transport in [
+        AnyArrayType::ArrayOfDouble,
+        AnyArrayType::ArrayOfFloat,
+        AnyArrayType::Bytes,
+        AnyArrayType::ArrayOfLong,
+    ] {
+        let path = format!("/fill/{transport}");
+        let n = 60_000i64;
+        put_array(&writer, &path, &[n], item_of(transport, (0..n).map(Some))).await;
+        let fits = |count: i64| {
+            let client = &client;
+            let path = &path;
+            async move {
+                let response = client
+                    .request(sub_body(path, &[0], &[count]))
+                    .await
+                    .unwrap();
+                if !response.errors().is_empty() {
+                    assert_eq!(response.errors()[0].1.code, 17, "{path} {count}");
+                    return None;
+                }
+                assert_eq!(response.messages().len(), 1);
+                let message = &response.messages()[0];
+                let size = message.header.encoded_len() + message.body.encoded_len();
+                Some(size)
+            }
+        };
+        let (mut lo, mut hi) = (1i64, n);
+        assert!(fits(lo).await.is_some());
+        assert!(fits(hi).await.is_none(), "{path}: {n} values cannot fit");
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if fits(mid).await.is_some() {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let size = fits(lo).await.expect("the largest block fits");
+        assert!(size <= LIMIT, "{path}: {size} bytes for {lo} values");
+        // MessageHeader bound (35) + map frame bound (11) + one element (up to 10).
+        assert!(LIMIT - size < 64, "{path}: {size} bytes for {lo} values");
+        let got = get_sub(&client, &path, &[0], &[lo]).await;
+        assert!(
+            same(&got.data.item, &item_of(transport, (0..lo).map(Some))),
+            "{path}"
+        );
+    }
     server.stop().await;
 }

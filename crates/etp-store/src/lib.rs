@@ -32,6 +32,7 @@ mod locks;
 mod types;
 
 use std::io::Write;
+use std::ops::Range;
 
 use bytes::Bytes;
 
@@ -183,6 +184,32 @@ pub trait ReadTxn: Send {
         counts: &[u64],
         out: &mut dyn Write,
     ) -> Result<u64>;
+
+    /// The block `starts`/`counts` of a fixed-width array, like
+    /// [`ReadTxn::read_subarray`], handed to `piece` as shared buffers instead of
+    /// copied: each call names a buffer and the byte range of it that comes next
+    /// (row-major, little-endian). Where the engine can, the buffer is the stored
+    /// chunk itself (a reference count, no copy), so a caller may keep slices of
+    /// it after the call, for example to send them; never-written ranges come as
+    /// ranges of a static zero buffer. Returns the bytes handed out.
+    ///
+    /// The default implementation reads the whole block into one fresh buffer
+    /// with `read_subarray`: callers bound the block's size first.
+    fn visit_subarray(
+        &self,
+        key: &ArrayKey,
+        starts: &[u64],
+        counts: &[u64],
+        piece: &mut dyn FnMut(&Bytes, Range<usize>) -> Result<()>,
+    ) -> Result<u64> {
+        let mut all = Vec::new();
+        let n = self.read_subarray(key, starts, counts, &mut all)?;
+        let all = Bytes::from(all);
+        if !all.is_empty() {
+            piece(&all, 0..all.len())?;
+        }
+        Ok(n)
+    }
 
     /// The block `starts`/`counts` of a string array, row-major
     /// (never-written elements read as `""`).

@@ -528,3 +528,64 @@ fn deleting_objects_cascades_to_arrays() -> TestResult {
     );
     Ok(())
 }
+
+/// `visit_subarray` hands out the bytes `read_subarray` writes, as ranges of the stored
+/// chunks (pieces of one chunk are ranges of one shared buffer, not copies), and
+/// never-written chunks as zeros; inside a write transaction too.
+#[test]
+fn visited_pieces_are_ranges_of_shared_chunks() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // 64-byte chunks: 16 floats, two rows of the [6, 8] array below.
+    let store = tiny_chunk_store(dir.path())?;
+    let k = akey("", 3, "/v");
+    let dims = [6u64, 8];
+    let mut w = store.write()?;
+    w.create_array(&k, &ameta(&dims, ElementType::F32, 1))?;
+    let rows: Vec<u8> = (0..32u16)
+        .flat_map(|i| f32::from(i).to_le_bytes())
+        .collect();
+    // Rows 0..4 (chunks 0 and 1) written, rows 4 and 5 (chunk 2) never.
+    w.write_subarray(&k, &[0, 0], &[4, 8], &rows, 2)?;
+    let check = |r: &dyn etp_store::ReadTxn| -> TestResult {
+        for (s, c) in [
+            (vec![0u64, 0], vec![6u64, 8]),
+            (vec![1, 1], vec![3, 5]),
+            (vec![0, 3], vec![6, 2]),
+            (vec![4, 0], vec![2, 8]),
+        ] {
+            let mut joined = Vec::new();
+            let n = r.visit_subarray(&k, &s, &c, &mut |buf, range| {
+                joined.extend_from_slice(&buf[range]);
+                Ok(())
+            })?;
+            assert_eq!(n, joined.len() as u64);
+            assert_eq!(joined, read_block(r, &k, &s, &c)?, "{s:?} {c:?}");
+        }
+        // Columns 1..4 of rows 0 and 1: two pieces of chunk 0, one buffer, whole.
+        let mut pieces = Vec::new();
+        r.visit_subarray(&k, &[0, 1], &[2, 3], &mut |buf, range| {
+            pieces.push((buf.as_ptr(), buf.len(), range));
+            Ok(())
+        })?;
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(
+            pieces[0].0, pieces[1].0,
+            "both rows share the chunk's buffer"
+        );
+        assert_eq!((pieces[0].1, pieces[0].2.clone()), (64, 4..16));
+        assert_eq!((pieces[1].1, pieces[1].2.clone()), (64, 36..48));
+        // Never written: zeros.
+        let mut zeros = 0;
+        r.visit_subarray(&k, &[4, 0], &[2, 8], &mut |buf, range| {
+            assert!(buf[range.clone()].iter().all(|&b| b == 0));
+            zeros += range.len();
+            Ok(())
+        })?;
+        assert_eq!(zeros, 64);
+        Ok(())
+    };
+    check(&*w)?;
+    w.commit()?;
+    check(&*store.read()?)?;
+    Ok(())
+}

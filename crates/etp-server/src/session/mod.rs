@@ -31,7 +31,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 pub use history::SessionHistory;
 pub use negotiate::{Negotiated, ServerOffer, TypePattern, negotiate};
-pub use outgoing::{Outgoing, Responder, SessionClosed, chunk_by_size};
+pub use outgoing::{EncodedBody, Outgoing, Responder, SessionClosed, chunk_by_size};
 pub(crate) use wire::{WireEvent, WireReader, run_writer};
 
 use crate::handlers::Request;

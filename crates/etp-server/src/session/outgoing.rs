@@ -9,6 +9,7 @@ use etp_protocol::types::datatypes::{ErrorInfo, MessageHeader};
 use etp_protocol::types::protocol::core::ProtocolException;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// Upper bound of an encoded MessageHeader (five varints), used when fitting bodies into
@@ -24,6 +25,18 @@ pub enum Outgoing {
         header: MessageHeader,
         /// The body (boxed: message bodies are large next to control frames).
         body: Box<Body>,
+        /// Whether gzip may be applied (it is only when negotiated and it pays).
+        compress: bool,
+        /// The share of the session's send budget this message holds until it is written.
+        budget: Option<OwnedSemaphorePermit>,
+    },
+    /// An ETP message whose body its sender encoded (see [`EncodedBody`]); the writer
+    /// assigns its message id and writes the segments without copying them when it can.
+    Encoded {
+        /// Header without message id.
+        header: MessageHeader,
+        /// The encoded body.
+        body: EncodedBody,
         /// Whether gzip may be applied (it is only when negotiated and it pays).
         compress: bool,
         /// The share of the session's send budget this message holds until it is written.
@@ -66,6 +79,40 @@ impl Outgoing {
             compress: false,
             budget: None,
         }
+    }
+}
+
+/// A message body its sender encoded: the Avro encoding of the body record, as segments
+/// that are written one after another. Lets a handler send values from the buffers they
+/// already live in (array chunks of the store) instead of building a typed body the
+/// writer would encode again; the session writer hands large uncompressed ones to the
+/// kernel in one vectored write (`vectored.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct EncodedBody {
+    segments: Vec<Bytes>,
+    len: usize,
+}
+
+impl EncodedBody {
+    /// The body made of `segments`, in order.
+    pub fn new(segments: Vec<Bytes>) -> Self {
+        let len = segments.iter().map(Bytes::len).sum();
+        EncodedBody { segments, len }
+    }
+
+    /// Encoded size in bytes: exactly what goes on the wire after the header.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the body has no bytes (no ETP body encodes that way; a guard for callers).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The segments, in order.
+    pub fn segments(&self) -> &[Bytes] {
+        &self.segments
     }
 }
 
@@ -119,11 +166,14 @@ impl Responder {
         self
     }
 
-    async fn reserve(&self, body: &Body) -> Result<Option<OwnedSemaphorePermit>, SessionClosed> {
+    async fn reserve(
+        &self,
+        encoded_len: usize,
+    ) -> Result<Option<OwnedSemaphorePermit>, SessionClosed> {
         let Some(budget) = &self.send_budget else {
             return Ok(None);
         };
-        let wanted = body.encoded_len().clamp(1, self.budget_total.max(1));
+        let wanted = encoded_len.clamp(1, self.budget_total.max(1));
         let permits = u32::try_from(wanted).unwrap_or(u32::MAX);
         budget
             .clone()
@@ -148,30 +198,101 @@ impl Responder {
         self.sent
     }
 
-    /// Sends one message of the response set; `fin` marks the last one.
-    pub async fn send(&mut self, body: Body, fin: bool) -> Result<(), SessionClosed> {
-        let info = body.info();
+    /// Whether this response's messages may be gzipped (compression negotiated).
+    fn compress(&self) -> bool {
         // Array payloads are incompressible in practice (6–24 % at 18–52 MB/s, limits.md):
         // gzip would cost far more than it saves on the wire.
-        let compress = self.gzip && self.protocol != 9;
-        let header = MessageHeader {
+        self.gzip && self.protocol != 9
+    }
+
+    fn header(&self, message_type: i32, fin: bool) -> MessageHeader {
+        MessageHeader {
             protocol: self.protocol,
-            message_type: info.message_type,
+            message_type,
             correlation_id: self.correlation_id,
             message_id: 0,
             message_flags: if fin { flags::FIN } else { 0 },
-        };
-        let budget = self.reserve(&body).await?;
+        }
+    }
+
+    /// Sends one message of the response set; `fin` marks the last one.
+    pub async fn send(&mut self, body: Body, fin: bool) -> Result<(), SessionClosed> {
+        let header = self.header(body.info().message_type, fin);
+        let budget = self.reserve(body.encoded_len()).await?;
         self.sent += 1;
         self.tx
             .send(Outgoing::Message {
                 header,
                 body: Box::new(body),
-                compress,
+                compress: self.compress(),
                 budget,
             })
             .await
             .map_err(|_| SessionClosed)
+    }
+
+    /// Sends one message of the response set whose body the handler encoded (a body of
+    /// `message_type` in this response's protocol); `fin` marks the last one. The caller
+    /// sizes the body to [`Responder::max_body_size`]; a body over it is a bug of the
+    /// caller and is answered with `EMAXSIZE_EXCEEDED` (same `fin`) instead of being sent
+    /// to a peer that would refuse it.
+    pub async fn send_encoded(
+        &mut self,
+        message_type: i32,
+        body: EncodedBody,
+        fin: bool,
+    ) -> Result<(), SessionClosed> {
+        if body.len() > self.max_body_size() {
+            tracing::error!(
+                size = body.len(),
+                max = self.max_body_size(),
+                "encoded body over the message size"
+            );
+            let pe = ProtocolException {
+                error: Some(ErrorInfo {
+                    message: format!(
+                        "the response ({} bytes) does not fit in the negotiated message size of {} bytes",
+                        body.len(),
+                        self.max_message_size
+                    )
+                    .into(),
+                    code: ErrorCode::EMAXSIZE_EXCEEDED.code(),
+                }),
+                errors: Map::new(),
+            };
+            return self.send_exception(pe, fin).await;
+        }
+        let header = self.header(message_type, fin);
+        let budget = self.reserve(body.len()).await?;
+        self.sent += 1;
+        self.tx
+            .send(Outgoing::Encoded {
+                header,
+                body,
+                compress: self.compress(),
+                budget,
+            })
+            .await
+            .map_err(|_| SessionClosed)
+    }
+
+    /// Ends a response set whose earlier parts went out without FIN: `last` (an encoded
+    /// body of `message_type`), then the per-key `errors` as in
+    /// [`Responder::reply_set`]; FIN on the very last message.
+    pub async fn finish_encoded(
+        mut self,
+        message_type: i32,
+        last: EncodedBody,
+        errors: Map<ErrorInfo>,
+    ) -> Result<(), SessionClosed> {
+        let error_parts = split_errors(errors, self.max_body_size());
+        self.send_encoded(message_type, last, error_parts.is_empty())
+            .await?;
+        let total = error_parts.len();
+        for (index, pe) in error_parts.into_iter().enumerate() {
+            self.send_exception(pe, index + 1 == total).await?;
+        }
+        Ok(())
     }
 
     /// Sends a single-message response.
@@ -209,13 +330,7 @@ impl Responder {
         pe: ProtocolException,
         fin: bool,
     ) -> Result<(), SessionClosed> {
-        let header = MessageHeader {
-            protocol: self.protocol,
-            message_type: 1000,
-            correlation_id: self.correlation_id,
-            message_id: 0,
-            message_flags: if fin { flags::FIN } else { 0 },
-        };
+        let header = self.header(1000, fin);
         self.sent += 1;
         self.tx
             .send(Outgoing::Message {

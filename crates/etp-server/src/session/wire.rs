@@ -4,8 +4,12 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use etp_protocol::codec::Avro;
 use etp_protocol::codec::SegmentedBuf;
-use etp_protocol::message::{Compression, encode_message, encode_message_segments, may_compress};
+use etp_protocol::message::{
+    Compression, encode_message, encode_message_from_segments, encode_message_segments, flags,
+    may_compress,
+};
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketRead, WebSocketWrite};
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
@@ -182,6 +186,56 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
                     buf = Vec::new();
                 }
                 // Written (or failed): its bytes no longer count against the send budget.
+                drop(budget);
+                result
+            }
+            Outgoing::Encoded {
+                mut header,
+                body,
+                compress,
+                budget,
+            } => {
+                header.message_id = next_id;
+                next_id += 2;
+                let compression = if compress {
+                    Compression::Gzip(compression_level)
+                } else {
+                    Compression::None
+                };
+                let len;
+                let result = if !may_compress(compression, header.protocol, header.message_type)
+                    && body.len() >= VECTORED_MIN_SIZE
+                {
+                    // The flags `encode_message_from_segments` would set: nothing compressed,
+                    // no extension.
+                    header.message_flags &= !(flags::COMPRESSED | flags::HEADER_EXTENSION);
+                    let mut head = Vec::with_capacity(header.encoded_len());
+                    header.encode(&mut head);
+                    let mut segments = Vec::with_capacity(body.segments().len() + 1);
+                    segments.push(Bytes::from(head));
+                    segments.extend_from_slice(body.segments());
+                    len = segments.iter().map(Bytes::len).sum();
+                    write_binary_frame(&mut direct, &segments)
+                        .await
+                        .map_err(fastwebsockets::WebSocketError::IoError)
+                } else {
+                    buf.clear();
+                    encode_message_from_segments(&header, body.segments(), compression, &mut buf);
+                    len = buf.len();
+                    write
+                        .write_frame(Frame::binary(Payload::Borrowed(&buf)))
+                        .await
+                };
+                server
+                    .metrics
+                    .count_out(header.protocol, header.message_type, len);
+                info.count_out(len);
+                if buf.capacity() > KEEP_BUFFER {
+                    buf = Vec::new();
+                }
+                // Written (or failed): the chunks it shared may be freed, and its bytes no
+                // longer count against the send budget.
+                drop(body);
                 drop(budget);
                 result
             }

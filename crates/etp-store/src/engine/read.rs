@@ -2,7 +2,7 @@
 //! implementing `fjall::Readable`).
 
 use std::io::Write;
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -37,12 +37,19 @@ fn u64_le(v: &[u8], what: &str) -> Result<u64> {
         .map_err(|_| StoreError::Corrupt(format!("{what}: bad u64")))
 }
 
-/// Writes `n` zero bytes (the fill value of every fixed-width type).
-fn write_zeros(out: &mut dyn Write, mut n: u64) -> Result<()> {
-    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+/// The fill value of every fixed-width type, handed out in ranges for elements never
+/// written (a static buffer: sharing it costs no reference count).
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+/// Hands `n` zero bytes to `piece`, in ranges of [`ZEROS`].
+fn zero_pieces(
+    piece: &mut dyn FnMut(&Bytes, Range<usize>) -> Result<()>,
+    mut n: u64,
+) -> Result<()> {
+    let zeros = Bytes::from_static(&ZEROS);
     while n > 0 {
         let k = n.min(ZEROS.len() as u64) as usize;
-        out.write_all(&ZEROS[..k])?;
+        piece(&zeros, 0..k)?;
         n -= k as u64;
     }
     Ok(())
@@ -447,6 +454,21 @@ impl<'a, R: Readable> View<'a, R> {
         counts: &[u64],
         out: &mut dyn Write,
     ) -> Result<u64> {
+        self.visit_subarray(key, starts, counts, &mut |buf, range| {
+            Ok(out.write_all(&buf[range])?)
+        })
+    }
+
+    /// The pieces of a block, each a range of a chunk as the engine holds it: fjall's
+    /// `Slice` is a `Bytes` (feature `bytes_1`), a blob served from its cache or read
+    /// from its file is shared, not copied. At most one chunk is held at a time.
+    pub(crate) fn visit_subarray(
+        &self,
+        key: &ArrayKey,
+        starts: &[u64],
+        counts: &[u64],
+        piece: &mut dyn FnMut(&Bytes, Range<usize>) -> Result<()>,
+    ) -> Result<u64> {
         let a = self
             .array(key)?
             .ok_or_else(|| StoreError::ArrayNotFound(key.to_string()))?;
@@ -460,23 +482,23 @@ impl<'a, R: Readable> View<'a, R> {
             })?;
         let total = validate_dims(&a.meta.dimensions, a.meta.element_type)?;
         let n = validate_region(&a.meta.dimensions, starts, counts)?;
-        let mut cur: Option<(u64, Option<Slice>)> = None;
+        let mut cur: Option<(u64, Option<Bytes>)> = None;
         for (lin, len) in Runs::new(&a.meta.dimensions, starts, counts) {
             for (c, off, take) in split_run(lin, len, a.chunk_elems) {
                 if cur.as_ref().map(|(i, _)| *i) != Some(c) {
                     let clen = chunk_len(total, a.chunk_elems, c);
-                    cur = Some((c, self.fixed_chunk(&a, c, clen * es)?));
+                    cur = Some((c, self.fixed_chunk(&a, c, clen * es)?.map(Bytes::from)));
                 }
                 match cur.as_ref().and_then(|(_, s)| s.as_ref()) {
-                    Some(s) => {
+                    Some(chunk) => {
                         let from = (off * es) as usize;
                         let to = ((off + take) * es) as usize;
-                        let piece = s
-                            .get(from..to)
-                            .ok_or_else(|| StoreError::Corrupt("chunk too short".into()))?;
-                        out.write_all(piece)?;
+                        if to > chunk.len() {
+                            return Err(StoreError::Corrupt("chunk too short".into()));
+                        }
+                        piece(chunk, from..to)?;
                     }
-                    None => write_zeros(out, take * es)?,
+                    None => zero_pieces(piece, take * es)?,
                 }
             }
         }
@@ -633,6 +655,15 @@ macro_rules! impl_read_txn {
                 out: &mut dyn Write,
             ) -> Result<u64> {
                 self.view()?.read_subarray(key, starts, counts, out)
+            }
+            fn visit_subarray(
+                &self,
+                key: &ArrayKey,
+                starts: &[u64],
+                counts: &[u64],
+                piece: &mut dyn FnMut(&::bytes::Bytes, ::std::ops::Range<usize>) -> Result<()>,
+            ) -> Result<u64> {
+                self.view()?.visit_subarray(key, starts, counts, piece)
             }
             fn read_strings(
                 &self,

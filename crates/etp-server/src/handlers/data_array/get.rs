@@ -1,11 +1,9 @@
 //! The reads: GetDataArrayMetadata, GetDataArrays and GetDataSubarrays.
 
-use etp_protocol::codec::{Avro, Map};
+use etp_protocol::codec::{Avro, Map, SegmentedBuf};
 use etp_protocol::error_code::ErrorCode;
-use etp_protocol::types::Body;
-use etp_protocol::types::datatypes::data_array_types::{
-    DataArray, DataArrayIdentifier, DataArrayMetadata,
-};
+use etp_protocol::message::EtpMessage;
+use etp_protocol::types::datatypes::data_array_types::{DataArrayIdentifier, DataArrayMetadata};
 use etp_protocol::types::protocol::data_array::{
     GetDataArrayMetadata, GetDataArrayMetadataResponse, GetDataArrays, GetDataArraysResponse,
     GetDataSubarrays, GetDataSubarraysResponse,
@@ -13,7 +11,7 @@ use etp_protocol::types::protocol::data_array::{
 use etp_store::{ArrayKey, ArrayMeta, StoreError};
 
 use super::geometry::{Region, element_count, signed};
-use super::reply::MapReply;
+use super::reply::{EncodedMapReply, MapReply};
 use super::{
     DataArrayHandler, KeyFailure, array_key, by_dataspace, failed, not_found, settle, values,
 };
@@ -99,9 +97,12 @@ impl DataArrayHandler {
             .into_iter()
             .map(|(key, uid)| (key.into(), uid, None))
             .collect();
-        self.get_blocks(session, requests, responder, |data_arrays| {
-            GetDataArraysResponse { data_arrays }.into()
-        })
+        self.get_blocks(
+            session,
+            requests,
+            responder,
+            GetDataArraysResponse::MESSAGE_TYPE,
+        )
         .await
     }
 
@@ -116,9 +117,12 @@ impl DataArrayHandler {
             .into_iter()
             .map(|(key, sub)| (key.into(), sub.uid, Some((sub.starts, sub.counts))))
             .collect();
-        self.get_blocks(session, requests, responder, |data_subarrays| {
-            GetDataSubarraysResponse { data_subarrays }.into()
-        })
+        self.get_blocks(
+            session,
+            requests,
+            responder,
+            GetDataSubarraysResponse::MESSAGE_TYPE,
+        )
         .await
     }
 
@@ -128,9 +132,9 @@ impl DataArrayHandler {
         session: &SessionContext,
         requests: Vec<(String, DataArrayIdentifier, Option<Block>)>,
         responder: Responder,
-        make: fn(Map<DataArray>) -> Body,
+        message_type: i32,
     ) -> Result<(), SessionClosed> {
-        let mut reply = MapReply::new(responder, make);
+        let mut reply = EncodedMapReply::new(responder, message_type);
         let mut errors = Map::new();
         for (key, uid, block) in requests {
             let array = match array_key(&uid) {
@@ -143,14 +147,18 @@ impl DataArrayHandler {
             let room = reply.room_for(&key);
             let max_body = reply.max_body_size();
             let dataspace = array.dataspace.clone();
+            let mut entry = EncodedMapReply::entry(&key);
             let read = self
                 .access
                 .read(&session.transaction, &dataspace, move |txn| {
-                    settle(read_block(txn, &array, block, room, max_body))
+                    settle(
+                        encode_block(txn, &array, block, room, max_body, &mut entry)
+                            .map(|()| entry),
+                    )
                 })
                 .await;
             match read {
-                Ok(Ok(data)) => reply.push(key, data).await?,
+                Ok(Ok(entry)) => reply.push(entry).await?,
                 Ok(Err(e)) => {
                     errors.insert(key.into(), e);
                 }
@@ -163,14 +171,16 @@ impl DataArrayHandler {
     }
 }
 
-/// Reads one block of an array as a `DataArray` whose encoding fits in `room` bytes.
-fn read_block(
+/// Appends one block of an array to `out` as an encoded `DataArray` of at most `room`
+/// bytes.
+fn encode_block(
     txn: &dyn etp_store::ReadTxn,
     array: &ArrayKey,
     block: Option<Block>,
     room: usize,
     max_body: usize,
-) -> Result<DataArray, KeyFailure> {
+    out: &mut SegmentedBuf,
+) -> Result<(), KeyFailure> {
     let meta = txn.get_array_meta(array)?.ok_or_else(|| not_found(array))?;
     let region = match block {
         None => Region::whole(
@@ -179,8 +189,6 @@ fn read_block(
         ),
         Some((starts, counts)) => Region::within(&meta.dimensions, &starts, &counts)?,
     };
-    let dimensions = signed(&region.counts);
-    let data_room = room.saturating_sub(dimensions.encoded_len());
     let too_big = || {
         error_info(
             ErrorCode::EMAXSIZE_EXCEEDED,
@@ -192,12 +200,16 @@ fn read_block(
             ),
         )
     };
-    let data =
-        values::read(txn, array, meta.element_type, &region, data_room)?.ok_or_else(too_big)?;
-    let answer = DataArray { dimensions, data };
-    // The read bounded the values; this guards the arithmetic of the frame around them.
-    if answer.encoded_len() > room {
+    let before = out.len();
+    // DataArray: `dimensions` (the block's counts), then `data`.
+    signed(&region.counts).encode(out.small_mut());
+    let data_room = room.saturating_sub(out.len() - before);
+    if !values::encode(txn, array, meta.element_type, &region, data_room, out)? {
         return Err(too_big().into());
     }
-    Ok(answer)
+    // The values were bounded by `data_room`; this guards the arithmetic around them.
+    if out.len() - before > room {
+        return Err(too_big().into());
+    }
+    Ok(())
 }

@@ -4,18 +4,21 @@
 //! Both directions move whole buffers, never one element through a generic path: a put
 //! hands `write_subarray` the memory of the decoded `Vec<f64>` (`f32`, `i64`, `i32`) as
 //! bytes, which on little-endian targets already is the store's layout (no copy; other
-//! targets and booleans convert in one bulk loop); a get streams
-//! `read_subarray` into a [`Write`] sink that appends each piece the store produces
-//! straight into the answer's vector with the codec's bulk path, so no intermediate byte
-//! buffer of the array exists. Integer and boolean conversions are branch-free loops over
+//! targets and booleans convert in one bulk loop). A get of `double`, `float` or `bytes`
+//! values encodes the answer around the store's chunk buffers ([`encode`]); other types
+//! stream `read_subarray` into a [`Write`] sink that appends each piece the store
+//! produces straight into the answer's vector with the codec's bulk path, so no
+//! intermediate byte buffer of the array exists. Integer and boolean conversions are branch-free loops over
 //! fixed-size chunks that the compiler vectorizes.
 
 use std::borrow::Cow;
 use std::io::{self, Write};
 
 use bytes::Bytes;
-use etp_protocol::codec::Reader;
-use etp_protocol::codec::writer::{bytes_len, int_len, long_len, write_f32s, write_f64s};
+use etp_protocol::codec::writer::{
+    bytes_len, int_len, long_len, write_f32s, write_f64s, write_long,
+};
+use etp_protocol::codec::{Avro, Reader, SegmentedBuf};
 use etp_protocol::types::datatypes::{
     AnyArray, AnyArrayItem, AnyArrayType, AnyLogicalArrayType, ArrayOfBoolean, ArrayOfDouble,
     ArrayOfFloat, ArrayOfInt, ArrayOfLong, ArrayOfString, ErrorInfo,
@@ -453,6 +456,79 @@ pub(super) fn read(
     };
     Ok(item.map(|item| AnyArray { item }))
 }
+
+/// Appends the encoded `AnyArray` of `region` of the array `key` (element type `element`)
+/// to `out`, taking at most `max_encoded` bytes; `false` (and `out` unchanged) when it
+/// cannot fit.
+///
+/// `double`, `float` and `bytes` travel in the layout the store keeps them in (Avro writes
+/// floating-point values as little-endian IEEE 754, and bytes as they are): their values
+/// are the store's chunk buffers themselves, shared into `out` (pieces under
+/// [`SegmentedBuf::threshold`] are copied), so the answer is never copied on its way to
+/// the socket. Other types are converted ([`read`]) and encoded.
+pub(super) fn encode(
+    txn: &dyn ReadTxn,
+    key: &ArrayKey,
+    element: ElementType,
+    region: &Region,
+    max_encoded: usize,
+    out: &mut SegmentedBuf,
+) -> Result<bool, StoreError> {
+    let shared_layout = match element {
+        ElementType::F64 => Some((ARRAY_OF_DOUBLE, 8)),
+        ElementType::F32 => Some((ARRAY_OF_FLOAT, 4)),
+        ElementType::Bytes => Some((BYTES, 1)),
+        _ => None,
+    };
+    let Some((branch, size)) = shared_layout else {
+        return Ok(match read(txn, key, element, region, max_encoded)? {
+            Some(array) => {
+                array.encode_segments(out);
+                true
+            }
+            None => false,
+        });
+    };
+    let n = region.count;
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    let frame = 1 + match element {
+        ElementType::Bytes => long_len(count),
+        _ => array_frame(n),
+    };
+    let values_len = n.saturating_mul(size);
+    if values_len.saturating_add(frame as u64) > max_encoded as u64 {
+        return Ok(false);
+    }
+    let threshold = out.threshold();
+    write_long(out.small_mut(), branch);
+    // An array is one block of `n` items then the end marker (a count of 0 is the end
+    // marker alone); bytes are their length then the bytes.
+    let array = element != ElementType::Bytes;
+    write_long(out.small_mut(), count);
+    let read = txn.visit_subarray(key, &region.starts, &region.counts, &mut |chunk, range| {
+        if range.len() < threshold {
+            out.small_mut().extend_from_slice(&chunk[range]);
+        } else {
+            out.push_bytes(&chunk.slice(range));
+        }
+        Ok(())
+    })?;
+    if read != values_len {
+        // The frame above announced `n` values: anything else would corrupt the message.
+        return Err(StoreError::Corrupt(format!(
+            "{read} bytes read for {n} elements of {size} bytes"
+        )));
+    }
+    if array && n > 0 {
+        out.small_mut().push(0);
+    }
+    Ok(true)
+}
+
+/// `AnyArray` union branch indexes (the order of `etp.avpr`'s `AnyArray.item`).
+const ARRAY_OF_FLOAT: i64 = 3;
+const ARRAY_OF_DOUBLE: i64 = 4;
+const BYTES: i64 = 6;
 
 fn read_fixed<T: Element>(
     txn: &dyn ReadTxn,
