@@ -372,7 +372,7 @@ mod tests {
         let mut map = HashMap::new();
         map.insert(s, 1);
         assert_eq!(map.get("customKey"), Some(&1));
-        let mut index = indexmap::IndexMap::new();
+        let mut index = crate::codec::Map::new();
         index.insert(EtpString::from_static("k"), 2);
         assert_eq!(index.get("k"), Some(&2));
     }
