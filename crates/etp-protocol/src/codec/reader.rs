@@ -392,8 +392,33 @@ fn is_ascii(bytes: &[u8]) -> bool {
 }
 
 /// Decodes an unsigned LEB128 varint of at most 10 bytes; returns the value and its length.
+///
+/// Varints of up to 8 bytes with 8 bytes of input available (timestamps take 8) are
+/// decoded from one 64-bit load without a loop: the first byte without its high bit
+/// ends the varint, and three mask-and-shift steps pack the 7-bit groups together.
 #[inline]
 fn decode_varint(bytes: &[u8]) -> Result<(u64, usize), DecodeErrorKind> {
+    if let Some(word) = bytes.first_chunk::<8>() {
+        let word = u64::from_le_bytes(*word);
+        let stops = !word & 0x8080_8080_8080_8080;
+        if stops != 0 {
+            // The high bit of the last byte: 7, 15, ..., 63.
+            let end_bit = stops.trailing_zeros();
+            let len = (end_bit as usize + 1) / 8;
+            let mut x = word & (u64::MAX >> (63 - end_bit)) & 0x7f7f_7f7f_7f7f_7f7f;
+            x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
+            x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
+            x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
+            return Ok((x, len));
+        }
+    }
+    decode_varint_bytewise(bytes)
+}
+
+/// [`decode_varint`] one byte at a time: varints of 9 or 10 bytes, and any varint in the
+/// last 7 bytes of the input.
+#[inline]
+fn decode_varint_bytewise(bytes: &[u8]) -> Result<(u64, usize), DecodeErrorKind> {
     let mut value: u64 = 0;
     for (i, &b) in bytes.iter().enumerate().take(10) {
         // The tenth byte may only carry the single remaining bit of a 64-bit value.
@@ -423,6 +448,46 @@ fn unzigzag(v: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_varints_decode_like_bytewise_ones() {
+        let mut values: Vec<u64> = (0..64).flat_map(|b| [1u64 << b, (1u64 << b) - 1]).collect();
+        values.extend([u64::MAX, 0x0123_4567_89ab_cdef, 1_710_408_413_000_000 << 1]);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            values.push(seed >> (seed % 64));
+        }
+        for value in values {
+            let mut encoded = Vec::new();
+            let mut v = value;
+            while v >= 0x80 {
+                encoded.push((v as u8) | 0x80);
+                v >>= 7;
+            }
+            encoded.push(v as u8);
+            for trailing in [0usize, 3, 8] {
+                let mut input = encoded.clone();
+                input.extend(std::iter::repeat_n(0xffu8, trailing));
+                assert_eq!(
+                    decode_varint(&input),
+                    Ok((value, encoded.len())),
+                    "{value:#x}"
+                );
+                assert_eq!(decode_varint_bytewise(&input), Ok((value, encoded.len())));
+                // Truncated: an error, never a value.
+                assert!(decode_varint(&input[..encoded.len() - 1]).is_err());
+            }
+        }
+        // Eight continuation bytes: not a word varint, decided byte by byte.
+        assert!(decode_varint(&[0x80; 8]).is_err());
+        assert!(matches!(
+            decode_varint(&[0xff; 12]),
+            Err(DecodeErrorKind::OverlongVarint { max_bytes: 10 })
+        ));
+    }
 
     #[test]
     fn ascii_check_sees_a_high_bit_anywhere() {
