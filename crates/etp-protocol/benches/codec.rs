@@ -12,6 +12,11 @@
 //! Every benchmark of a group reports throughput in bytes of the encoded body, so ratios
 //! between rows of a group are ratios of speed. Run with
 //! `cargo bench -p etp-protocol --bench codec -- --warm-up-time 1 --measurement-time 3`.
+//!
+//! With `ETP_BENCH_CLOCK=cpu` in the environment, time is the benchmark thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`) instead of wall-clock time: on a machine shared with other
+//! work, time spent descheduled no longer counts, which makes runs comparable when the load
+//! changes between them (caches shared with other processes still add noise).
 
 use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
@@ -21,6 +26,7 @@ use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value as AvroValue;
 use apache_avro::writer::datum::GenericDatumWriter;
 use bytes::Bytes;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use etp_protocol::Uuid;
 use etp_protocol::codec::{Avro, DecodeError, Map, Reader, SegmentedBuf};
@@ -279,7 +285,7 @@ fn decode_ours<T: Avro>(input: &Bytes) -> Result<T, DecodeError> {
 }
 
 /// Rows of one body; `vectored` adds "ours encode (vectored)".
-fn bench_body<T>(c: &mut Criterion, group_name: &str, record: &str, body: &T, vectored: bool)
+fn bench_body<T>(c: &mut Criterion<Clock>, group_name: &str, record: &str, body: &T, vectored: bool)
 where
     T: Avro + PartialEq + std::fmt::Debug,
 {
@@ -383,7 +389,7 @@ where
     group.finish();
 }
 
-fn codec(c: &mut Criterion) {
+fn codec(c: &mut Criterion<Clock>) {
     bench_body(
         c,
         "get_data_arrays_response_8MiB_f64",
@@ -407,9 +413,66 @@ fn codec(c: &mut Criterion) {
     );
 }
 
+/// Wall-clock time, or with `ETP_BENCH_CLOCK=cpu` the thread's CPU time, in nanoseconds.
+struct Clock {
+    cpu: bool,
+}
+
+impl Clock {
+    fn from_env() -> Self {
+        Clock {
+            cpu: std::env::var("ETP_BENCH_CLOCK").is_ok_and(|v| v == "cpu"),
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        if self.cpu {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant.
+            let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+            assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+            ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+        } else {
+            static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+            EPOCH
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_nanos() as u64
+        }
+    }
+}
+
+impl Measurement for Clock {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        self.now_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        self.now_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Both clocks count nanoseconds, which is what the wall-clock formatter prints.
+        static WALL: WallTime = WallTime;
+        WALL.formatter()
+    }
+}
+
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(30);
+    config = Criterion::default().with_measurement(Clock::from_env()).sample_size(30);
     targets = codec
 }
 criterion_main!(benches);

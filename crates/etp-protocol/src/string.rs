@@ -47,7 +47,8 @@ pub struct EtpString(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// `len <= INLINE_CAPACITY` bytes at the start of `buf`.
+    /// `len <= INLINE_CAPACITY` bytes at the start of `buf`. The bytes after them are
+    /// unspecified (the decoder copies a whole block of input) and never read.
     Inline { len: u8, buf: [u8; INLINE_CAPACITY] },
     /// Longer text (or static text of any length).
     Shared(Bytes),
@@ -102,6 +103,22 @@ impl EtpString {
             Some(repr) => EtpString(repr),
             None => EtpString(Repr::Shared(shared.slice(range))),
         }
+    }
+
+    /// A string of the first `len` bytes of `block`, stored inline.
+    ///
+    /// # Safety
+    /// `len <= INLINE_CAPACITY` and `block[..len]` is valid UTF-8 (the decoder copies a
+    /// fixed-size block of input, which is cheaper than a copy of variable length, and
+    /// validates the string's part of it).
+    #[inline]
+    pub(crate) unsafe fn from_inline_block(len: usize, block: [u8; INLINE_CAPACITY]) -> Self {
+        debug_assert!(len <= INLINE_CAPACITY);
+        EtpString(Repr::Inline {
+            // At most INLINE_CAPACITY (38), a precondition.
+            len: len as u8,
+            buf: block,
+        })
     }
 
     /// The text.
@@ -372,7 +389,7 @@ mod tests {
         let mut map = HashMap::new();
         map.insert(s, 1);
         assert_eq!(map.get("customKey"), Some(&1));
-        let mut index = indexmap::IndexMap::new();
+        let mut index = crate::codec::Map::new();
         index.insert(EtpString::from_static("k"), 2);
         assert_eq!(index.get("k"), Some(&2));
     }

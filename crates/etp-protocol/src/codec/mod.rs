@@ -11,21 +11,19 @@
 //! slices of the input when it is decoded through [`Reader::from_bytes`].
 
 mod error;
+pub mod map;
 mod reader;
 mod segments;
 pub mod writer;
 
 use bytes::Bytes;
-use indexmap::IndexMap;
 
 use crate::EtpString;
 
 pub use error::{DecodeError, DecodeErrorKind};
+pub use map::Map;
 pub use reader::Reader;
 pub use segments::SegmentedBuf;
-
-/// Avro map with insertion order kept, so a decoded map re-encodes to the same bytes.
-pub type Map<V> = IndexMap<EtpString, V>;
 
 /// A type with an Avro binary encoding.
 pub trait Avro: Sized {
@@ -407,7 +405,8 @@ impl<T: Avro> Avro for Vec<T> {
 }
 
 /// Avro `map<V>`: written as one positive-count block; read in any block layout. A key
-/// that repeats replaces the earlier value.
+/// that repeats replaces the earlier value, at the earlier value's position (see
+/// [`Map::insert`]).
 impl<V: Avro> Avro for Map<V> {
     const MIN_ENCODED_SIZE: usize = 1;
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -417,12 +416,7 @@ impl<V: Avro> Avro for Map<V> {
             if count == 0 {
                 return Ok(out);
             }
-            // An index map keeps a hash, key and value per entry, and may round the entry
-            // capacity up to its table's (less than twice what was asked): count two.
-            out.reserve(prealloc_items::<[(u64, EtpString, V); 2]>(
-                count,
-                r.remaining(),
-            ));
+            out.reserve(prealloc_items::<(EtpString, V)>(count, r.remaining()));
             for _ in 0..count {
                 let key = EtpString::decode(r)?;
                 let value = V::decode(r).map_err(|e| e.in_field("<value>"))?;
