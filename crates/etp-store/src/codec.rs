@@ -631,6 +631,51 @@ impl<'a> Iterator for ReferenceIter<'a> {
     }
 }
 
+/// Iterator of [`ReferenceList::targets`]: the encoding of [`ReferenceIter`], with the
+/// two strings skipped unread.
+pub(crate) enum ReferenceTargets<'a> {
+    Owned(std::slice::Iter<'a, Reference>),
+    Encoded { left: u32, reader: ValReader<'a> },
+}
+
+impl<'a> ReferenceTargets<'a> {
+    pub(crate) fn new(repr: ReferencesRepr<'a>) -> Self {
+        match repr {
+            ReferencesRepr::Owned(r) => ReferenceTargets::Owned(r.iter()),
+            ReferencesRepr::Encoded { count, bytes } => ReferenceTargets::Encoded {
+                left: count,
+                reader: ValReader {
+                    buf: bytes,
+                    what: "object",
+                },
+            },
+        }
+    }
+}
+
+impl Iterator for ReferenceTargets<'_> {
+    type Item = Result<(Uuid, RelationshipKind)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ReferenceTargets::Owned(it) => it.next().map(|r| Ok((r.target_uuid, r.kind))),
+            ReferenceTargets::Encoded { left, reader } => {
+                if *left == 0 {
+                    return None;
+                }
+                let item = (|| {
+                    let target = reader.uuid()?;
+                    reader.bytes()?;
+                    reader.bytes()?;
+                    Ok((target, dec_kind(reader.u8()?)?))
+                })();
+                *left = if item.is_ok() { *left - 1 } else { 0 };
+                Some(item)
+            }
+        }
+    }
+}
+
 /// Value of a reverse-index entry: source type + the reference.
 pub(crate) fn enc_ref_in(source_type: &str, r: &Reference) -> Result<Vec<u8>> {
     let mut w = ValWriter::new(V1);
@@ -861,6 +906,7 @@ mod tests {
             // The row decode stops at the references, which its iterator checks.
             if let Ok(row) = dec_object_row([0; 16], None, &b[..n]) {
                 assert!(row.references.iter().any(|r| r.is_err()));
+                assert!(row.references.targets().any(|r| r.is_err()));
             }
         }
         let row = dec_object_row([7; 16], Some("v"), &b).unwrap();
@@ -880,6 +926,19 @@ mod tests {
             .unwrap();
         assert_eq!(refs, m.references);
         assert_eq!(row.references.len(), 1);
+        let targets: Vec<(Uuid, RelationshipKind)> =
+            row.references.targets().collect::<Result<_>>().unwrap();
+        assert_eq!(targets, [([1; 16], RelationshipKind::Secondary)]);
+        let key = crate::ObjectKey::new("d", [7; 16]);
+        let owned = ObjectRow::of(&key, &m);
+        assert_eq!(
+            owned
+                .references
+                .targets()
+                .collect::<Result<Vec<_>>>()
+                .unwrap(),
+            targets
+        );
     }
 
     #[test]

@@ -7,12 +7,14 @@ use etp_protocol::codec::{Avro, Map};
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::names::QualifiedType;
 use etp_protocol::types::Body;
-use etp_protocol::types::datatypes::object::{Edge, RelationshipKind as EtpKind};
+use etp_protocol::types::datatypes::object::{Edge, RelationshipKind as EtpKind, Resource};
 use etp_protocol::types::datatypes::{DataValue, DataValueItem, ErrorInfo};
 use etp_protocol::types::protocol::core::ProtocolException;
 use etp_protocol::uri::DataspaceUri;
 use etp_store::{ObjectKey, RelationshipKind, Uuid};
+use tokio::sync::mpsc;
 
+use crate::access::Failure;
 use crate::handlers::objects::{error_info, object_uri};
 use crate::session::{Responder, SessionClosed};
 
@@ -161,15 +163,7 @@ pub(crate) fn fit<T: Avro>(
     for item in items {
         let size = item.encoded_len();
         if size > budget {
-            oversized.push((
-                name(&item),
-                error_info(
-                    ErrorCode::EMAXSIZE_EXCEEDED,
-                    format!(
-                        "this record ({size} bytes) does not fit in the negotiated message size"
-                    ),
-                ),
-            ));
+            oversized.push((name(&item), too_large(size)));
             continue;
         }
         if used + size > budget {
@@ -183,6 +177,183 @@ pub(crate) fn fit<T: Avro>(
         chunks.push(current);
     }
     chunks
+}
+
+/// The error entry of a record too large for any message of the session.
+fn too_large(size: usize) -> ErrorInfo {
+    error_info(
+        ErrorCode::EMAXSIZE_EXCEEDED,
+        format!("this record ({size} bytes) does not fit in the negotiated message size"),
+    )
+}
+
+/// Where finished parts of a listing go: `false` once nobody takes them any more (the
+/// session is gone), which ends the listing.
+pub(crate) type Deliver<'a> = &'a mut dyn FnMut(Vec<Resource>) -> bool;
+
+/// Packs resources into message-sized parts as they are built, sizing each once, and
+/// hands every full part on at once (`hold = false`: the listing and the sending overlap)
+/// or keeps them until the counts or edges that need the whole listing are filled in.
+/// Resources are numbered in the order they are pushed ("listing index"), oversized ones
+/// included, so that numbers line up with what the caller gathered alongside.
+pub(crate) struct Parts<'a> {
+    budget: usize,
+    /// Bytes kept free per resource for fields set later (counts).
+    slack: usize,
+    hold: bool,
+    current: Vec<Resource>,
+    used: usize,
+    held: Vec<Vec<Resource>>,
+    deliver: Deliver<'a>,
+    /// Parts handed on so far.
+    delivered: usize,
+    /// The receiver still takes parts.
+    open: bool,
+    /// Resources pushed so far (the next listing index).
+    pushed: usize,
+    /// Listing indices of the resources left out as oversized, ascending.
+    left_out: Vec<usize>,
+    /// Those resources' URIs and errors, for the closing ProtocolException.
+    pub(crate) oversized: Vec<(String, ErrorInfo)>,
+}
+
+/// Largest encoded growth of a Resource when `sourceCount` and `targetCount` go from null
+/// to a value: two Avro `int`s of at most 5 bytes each.
+pub(crate) const COUNTS_SLACK: usize = 10;
+
+impl<'a> Parts<'a> {
+    /// Parts of at most `budget` item bytes, each resource counted `slack` bytes larger.
+    pub(crate) fn new(budget: usize, slack: usize, hold: bool, deliver: Deliver<'a>) -> Self {
+        Parts {
+            budget,
+            slack,
+            hold,
+            current: Vec::new(),
+            used: 0,
+            held: Vec::new(),
+            deliver,
+            delivered: 0,
+            open: true,
+            pushed: 0,
+            left_out: Vec::new(),
+            oversized: Vec::new(),
+        }
+    }
+
+    /// Adds the next resource; `false` once the receiver is gone (stop listing).
+    pub(crate) fn push(&mut self, resource: Resource) -> bool {
+        let index = self.pushed;
+        self.pushed += 1;
+        let size = resource.encoded_len() + self.slack;
+        if size > self.budget {
+            self.left_out.push(index);
+            self.oversized
+                .push((resource.uri.to_string(), too_large(size)));
+            return self.open;
+        }
+        if self.used + size > self.budget {
+            self.close_part();
+        }
+        self.used += size;
+        self.current.push(resource);
+        self.open
+    }
+
+    /// Resources pushed so far, oversized ones included.
+    pub(crate) fn pushed(&self) -> usize {
+        self.pushed
+    }
+
+    fn close_part(&mut self) {
+        // The next part holds about as many resources as this one.
+        let capacity = self.current.len() + self.current.len() / 8;
+        let part = std::mem::replace(&mut self.current, Vec::with_capacity(capacity));
+        self.used = 0;
+        if self.hold {
+            self.held.push(part);
+        } else {
+            self.hand_on(part);
+        }
+    }
+
+    fn hand_on(&mut self, part: Vec<Resource>) {
+        if self.open {
+            self.open = (self.deliver)(part);
+            self.delivered += 1;
+        }
+    }
+
+    /// Calls `visit(listing index, resource)` for every held resource, in order.
+    pub(crate) fn visit_held(&mut self, mut visit: impl FnMut(usize, &mut Resource)) {
+        let mut left_out = self.left_out.iter().copied().peekable();
+        let mut index = 0;
+        for resource in self.held.iter_mut().flatten().chain(&mut self.current) {
+            while left_out.next_if(|&skipped| skipped == index).is_some() {
+                index += 1;
+            }
+            visit(index, resource);
+            index += 1;
+        }
+    }
+
+    /// Hands on every remaining part: at least one, possibly empty, per listing.
+    pub(crate) fn finish(mut self) -> Vec<(String, ErrorInfo)> {
+        for part in std::mem::take(&mut self.held) {
+            self.hand_on(part);
+        }
+        if !self.current.is_empty() || self.delivered == 0 {
+            let part = std::mem::take(&mut self.current);
+            self.hand_on(part);
+        }
+        self.oversized
+    }
+}
+
+/// What follows the resource parts of a GetResources answer.
+#[derive(Debug, Default)]
+pub(crate) struct Tail {
+    /// Further messages (edge parts).
+    pub bodies: Vec<Body>,
+    /// The closing ProtocolExceptions (MaxResponseCount, oversized records).
+    pub exceptions: Vec<ProtocolException>,
+}
+
+/// Sends a list answer whose parts `producer` hands over through `parts` while it runs
+/// (on a blocking thread), then what it returns: the parts go out as they come, each one
+/// once the next (or the end) shows it is not the last message, so FIN lands on the very
+/// last message. If the producer fails after parts went out, its error closes the set as
+/// a ProtocolException; if it fails before, that error is the whole answer. If the session
+/// goes away, `parts` is dropped, which stops the producer at its next part.
+pub(crate) async fn stream_set<T>(
+    mut responder: Responder,
+    parts: mpsc::Receiver<Vec<T>>,
+    into_body: impl Fn(Vec<T>) -> Body,
+    producer: impl Future<Output = Result<Tail, Failure>>,
+) -> Result<(), SessionClosed> {
+    let mut held: Option<Body> = None;
+    let forward = async {
+        let mut parts = parts;
+        while let Some(part) = parts.recv().await {
+            if let Some(previous) = held.replace(into_body(part)) {
+                responder.send(previous, false).await?;
+            }
+        }
+        Ok::<(), SessionClosed>(())
+    };
+    let (tail, forwarded) = tokio::join!(producer, forward);
+    forwarded?;
+    match tail {
+        Ok(tail) => {
+            let bodies = held.into_iter().chain(tail.bodies).collect();
+            send_set(responder, bodies, tail.exceptions).await
+        }
+        Err((code, message)) => {
+            if let Some(previous) = held {
+                responder.send(previous, false).await?;
+            }
+            responder.error(code, message).await
+        }
+    }
 }
 
 /// The ProtocolExceptions ending a list answer: `error` (e.g. `ERESPONSECOUNT_EXCEEDED`)
@@ -246,6 +417,198 @@ pub(crate) async fn send_set(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::session::Outgoing;
+    use etp_protocol::types::protocol::discovery::{DiscoveryMessage, GetResourcesResponse};
+
+    fn resource(n: usize) -> Resource {
+        Resource {
+            uri: format!("eml:///witsml21.Well({n:036})").into(),
+            name: "x".repeat(n % 7).into(),
+            ..Default::default()
+        }
+    }
+
+    fn names(parts: &[Vec<Resource>]) -> Vec<String> {
+        parts.iter().flatten().map(|r| r.uri.to_string()).collect()
+    }
+
+    #[test]
+    fn parts_go_out_as_they_fill_unless_held() {
+        let items: Vec<Resource> = (0..200).map(resource).collect();
+        let expected: Vec<String> = items.iter().map(|r| r.uri.to_string()).collect();
+        for hold in [false, true] {
+            let mut got: Vec<Vec<Resource>> = Vec::new();
+            let mut seen_while_pushing = 0;
+            let mut deliver = |part: Vec<Resource>| {
+                got.push(part);
+                true
+            };
+            let mut parts = Parts::new(1_000, COUNTS_SLACK, hold, &mut deliver);
+            for (i, item) in items.iter().enumerate() {
+                assert!(parts.push(item.clone()));
+                if i == 150 {
+                    seen_while_pushing = parts.delivered;
+                }
+            }
+            assert!(parts.finish().is_empty());
+            assert_eq!(seen_while_pushing > 0, !hold);
+            assert!(got.len() > 5);
+            assert_eq!(names(&got), expected);
+            for part in &got {
+                let size: usize = part.iter().map(|r| r.encoded_len() + COUNTS_SLACK).sum();
+                assert!(size <= 1_000 && !part.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn held_parts_are_visited_by_listing_index_skipping_oversized_ones() {
+        let mut got: Vec<Vec<Resource>> = Vec::new();
+        let mut deliver = |part: Vec<Resource>| {
+            got.push(part);
+            true
+        };
+        let mut parts = Parts::new(300, 0, true, &mut deliver);
+        let huge = Resource {
+            name: "y".repeat(500).into(),
+            ..resource(1)
+        };
+        for r in [resource(0), huge.clone(), resource(2), huge, resource(4)] {
+            parts.push(r);
+        }
+        let mut visited = Vec::new();
+        parts.visit_held(|i, r| {
+            r.source_count = Some(i as i32);
+            visited.push(i);
+        });
+        assert_eq!(visited, [0, 2, 4]);
+        let oversized = parts.finish();
+        assert_eq!(oversized.len(), 2);
+        assert!(oversized.iter().all(|(_, e)| e.code == 17));
+        let counts: Vec<Option<i32>> = got.iter().flatten().map(|r| r.source_count).collect();
+        assert_eq!(counts, [Some(0), Some(2), Some(4)]);
+    }
+
+    #[test]
+    fn an_empty_listing_is_one_empty_part_and_a_gone_receiver_stops_it() {
+        let mut got: Vec<Vec<Resource>> = Vec::new();
+        let mut deliver = |part: Vec<Resource>| {
+            got.push(part);
+            true
+        };
+        Parts::new(1_000, 0, false, &mut deliver).finish();
+        assert_eq!(got, [Vec::<Resource>::new()]);
+
+        let mut calls = 0;
+        let mut refuse = |_: Vec<Resource>| {
+            calls += 1;
+            false
+        };
+        let mut parts = Parts::new(200, 0, false, &mut refuse);
+        let mut pushed = 0;
+        while parts.push(resource(pushed)) {
+            pushed += 1;
+        }
+        assert!(pushed < 10);
+        parts.finish();
+        assert_eq!(calls, 1);
+    }
+
+    /// Runs `stream_set` with a producer sending `parts` then ending with `end`, and
+    /// returns what the session would write: (resource count or -1 for an exception,
+    /// FIN).
+    async fn streamed(parts: usize, end: Result<Tail, Failure>) -> Vec<(i64, bool)> {
+        let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(64);
+        let responder = Responder::new(out_tx, 3, 7, 1 << 20, false);
+        let (parts_tx, parts_rx) = mpsc::channel::<Vec<Resource>>(1);
+        let producer = async move {
+            for n in 0..parts {
+                parts_tx.send(vec![resource(n); n + 1]).await.unwrap();
+            }
+            end
+        };
+        stream_set(
+            responder,
+            parts_rx,
+            |resources| GetResourcesResponse { resources }.into(),
+            producer,
+        )
+        .await
+        .unwrap();
+        let mut sent = Vec::new();
+        while let Ok(Outgoing::Message { header, body, .. }) = out_rx.try_recv() {
+            assert_eq!(header.correlation_id, 7);
+            let fin = header.message_flags & etp_protocol::message::flags::FIN != 0;
+            let what = match *body {
+                Body::Discovery(DiscoveryMessage::GetResourcesResponse(r)) => {
+                    r.resources.len() as i64
+                }
+                Body::ProtocolException(_) => -1,
+                other => panic!("unexpected {other:?}"),
+            };
+            sent.push((what, fin));
+        }
+        sent
+    }
+
+    #[tokio::test]
+    async fn streamed_sets_end_with_fin_and_errors_close_them() {
+        let pe = || ProtocolException {
+            error: Some(error_info(ErrorCode::ERESPONSECOUNT_EXCEEDED, "cut")),
+            errors: Map::new(),
+        };
+        assert_eq!(
+            streamed(3, Ok(Tail::default())).await,
+            [(1, false), (2, false), (3, true)]
+        );
+        assert_eq!(
+            streamed(
+                2,
+                Ok(Tail {
+                    bodies: Vec::new(),
+                    exceptions: vec![pe()],
+                })
+            )
+            .await,
+            [(1, false), (2, false), (-1, true)]
+        );
+        // A store failure in the middle of the scan closes what was sent.
+        let failure = || Err((ErrorCode::EINVALID_STATE, "disk gone".to_string()));
+        assert_eq!(
+            streamed(2, failure()).await,
+            [(1, false), (2, false), (-1, true)]
+        );
+        // Before any part, the failure is the whole answer.
+        assert_eq!(streamed(0, failure()).await, [(-1, true)]);
+    }
+
+    #[tokio::test]
+    async fn a_closed_session_stops_the_producer() {
+        let (out_tx, out_rx) = mpsc::channel::<Outgoing>(1);
+        drop(out_rx);
+        let responder = Responder::new(out_tx, 3, 7, 1 << 20, false);
+        let (parts_tx, parts_rx) = mpsc::channel::<Vec<Resource>>(1);
+        let producer = async move {
+            let mut accepted = 0;
+            for n in 0..100 {
+                if parts_tx.send(vec![resource(n)]).await.is_err() {
+                    break;
+                }
+                accepted += 1;
+            }
+            assert!(accepted < 100, "the producer was not stopped");
+            Ok(Tail::default())
+        };
+        let result = stream_set(
+            responder,
+            parts_rx,
+            |resources| GetResourcesResponse { resources }.into(),
+            producer,
+        )
+        .await;
+        assert_eq!(result, Err(SessionClosed));
+    }
 
     #[test]
     fn cached_uris_equal_the_canonical_ones() {

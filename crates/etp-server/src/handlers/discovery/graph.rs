@@ -366,44 +366,53 @@ pub(crate) fn counts_for(
 /// every referenced UUID, mostly ones that are not in the dataspace, and a binary search
 /// over 100,000 UUIDs took about a sixth of such a listing in cache misses.
 pub(crate) struct UuidIndex {
-    /// UUID → range of `positions` holding it.
-    ranges: HashMap<u128, (u32, u32)>,
-    /// Positions grouped by UUID (several only for versions of one object).
-    positions: Vec<usize>,
+    /// UUID → first and last position holding it.
+    ends: HashMap<u128, (u32, u32)>,
+    /// `next[p]`: the next position holding the UUID at position `p` (several only for
+    /// versions of one object), or `NONE`.
+    next: Vec<u32>,
 }
 
+/// End of a chain of [`UuidIndex::next`].
+const NONE: u32 = u32::MAX;
+
 impl UuidIndex {
-    /// Indexes `uuids` by position.
-    pub(crate) fn new(uuids: impl Iterator<Item = Uuid>) -> UuidIndex {
-        let mut sorted: Vec<(u128, usize)> = uuids
-            .enumerate()
-            .map(|(i, u)| (u128::from_be_bytes(u), i))
-            .collect();
-        sorted.sort_unstable();
-        let mut ranges = HashMap::with_capacity(sorted.len());
-        let mut positions = Vec::with_capacity(sorted.len());
-        for group in sorted.chunk_by(|a, b| a.0 == b.0) {
+    /// Indexes `uuids` by position. One hash insertion per position and no sorting: a
+    /// sort of the 100,000 UUIDs of a listing cost more than the insertions.
+    pub(crate) fn new(uuids: impl ExactSizeIterator<Item = Uuid>) -> UuidIndex {
+        let mut ends: HashMap<u128, (u32, u32)> = HashMap::with_capacity(uuids.len());
+        let mut next = vec![NONE; uuids.len()];
+        for (position, uuid) in uuids.enumerate() {
             // Listings are bounded by MaxResponseCount and message sizes far below 2^32.
-            let start = u32::try_from(positions.len()).unwrap_or(u32::MAX);
-            positions.extend(group.iter().map(|&(_, i)| i));
-            let end = u32::try_from(positions.len()).unwrap_or(u32::MAX);
-            ranges.insert(group[0].0, (start, end));
+            let Ok(position) = u32::try_from(position) else {
+                break;
+            };
+            match ends.entry(u128::from_be_bytes(uuid)) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert((position, position));
+                }
+                std::collections::hash_map::Entry::Occupied(mut slot) => {
+                    let (_, last) = slot.get_mut();
+                    if let Some(link) = next.get_mut(*last as usize) {
+                        *link = position;
+                    }
+                    *last = position;
+                }
+            }
         }
-        UuidIndex { ranges, positions }
+        UuidIndex { ends, next }
     }
 
-    /// The positions holding `uuid` (several only for versions of one object).
+    /// The positions holding `uuid`, ascending (several only for versions of one object).
     pub(crate) fn positions(&self, uuid: &Uuid) -> impl Iterator<Item = usize> + '_ {
-        let (start, end) = self
-            .ranges
+        let first = self
+            .ends
             .get(&u128::from_be_bytes(*uuid))
-            .copied()
-            .unwrap_or((0, 0));
-        self.positions
-            .get(start as usize..end as usize)
-            .unwrap_or_default()
-            .iter()
-            .copied()
+            .map_or(NONE, |&(first, _)| first);
+        std::iter::successors((first != NONE).then_some(first), |&p| {
+            self.next.get(p as usize).copied().filter(|&n| n != NONE)
+        })
+        .map(|p| p as usize)
     }
 }
 

@@ -44,6 +44,13 @@
 //!   DevKit does), then possibly a ProtocolException; FIN on the very last message. Each
 //!   message fits in the negotiated size; a single record too large for any message is
 //!   left out and named in the final ProtocolException's `errors` (code 17).
+//! * **Streaming.** Resources are packed into parts (at most 1 MiB, sized once each) as
+//!   the store is scanned on a blocking thread. A dataspace listing without `countObjects`
+//!   or `includeEdges` hands each part to the session as soon as it is full, so the
+//!   scan, the encoding and the client's decoding overlap; counts and edges need the whole
+//!   listing, so such parts are held until they are filled in. At most
+//!   [`PARTS_AHEAD`] finished parts wait for the writer. A store failure after parts
+//!   went out ends the set with a ProtocolException (FIN); before any, it is the answer.
 //! * **MaxResponseCount**: the smaller of the server's (`max_response_count`) and the
 //!   customer's protocol-3 capability. At most that many resources are sent, then the
 //!   ProtocolException `ERESPONSECOUNT_EXCEEDED` (30). UNSURE whether edges count: they
@@ -76,7 +83,7 @@ use std::sync::Arc;
 use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::types::Body;
-use etp_protocol::types::datatypes::object::DeletedResource;
+use etp_protocol::types::datatypes::object::{DeletedResource, Resource};
 use etp_protocol::types::datatypes::{DataValue, DataValueItem, ErrorInfo};
 use etp_protocol::types::protocol::discovery::{
     DiscoveryMessage, GetDeletedResources, GetDeletedResourcesResponse, GetResources,
@@ -84,15 +91,21 @@ use etp_protocol::types::protocol::discovery::{
 };
 use etp_protocol::uri::format_uuid;
 use etp_store::ObjectKey;
+use tokio::sync::mpsc;
 
 use super::objects::{error_info, object_uri, parse_dataspace_uri};
 use super::{HandlerFuture, ProtocolHandler, Request};
 use crate::access::{DataAccess, Failure};
 use crate::config::ServerConfig;
 use crate::session::{Responder, SessionClosed, SessionContext};
-use answer::{exceptions, fit, list_budget, send_set};
+use answer::{Tail, exceptions, fit, list_budget, send_set, stream_set};
 use query::{ResourceQuery, shorten};
 use types::TypeFilters;
+
+/// Finished parts of a listing that may wait for the session writer: enough to keep the
+/// writer busy while the scan goes on, few enough (1 MiB each) to bound what a slow
+/// reader makes the server hold.
+const PARTS_AHEAD: usize = 2;
 
 /// The Discovery protocol over a store.
 pub struct DiscoveryHandler {
@@ -162,41 +175,43 @@ impl DiscoveryHandler {
         };
         let limit = self.response_limit(session);
         let dataspace = query.dataspace().to_owned();
-        let outcome = self
+        let budget = list_budget(&responder);
+        let max_body = responder.max_body_size();
+        let (parts_tx, parts_rx) = mpsc::channel::<Vec<Resource>>(PARTS_AHEAD);
+        let listing = self
             .access
             .read(&session.transaction, &dataspace, move |txn| {
-                query.run(txn, limit)
-            })
-            .await;
-        let found = match outcome {
-            Ok(Ok(found)) => found,
-            Ok(Err((code, message))) | Err((code, message)) => {
-                return responder.error(code, message).await;
-            }
-        };
-        let budget = list_budget(&responder);
-        let mut oversized = Vec::new();
-        let mut bodies: Vec<Body> = fit(
-            found.resources,
-            budget,
-            |r| r.uri.to_string(),
-            &mut oversized,
-        )
-        .into_iter()
-        .map(|resources| GetResourcesResponse { resources }.into())
-        .collect();
-        let edge_name = |e: &etp_protocol::types::datatypes::object::Edge| {
-            format!("{} -> {}", e.source_uri, e.target_uri)
-        };
-        bodies.extend(
-            fit(found.edges, budget, edge_name, &mut oversized)
+                // On the blocking pool, so waiting for room in the channel is allowed.
+                let mut deliver = |part: Vec<Resource>| parts_tx.blocking_send(part).is_ok();
+                query.run(txn, limit, budget, &mut deliver)
+            });
+        let producer = async move {
+            let found = match listing.await {
+                Ok(Ok(found)) => found,
+                Ok(Err(failure)) | Err(failure) => return Err(failure),
+            };
+            let mut oversized = found.oversized;
+            let edge_name = |e: &etp_protocol::types::datatypes::object::Edge| {
+                format!("{} -> {}", e.source_uri, e.target_uri)
+            };
+            let bodies = fit(found.edges, budget, edge_name, &mut oversized)
                 .into_iter()
                 .filter(|edges| !edges.is_empty())
-                .map(|edges| GetResourcesEdgesResponse { edges }.into()),
-        );
-        let error = found.truncated.then(|| cut_at(limit, "resources"));
-        let pes = exceptions(error, oversized, responder.max_body_size());
-        send_set(responder, bodies, pes).await
+                .map(|edges| GetResourcesEdgesResponse { edges }.into())
+                .collect();
+            let error = found.truncated.then(|| cut_at(limit, "resources"));
+            Ok(Tail {
+                bodies,
+                exceptions: exceptions(error, oversized, max_body),
+            })
+        };
+        stream_set(
+            responder,
+            parts_rx,
+            |resources| GetResourcesResponse { resources }.into(),
+            producer,
+        )
+        .await
     }
 
     async fn get_deleted_resources(

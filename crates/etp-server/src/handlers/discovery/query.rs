@@ -3,8 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use etp_protocol::EtpString;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::names::QualifiedType;
+use etp_protocol::types::datatypes::ErrorInfo;
 use etp_protocol::types::datatypes::object::{
     ActiveStatusKind, ContextScopeKind, Edge, RelationshipKind as EtpKind, Resource,
 };
@@ -15,7 +17,7 @@ use etp_store::{
     TypeFilter, Uuid,
 };
 
-use super::answer::{UriCache, edge};
+use super::answer::{COUNTS_SLACK, Deliver, Parts, UriCache, edge};
 use super::graph::{
     Direction, FoundEdge, Kinds, StoreGraph, UuidIndex, Walk, counts_for, graph_counts,
 };
@@ -51,15 +53,15 @@ pub(crate) struct ResourceQuery {
     include_edges: bool,
 }
 
-/// The answer, ready to send.
+/// What follows the resources, which went to the part sink (see [`ResourceQuery::run`]).
 #[derive(Debug, Default)]
 pub(crate) struct Found {
-    /// Resources in answer order.
-    pub resources: Vec<Resource>,
     /// Edges (only when asked for).
     pub edges: Vec<Edge>,
     /// `MaxResponseCount` cut the resource list.
     pub truncated: bool,
+    /// Resources too large for any message: URI and error.
+    pub oversized: Vec<(String, ErrorInfo)>,
 }
 
 impl ResourceQuery {
@@ -140,12 +142,17 @@ impl ResourceQuery {
         }
     }
 
-    /// Answers the request on `txn`, with at most `limit` resources. The outer error is a
-    /// store failure, the inner one the ETP error to answer with.
+    /// Answers the request on `txn`, with at most `limit` resources, handing the resources
+    /// to `deliver` in parts of at most `budget` item bytes (at least one part, possibly
+    /// empty, unless an error comes first). A dataspace listing without counts or edges
+    /// hands each part on as soon as it is full, while the scan goes on. The outer error is
+    /// a store failure, the inner one the ETP error to answer with.
     pub(crate) fn run(
         mut self,
         txn: &dyn ReadTxn,
         limit: usize,
+        budget: usize,
+        deliver: Deliver<'_>,
     ) -> etp_store::Result<Result<Found, Failure>> {
         let dataspace = self.dataspace().to_owned();
         let start = match &self.context {
@@ -192,8 +199,20 @@ impl ResourceQuery {
             ))));
         };
         Ok(Ok(match start {
-            None => self.list(txn, &dataspace, limit, &mut uris)?,
-            Some((key, meta)) => self.walk(txn, &dataspace, key, meta, limit, &mut uris)?,
+            None => self.list(txn, &dataspace, limit, &mut uris, budget, deliver)?,
+            Some((key, meta)) => {
+                let (resources, found) = self.walk(txn, &dataspace, key, meta, limit, &mut uris)?;
+                let mut parts = Parts::new(budget, 0, false, deliver);
+                for resource in resources {
+                    if !parts.push(resource) {
+                        break;
+                    }
+                }
+                Found {
+                    oversized: parts.finish(),
+                    ..found
+                }
+            }
         }))
     }
 
@@ -223,6 +242,8 @@ impl ResourceQuery {
         dataspace: &str,
         limit: usize,
         uris: &mut UriCache,
+        budget: usize,
+        deliver: Deliver<'_>,
     ) -> etp_store::Result<Found> {
         let unfiltered = self.types.store_filters().is_empty();
         let filter = ObjectFilter {
@@ -247,17 +268,27 @@ impl ResourceQuery {
             .fold(0usize, usize::saturating_add)
             .min(limit);
         // What counts and edges need of each listed object is gathered during the scan,
-        // which lends each object's record for one call only.
-        let mut resources = Vec::with_capacity(expected);
+        // which lends each object's record for one call only. Both need the whole listing,
+        // so its parts are held until they are filled in; otherwise each part goes out as
+        // soon as it is full.
         let needs_references = self.count_objects || self.include_edges;
-        let mut references = References::with_capacity(if needs_references { expected } else { 0 });
+        let mut parts = Parts::new(
+            budget,
+            if self.count_objects { COUNTS_SLACK } else { 0 },
+            needs_references,
+            deliver,
+        );
+        let mut references = References::with_capacity(
+            if needs_references { expected } else { 0 },
+            self.include_edges,
+        );
         // Versions of the listed objects (nearly always `None`), to name them to
         // `counts_for` if needed.
         let mut versions: Vec<Option<String>> =
             Vec::with_capacity(if self.count_objects { expected } else { 0 });
         let mut truncated = false;
         txn.visit_objects(dataspace, &filter, &mut |row| {
-            if resources.len() == limit {
+            if parts.pushed() == limit {
                 truncated = true;
                 return Ok(false);
             }
@@ -266,18 +297,17 @@ impl ResourceQuery {
                 return Ok(true);
             };
             if needs_references {
-                references.push(row, self.include_edges)?;
+                references.push(row)?;
             }
             if self.count_objects {
                 versions.push(row.version.map(str::to_owned));
             }
-            resources.push(row_resource(uri, row));
-            Ok(true)
+            Ok(parts.push(row_resource(uri, row)))
         })?;
         if self.count_objects {
             let counts = if whole_dataspace && !truncated {
                 // Every object is at hand: count from their references, no more lookups.
-                graph_counts(&references.uuids, |i| references.of(i).iter().map(|r| r.0))
+                graph_counts(&references.uuids, |i| references.targets_of(i))
             } else {
                 let keys: Vec<ObjectKey> = references
                     .uuids
@@ -291,17 +321,25 @@ impl ResourceQuery {
                     .collect();
                 counts_for(txn, dataspace, &keys)?
             };
-            for (resource, counts) in resources.iter_mut().zip(counts) {
-                set_counts(resource, counts);
-            }
+            parts.visit_held(|i, resource| {
+                if let Some(&counts) = counts.get(i) {
+                    set_counts(resource, counts);
+                }
+            });
         }
         let edges = if self.include_edges {
+            let mut uris: Vec<Option<EtpString>> = vec![None; parts.pushed()];
+            parts.visit_held(|i, resource| {
+                if let Some(slot) = uris.get_mut(i) {
+                    *slot = Some(resource.uri.clone());
+                }
+            });
             references
                 .edges_among(self.reported_kinds())
                 .into_iter()
                 .filter_map(|(i, j, kind, path)| {
-                    let source = resources.get(i)?.uri.clone();
-                    let target = resources.get(j)?.uri.clone();
+                    let source = uris.get(i)?.as_ref()?;
+                    let target = uris.get(j)?.as_ref()?;
                     Some(edge(source.to_string(), target.to_string(), kind, path))
                 })
                 .collect()
@@ -309,13 +347,14 @@ impl ResourceQuery {
             Vec::new()
         };
         Ok(Found {
-            resources,
             edges,
             truncated,
+            oversized: parts.finish(),
         })
     }
 
-    /// Object context: the graph walk, then resources ordered by type then UUID.
+    /// Object context: the graph walk, then resources ordered by type then UUID, and
+    /// what follows them.
     fn walk(
         &self,
         txn: &dyn ReadTxn,
@@ -324,7 +363,7 @@ impl ResourceQuery {
         start_meta: ObjectMeta,
         limit: usize,
         uris: &mut UriCache,
-    ) -> etp_store::Result<Found> {
+    ) -> etp_store::Result<(Vec<Resource>, Found)> {
         let start_uri = uris.uri(&start, &start_meta.qualified_type);
         let (direction, include_self) = match self.scope {
             ContextScopeKind::Self_ => (None, true),
@@ -385,11 +424,12 @@ impl ResourceQuery {
         } else {
             Vec::new()
         };
-        Ok(Found {
-            resources,
+        let found = Found {
             edges,
             truncated: walked.truncated,
-        })
+            oversized: Vec::new(),
+        };
+        Ok((resources, found))
     }
 }
 
@@ -420,44 +460,56 @@ fn unwritable(qualified_type: &str) {
     );
 }
 
-/// The references of listed objects, flattened: `(target UUID, kind, element path)`, the
-/// path only when edges are wanted.
+/// The references of listed objects, flattened: target UUID and kind, and the element
+/// path when edges are wanted.
 #[derive(Default)]
 struct References {
     uuids: Vec<Uuid>,
-    flat: Vec<(Uuid, RelationshipKind, String)>,
-    /// `flat[ends[i - 1]..ends[i]]` are object i's references (`ends[-1]` = 0).
+    targets: Vec<(Uuid, RelationshipKind)>,
+    /// `paths[k]` is the path of `targets[k]`; empty unless edges are wanted.
+    paths: Vec<String>,
+    with_paths: bool,
+    /// `targets[ends[i - 1]..ends[i]]` are object i's references (`ends[-1]` = 0).
     ends: Vec<usize>,
 }
 
 impl References {
-    /// Room for `objects` objects of about one reference each.
-    fn with_capacity(objects: usize) -> References {
+    /// Room for `objects` objects of about two references each.
+    fn with_capacity(objects: usize, with_paths: bool) -> References {
         References {
             uuids: Vec::with_capacity(objects),
-            flat: Vec::with_capacity(objects),
+            targets: Vec::with_capacity(objects * 2),
+            paths: Vec::new(),
+            with_paths,
             ends: Vec::with_capacity(objects),
         }
     }
 
-    fn push(&mut self, row: &ObjectRow<'_>, with_paths: bool) -> etp_store::Result<()> {
-        for r in row.references.iter() {
-            let r = r?;
-            let path = if with_paths {
-                r.name.to_owned()
-            } else {
-                String::new()
-            };
-            self.flat.push((r.target_uuid, r.kind, path));
+    fn push(&mut self, row: &ObjectRow<'_>) -> etp_store::Result<()> {
+        if self.with_paths {
+            for r in row.references.iter() {
+                let r = r?;
+                self.targets.push((r.target_uuid, r.kind));
+                self.paths.push(r.name.to_owned());
+            }
+        } else {
+            // Counting needs neither names nor types: not even read.
+            for target in row.references.targets() {
+                self.targets.push(target?);
+            }
         }
         self.uuids.push(row.uuid);
-        self.ends.push(self.flat.len());
+        self.ends.push(self.targets.len());
         Ok(())
     }
 
-    fn of(&self, i: usize) -> &[(Uuid, RelationshipKind, String)] {
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.flat[start..self.ends[i]]
+        start..self.ends[i]
+    }
+
+    fn targets_of(&self, i: usize) -> impl Iterator<Item = Uuid> + '_ {
+        self.targets[self.range(i)].iter().map(|(uuid, _)| *uuid)
     }
 
     /// References between the objects, as `(source index, target index, kind, path)`, one
@@ -467,13 +519,15 @@ impl References {
         let mut seen = HashSet::new();
         let mut edges = Vec::new();
         for (i, own) in self.uuids.iter().enumerate() {
-            for (target, kind, path) in self.of(i) {
+            for k in self.range(i) {
+                let (target, kind) = &self.targets[k];
                 if target == own || !kinds.allows(*kind) {
                     continue;
                 }
                 for j in index.positions(target) {
                     if seen.insert((i, j, *kind)) {
-                        edges.push((i, j, *kind, path.clone()));
+                        let path = self.paths.get(k).cloned().unwrap_or_default();
+                        edges.push((i, j, *kind, path));
                     }
                 }
             }

@@ -54,6 +54,11 @@ use crate::session::{Responder, SessionClosed, SessionContext};
 /// parsed on the blocking pool, where the hand-off is small next to the parse.
 const INLINE_PARSE_BYTES: usize = 64 * 1024;
 
+/// Most objects of a request written into an open transaction on the async worker (see
+/// [`crate::access::DataAccess::write_inline`]); each is a handful of in-memory inserts
+/// and cached point reads, a few microseconds.
+const INLINE_WRITE_OBJECTS: usize = 4;
+
 /// Answers a complete (possibly multipart) PutDataObjects request.
 pub(super) async fn put(
     handler: &StoreHandler,
@@ -112,15 +117,17 @@ pub(super) async fn put(
             .collect();
         dataspaces.sort();
         dataspaces.dedup();
-        let written = handler
-            .access
-            .write(
-                &session.transaction,
-                session.session_id,
-                &dataspaces,
-                move |txn| write_all(txn, accepted),
-            )
-            .await;
+        let inline = request_bytes <= INLINE_PARSE_BYTES && accepted.len() <= INLINE_WRITE_OBJECTS;
+        let access = &handler.access;
+        let (slot, owner) = (&session.transaction, session.session_id);
+        let work = move |txn: &mut dyn WriteTxn| write_all(txn, accepted);
+        // A small request inside a transaction only adds to its pending writes: no reason
+        // to hand it to another thread (see `DataAccess::write_inline`).
+        let written = if inline {
+            access.write_inline(slot, owner, &dataspaces, work).await
+        } else {
+            access.write(slot, owner, &dataspaces, work).await
+        };
         match written {
             Ok(results) => {
                 for (key, result) in results {
