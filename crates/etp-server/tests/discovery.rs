@@ -9,7 +9,7 @@ mod discovery_common;
 use std::path::Path;
 
 use common::TestServer;
-use discovery_common::{Put, ask, get_resources, seed, uri};
+use discovery_common::{Put, ask, get_resources, seed, uri, uuid_text, well, wellbore};
 use etp_protocol::codec::Avro;
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::DataValueItem;
@@ -19,50 +19,6 @@ use etp_protocol::types::protocol::discovery::{
 };
 use etp_protocol::uri::parse_uuid;
 use etp_store::{ActiveStatus, ObjectKey, Store};
-
-fn uuid_text(kind: u32, n: u64) -> String {
-    format!("{kind:08x}-0000-4000-8000-{n:012x}")
-}
-
-fn well(n: u64) -> Vec<u8> {
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<Well xmlns="http://www.energistics.org/energyml/data/witsmlv2" xmlns:eml="http://www.energistics.org/energyml/data/commonv2" schemaVersion="2.1" uuid="{}">
-  <eml:Citation>
-    <eml:Title>Well {n}</eml:Title>
-    <eml:Originator>etp integration tests</eml:Originator>
-    <eml:Creation>2026-01-02T03:04:05Z</eml:Creation>
-    <eml:Format>generated</eml:Format>
-  </eml:Citation>
-  <Field>Volve</Field>
-</Well>"#,
-        uuid_text(1, n)
-    )
-    .into_bytes()
-}
-
-fn wellbore(n: u64, well_n: u64) -> Vec<u8> {
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<Wellbore xmlns="http://www.energistics.org/energyml/data/witsmlv2" xmlns:eml="http://www.energistics.org/energyml/data/commonv2" schemaVersion="2.1" uuid="{}">
-  <eml:Citation>
-    <eml:Title>Wellbore {n}</eml:Title>
-    <eml:Originator>etp integration tests</eml:Originator>
-    <eml:Creation>2026-01-02T03:04:05Z</eml:Creation>
-    <eml:Format>generated</eml:Format>
-  </eml:Citation>
-  <Number>{n}</Number>
-  <Well>
-    <eml:Uuid>{}</eml:Uuid>
-    <eml:QualifiedType>witsml21.Well</eml:QualifiedType>
-    <eml:Title>Well {well_n}</eml:Title>
-  </Well>
-</Wellbore>"#,
-        uuid_text(2, n),
-        uuid_text(1, well_n)
-    )
-    .into_bytes()
-}
 
 fn well_uri(ds: &str, n: u64) -> String {
     uri(ds, "witsml21.Well", &parse_uuid(&uuid_text(1, n)).unwrap())

@@ -8,55 +8,13 @@ mod common;
 mod discovery_common;
 
 use common::TestServer;
-use discovery_common::{Answer, Put, ask, get_resources, seed};
+use discovery_common::{Answer, Put, ask, get_resources, seed, well, wellbore};
 use etp_protocol::types::datatypes::object::ContextScopeKind as S;
 
 const WELLS: u64 = 1_500;
 const WELLBORES: u64 = 1_500;
 /// Small enough for dozens of parts.
 const MESSAGE_SIZE: usize = 16 * 1024;
-
-fn uuid_text(kind: u32, n: u64) -> String {
-    format!("{kind:08x}-0000-4000-8000-{n:012x}")
-}
-
-fn well(n: u64) -> Vec<u8> {
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<Well xmlns="http://www.energistics.org/energyml/data/witsmlv2" xmlns:eml="http://www.energistics.org/energyml/data/commonv2" schemaVersion="2.1" uuid="{}">
-  <eml:Citation>
-    <eml:Title>Well {n}</eml:Title>
-    <eml:Originator>etp integration tests</eml:Originator>
-    <eml:Creation>2026-01-02T03:04:05Z</eml:Creation>
-    <eml:Format>generated</eml:Format>
-  </eml:Citation>
-</Well>"#,
-        uuid_text(1, n)
-    )
-    .into_bytes()
-}
-
-fn wellbore(n: u64, well_n: u64) -> Vec<u8> {
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<Wellbore xmlns="http://www.energistics.org/energyml/data/witsmlv2" xmlns:eml="http://www.energistics.org/energyml/data/commonv2" schemaVersion="2.1" uuid="{}">
-  <eml:Citation>
-    <eml:Title>Wellbore {n}</eml:Title>
-    <eml:Originator>etp integration tests</eml:Originator>
-    <eml:Creation>2026-01-02T03:04:05Z</eml:Creation>
-    <eml:Format>generated</eml:Format>
-  </eml:Citation>
-  <Well>
-    <eml:Uuid>{}</eml:Uuid>
-    <eml:QualifiedType>witsml21.Well</eml:QualifiedType>
-    <eml:Title>Well {well_n}</eml:Title>
-  </Well>
-</Wellbore>"#,
-        uuid_text(2, n),
-        uuid_text(1, well_n)
-    )
-    .into_bytes()
-}
 
 async fn server(
     adjust: impl FnOnce(&mut etp_server::ServerConfig),

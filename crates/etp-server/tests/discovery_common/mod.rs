@@ -231,3 +231,50 @@ pub async fn ask(client: &Client, request: impl Into<Body>) -> Answer {
         response,
     }
 }
+
+/// The UUID text of generated object `n` of kind `kind` (1 wells, 2 wellbores).
+pub fn uuid_text(kind: u32, n: u64) -> String {
+    format!("{kind:08x}-0000-4000-8000-{n:012x}")
+}
+
+/// A WITSML 2.1 Well document, object `n`.
+pub fn well(n: u64) -> Vec<u8> {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Well xmlns="http://www.energistics.org/energyml/data/witsmlv2" xmlns:eml="http://www.energistics.org/energyml/data/commonv2" schemaVersion="2.1" uuid="{}">
+  <eml:Citation>
+    <eml:Title>Well {n}</eml:Title>
+    <eml:Originator>etp integration tests</eml:Originator>
+    <eml:Creation>2026-01-02T03:04:05Z</eml:Creation>
+    <eml:Format>generated</eml:Format>
+  </eml:Citation>
+  <Field>Volve</Field>
+</Well>"#,
+        uuid_text(1, n)
+    )
+    .into_bytes()
+}
+
+/// A WITSML 2.1 Wellbore document referencing well `well_n`.
+pub fn wellbore(n: u64, well_n: u64) -> Vec<u8> {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Wellbore xmlns="http://www.energistics.org/energyml/data/witsmlv2" xmlns:eml="http://www.energistics.org/energyml/data/commonv2" schemaVersion="2.1" uuid="{}">
+  <eml:Citation>
+    <eml:Title>Wellbore {n}</eml:Title>
+    <eml:Originator>etp integration tests</eml:Originator>
+    <eml:Creation>2026-01-02T03:04:05Z</eml:Creation>
+    <eml:Format>generated</eml:Format>
+  </eml:Citation>
+  <Number>{n}</Number>
+  <Well>
+    <eml:Uuid>{}</eml:Uuid>
+    <eml:QualifiedType>witsml21.Well</eml:QualifiedType>
+    <eml:Title>Well {well_n}</eml:Title>
+  </Well>
+</Wellbore>"#,
+        uuid_text(2, n),
+        uuid_text(1, well_n)
+    )
+    .into_bytes()
+}
