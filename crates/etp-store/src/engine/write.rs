@@ -100,9 +100,21 @@ impl FjallWrite {
         Ok(())
     }
 
-    /// Writes the reference counts of `key` (of type `t`); none are kept for an object
-    /// without references either way, so listings skip most objects' counts for free.
-    fn set_counts(&mut self, key: &ObjectKey, t: &str, counts: ReferenceCounts) -> Result<()> {
+    /// Changes the reference counts of `key` (of type `t`) from `was` (as stored) to
+    /// `counts`. None are kept for an object without references either way, so listings
+    /// skip most objects' counts for free; and nothing is written when nothing changes,
+    /// because a removal of an absent record would still leave a tombstone for every
+    /// listing to step over.
+    fn set_counts(
+        &mut self,
+        key: &ObjectKey,
+        t: &str,
+        was: ReferenceCounts,
+        counts: ReferenceCounts,
+    ) -> Result<()> {
+        if counts == was {
+            return Ok(());
+        }
         let k = keys::by_type(key, t)?;
         let (tx, ks) = self.parts()?;
         if counts.is_zero() {
@@ -116,12 +128,14 @@ impl FjallWrite {
     /// Applies count changes of other objects (`sources` and `targets` deltas).
     fn adjust_counts(&mut self, changes: Vec<(ObjectKey, String, i64, i64)>) -> Result<()> {
         for (key, t, sources, targets) in changes {
-            let mut c = self.view()?.reference_counts(&key, &t)?;
+            let was = self.view()?.reference_counts(&key, &t)?;
             // The counts are kept exact by construction; saturating keeps a damaged record
             // from failing every later write to its neighbours.
-            c.sources = c.sources.saturating_add_signed(sources);
-            c.targets = c.targets.saturating_add_signed(targets);
-            self.set_counts(&key, &t, c)?;
+            let c = ReferenceCounts {
+                sources: was.sources.saturating_add_signed(sources),
+                targets: was.targets.saturating_add_signed(targets),
+            };
+            self.set_counts(&key, &t, was, c)?;
         }
         Ok(())
     }
@@ -145,9 +159,14 @@ impl FjallWrite {
         let before = old.map_or_else(Vec::new, |o| distinct_targets(&key.uuid, &o.references));
         let after = distinct_targets(&key.uuid, &new.references);
         let mut own = ReferenceCounts::default();
+        // What is stored for `key` now (nothing for an insert).
+        let mut was = ReferenceCounts::default();
         let mut changes = Vec::new();
         {
             let view = self.view()?;
+            if let Some(o) = old {
+                was = view.reference_counts(key, &o.qualified_type)?;
+            }
             for t in merged(&before, &after) {
                 let (was, is) = (
                     before.binary_search(&t).is_ok(),
@@ -163,7 +182,7 @@ impl FjallWrite {
                 }
             }
             own.sources = match old {
-                Some(o) => view.reference_counts(key, &o.qualified_type)?.sources,
+                Some(_) => was.sources,
                 None => match view.versions(ds, &key.uuid)?.first() {
                     Some((k, t)) => view.reference_counts(k, t)?.sources,
                     None => {
@@ -178,10 +197,11 @@ impl FjallWrite {
         if let Some(o) = old
             && o.qualified_type != new.qualified_type
         {
-            self.set_counts(key, &o.qualified_type, ReferenceCounts::default())?;
+            self.set_counts(key, &o.qualified_type, was, ReferenceCounts::default())?;
+            was = ReferenceCounts::default();
         }
         self.adjust_counts(changes)?;
-        self.set_counts(key, &new.qualified_type, own)
+        self.set_counts(key, &new.qualified_type, was, own)
     }
 
     /// Keeps every [`ReferenceCounts`] right when `key` (`old`) is deleted. Called after
@@ -189,8 +209,10 @@ impl FjallWrite {
     fn count_delete(&mut self, key: &ObjectKey, old: &ObjectMeta) -> Result<()> {
         let ds = &key.dataspace;
         let mut changes = Vec::new();
+        let was;
         {
             let view = self.view()?;
+            was = view.reference_counts(key, &old.qualified_type)?;
             for t in distinct_targets(&key.uuid, &old.references) {
                 changes.extend(
                     view.versions(ds, &t)?
@@ -206,7 +228,7 @@ impl FjallWrite {
                 );
             }
         }
-        self.set_counts(key, &old.qualified_type, ReferenceCounts::default())?;
+        self.set_counts(key, &old.qualified_type, was, ReferenceCounts::default())?;
         self.adjust_counts(changes)
     }
 
@@ -434,7 +456,8 @@ pub(crate) fn recount_references(store: &FjallStore) -> Result<()> {
                 sources: sources.get(&k.uuid).copied().unwrap_or(0),
                 targets: targets.iter().filter(|t| stored.contains(*t)).count() as u64,
             };
-            w.set_counts(k, t, counts)?;
+            // The stale records were removed above.
+            w.set_counts(k, t, ReferenceCounts::default(), counts)?;
         }
     }
     Box::new(w).commit()
