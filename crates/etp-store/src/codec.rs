@@ -6,7 +6,8 @@
 use crate::error::{Result, StoreError};
 use crate::types::{
     ActiveStatus, ArrayMeta, Dataspace, ElementType, ObjectMeta, ObjectRow, Reference,
-    ReferenceList, ReferenceRef, ReferencesRepr, RelationshipKind, SessionRecord, Uuid,
+    ReferenceCounts, ReferenceList, ReferenceRef, ReferencesRepr, RelationshipKind, SessionRecord,
+    Uuid,
 };
 use bytes::Bytes;
 
@@ -574,6 +575,25 @@ pub(crate) fn dec_object_row<'a>(
             count,
             bytes: r.buf,
         }),
+        // Kept in their own records; the listing fills them in.
+        counts: ReferenceCounts::default(),
+    })
+}
+
+/// `ref_counts` value: sources then targets, u64 little-endian each.
+pub(crate) fn enc_ref_counts(c: &ReferenceCounts) -> [u8; 16] {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&c.sources.to_le_bytes());
+    v[8..].copy_from_slice(&c.targets.to_le_bytes());
+    v
+}
+
+pub(crate) fn dec_ref_counts(b: &[u8]) -> Result<ReferenceCounts> {
+    let bad = || StoreError::Corrupt("reference counts record".into());
+    let (s, t) = b.split_at_checked(8).ok_or_else(bad)?;
+    Ok(ReferenceCounts {
+        sources: u64::from_le_bytes(s.try_into().map_err(|_| bad())?),
+        targets: u64::from_le_bytes(t.try_into().map_err(|_| bad())?),
     })
 }
 
@@ -930,7 +950,7 @@ mod tests {
             row.references.targets().collect::<Result<_>>().unwrap();
         assert_eq!(targets, [([1; 16], RelationshipKind::Secondary)]);
         let key = crate::ObjectKey::new("d", [7; 16]);
-        let owned = ObjectRow::of(&key, &m);
+        let owned = ObjectRow::of(&key, &m, Default::default());
         assert_eq!(
             owned
                 .references

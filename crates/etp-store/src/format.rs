@@ -8,10 +8,14 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
+use crate::engine::FjallStore;
 use crate::error::{Result, StoreError};
 
 /// Format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// * 1: the first format.
+/// * 2: `ref_counts`, every object's [`crate::ReferenceCounts`] kept at write time.
+pub const FORMAT_VERSION: u32 = 2;
 
 pub(crate) const FORMAT_FILE: &str = "FORMAT";
 const MAGIC: &str = "etp-store format ";
@@ -73,15 +77,14 @@ pub(crate) fn write_version(dir: &Path, v: u32) -> Result<()> {
 }
 
 /// One upgrade step of an opened store, from format `n` to `n + 1`.
-type MigrationStep<S> = fn(&S) -> Result<()>;
+type MigrationStep = fn(&FjallStore) -> Result<()>;
 
 /// Upgrades an opened store from `from` to [`FORMAT_VERSION`], one step at a
 /// time; each step must be idempotent because a crash may repeat it. The
-/// caller rewrites the format file afterwards. Version 1 is the first
-/// format, so there is no step yet: a new format adds
+/// caller rewrites the format file afterwards. A new format adds
 /// `(n, step_from_n_to_n_plus_1)` here.
-pub(crate) fn migrate<S>(store: &S, from: u32) -> Result<()> {
-    let steps: &[(u32, MigrationStep<S>)] = &[];
+pub(crate) fn migrate(store: &FjallStore, from: u32) -> Result<()> {
+    let steps: &[(u32, MigrationStep)] = &[(1, crate::engine::recount_references)];
     let mut v = from;
     while v < FORMAT_VERSION {
         let step = steps

@@ -43,8 +43,8 @@ pub use format::FORMAT_VERSION;
 pub use locks::{DataspaceGuard, DataspaceLocks, LockScope};
 pub use types::{
     ActiveStatus, ArrayKey, ArrayMeta, Dataspace, DeletedResource, Edge, ElementType, ObjectFilter,
-    ObjectKey, ObjectMeta, ObjectRow, Reference, ReferenceList, ReferenceRef, RelationshipKind,
-    SessionRecord, StoredObject, TypeFilter, Uuid,
+    ObjectKey, ObjectMeta, ObjectRow, Reference, ReferenceCounts, ReferenceList, ReferenceRef,
+    RelationshipKind, SessionRecord, StoredObject, TypeFilter, Uuid,
 };
 
 /// Streaming result of [`ReadTxn::list_objects`]: objects in key order within
@@ -142,12 +142,17 @@ pub trait ReadTxn: Send {
     ) -> Result<()> {
         for item in self.list_objects(dataspace, filter)? {
             let (key, meta) = item?;
-            if !visit(&ObjectRow::of(&key, &meta))? {
+            let counts = self.reference_counts(&key, &meta.qualified_type)?;
+            if !visit(&ObjectRow::of(&key, &meta, counts))? {
                 break;
             }
         }
         Ok(())
     }
+
+    /// The [`ReferenceCounts`] of the stored object `key` of type `qualified_type`
+    /// (zero for an object that is not stored).
+    fn reference_counts(&self, key: &ObjectKey, qualified_type: &str) -> Result<ReferenceCounts>;
 
     /// `(qualified type, object count)` for every type present, ordered by type.
     fn count_by_type(&self, dataspace: &str) -> Result<Vec<(String, u64)>>;

@@ -134,11 +134,35 @@ pub struct ObjectRow<'a> {
     pub custom_data: &'a [u8],
     /// Outgoing references, in document order.
     pub references: ReferenceList<'a>,
+    /// The object's place in the reference graph (`sourceCount`, `targetCount`).
+    pub counts: ReferenceCounts,
+}
+
+/// How an object sits in its dataspace's reference graph, as Discovery's `countObjects`
+/// reports it (10-discovery.md): primary and secondary references together, references
+/// to the object's own UUID never counted.
+///
+/// Engines keep these up to date on every write, so that a listing can hand them out
+/// with each object instead of counting the whole dataspace first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ReferenceCounts {
+    /// Stored objects (each version on its own) whose references include this
+    /// object's UUID.
+    pub sources: u64,
+    /// Distinct UUIDs this object references of which at least one version is stored.
+    pub targets: u64,
+}
+
+impl ReferenceCounts {
+    /// No references either way.
+    pub fn is_zero(&self) -> bool {
+        self.sources == 0 && self.targets == 0
+    }
 }
 
 impl<'a> ObjectRow<'a> {
     /// The row of an owned object (for engines without a borrowed decode).
-    pub fn of(key: &'a ObjectKey, meta: &'a ObjectMeta) -> Self {
+    pub fn of(key: &'a ObjectKey, meta: &'a ObjectMeta, counts: ReferenceCounts) -> Self {
         ObjectRow {
             uuid: key.uuid,
             version: key.version.as_deref(),
@@ -150,6 +174,7 @@ impl<'a> ObjectRow<'a> {
             active_status: meta.active_status,
             custom_data: &meta.custom_data,
             references: ReferenceList::of(&meta.references),
+            counts,
         }
     }
 }

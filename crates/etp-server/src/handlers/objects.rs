@@ -304,7 +304,7 @@ mod tests {
             data_len: 4,
         };
         let key = ObjectKey::new("a", [9; 16]);
-        let from_row = row_resource("u".into(), &ObjectRow::of(&key, &meta));
+        let from_row = row_resource("u".into(), &ObjectRow::of(&key, &meta, Default::default()));
         assert_eq!(from_row, resource_at("u".into(), meta, None));
         assert_eq!(from_row.custom_data, custom);
     }

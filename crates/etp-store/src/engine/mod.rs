@@ -22,6 +22,7 @@ use crate::{ReadTxn, Store, WriteTxn};
 
 pub(crate) use read::View;
 use write::FjallWrite;
+pub(crate) use write::recount_references;
 
 /// Tuning of [`FjallStore`]. The defaults suit a server with a few GiB of RAM.
 #[derive(Debug, Clone)]
@@ -84,6 +85,8 @@ pub(crate) struct Keyspaces {
     pub by_type: Keyspace,
     pub type_counts: Keyspace,
     pub refs_in: Keyspace,
+    /// Reference counts of objects with any, keyed like `by_type` (format 2).
+    pub ref_counts: Keyspace,
     pub deleted: Keyspace,
     pub deleted_idx: Keyspace,
     pub arrays: Keyspace,
@@ -239,6 +242,7 @@ impl FjallStore {
             by_type: listed("by_type")?,
             type_counts: open("type_counts", plain)?,
             refs_in: open("refs_in", plain)?,
+            ref_counts: listed("ref_counts")?,
             deleted: open("deleted", plain)?,
             deleted_idx: open("deleted_idx", plain)?,
             arrays: open("arrays", plain)?,
@@ -287,7 +291,11 @@ impl FjallStore {
         store.recover()?;
         // Records replayed from the journal sit in memtables, where listings iterate them
         // at twice the cost of flushed blocks: write them out in the background.
-        for listed in [&store.inner.ks.objects, &store.inner.ks.by_type] {
+        for listed in [
+            &store.inner.ks.objects,
+            &store.inner.ks.by_type,
+            &store.inner.ks.ref_counts,
+        ] {
             listed.rotate_memtable()?;
         }
         Ok(store)

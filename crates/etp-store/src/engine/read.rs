@@ -12,14 +12,47 @@ use super::{Inner, Keyspaces, keys};
 use crate::array::{Runs, chunk_len, split_run, validate_dims, validate_region};
 use crate::codec::{
     KeyReader, StoredArray, ValReader, dec_array, dec_dataspace, dec_object_meta, dec_object_row,
-    dec_ref_in, dec_string_chunk, prefix_end,
+    dec_ref_counts, dec_ref_in, dec_string_chunk, prefix_end,
 };
 use crate::error::{Result, StoreError};
 use crate::types::{
     ArrayKey, ArrayMeta, Dataspace, DeletedResource, Edge, ElementType, ObjectFilter, ObjectKey,
-    ObjectMeta, ObjectRow, StoredObject, Uuid,
+    ObjectMeta, ObjectRow, ReferenceCounts, StoredObject, Uuid,
 };
 use crate::{ObjectIter, ReadTxn};
+
+/// A forward scan of `ref_counts` kept in step with a scan of `by_type` over the same
+/// prefix (both keyed alike): a merge join, each record read once.
+struct CountsCursor<I> {
+    iter: I,
+    /// The record read but not yet reached by the type index.
+    ahead: Option<(Slice, Slice)>,
+}
+
+impl<I: Iterator<Item = fjall::Guard>> CountsCursor<I> {
+    /// The counts of the object whose `by_type` key is `key`; keys must come ascending.
+    fn counts_at(&mut self, key: &[u8]) -> Result<ReferenceCounts> {
+        loop {
+            let (ck, cv) = match self.ahead.take() {
+                Some(record) => record,
+                None => match self.iter.next() {
+                    Some(g) => g.into_inner()?,
+                    None => return Ok(ReferenceCounts::default()),
+                },
+            };
+            match ck[..].cmp(key) {
+                // Counts of an object no longer in the index cannot exist (both are
+                // written in one transaction); skipping is the safe reading anyway.
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => return dec_ref_counts(&cv),
+                std::cmp::Ordering::Greater => {
+                    self.ahead = Some((ck, cv));
+                    return Ok(ReferenceCounts::default());
+                }
+            }
+        }
+    }
+}
 
 /// Read access over `R` (a snapshot or a write transaction).
 pub(crate) struct View<'a, R: Readable> {
@@ -230,7 +263,8 @@ impl<'a, R: Readable> View<'a, R> {
         filter: &ObjectFilter,
         visit: &mut dyn FnMut(&ObjectRow<'_>) -> Result<bool>,
     ) -> Result<()> {
-        let mut one = |plen: usize, k: &[u8], v: &[u8]| -> Result<bool> {
+        // `counts` is the stored reference count of the object (zero if none is kept).
+        let mut one = |plen: usize, k: &[u8], v: &[u8], counts: ReferenceCounts| -> Result<bool> {
             let mut r = KeyReader::new(k);
             r.skip(plen)?;
             let uuid = r.uuid()?;
@@ -246,7 +280,8 @@ impl<'a, R: Readable> View<'a, R> {
                     }
                 },
             };
-            let row = dec_object_row(uuid, version, v)?;
+            let mut row = dec_object_row(uuid, version, v)?;
+            row.counts = counts;
             if filter
                 .last_write_after
                 .is_some_and(|t| row.store_last_write <= t)
@@ -257,24 +292,43 @@ impl<'a, R: Readable> View<'a, R> {
             visit(&row)
         };
         if filter.types.is_empty() {
+            // UUID order here, type order in `ref_counts`: looked up one by one.
             let prefix = keys::ds_prefix(ds)?;
             for g in self.r.prefix(&self.ks.objects, &prefix) {
                 let (k, v) = g.into_inner()?;
-                if !one(prefix.len(), &k, &v)? {
+                let counts = {
+                    let mut r = KeyReader::new(&k);
+                    r.skip(prefix.len())?;
+                    let key = ObjectKey {
+                        dataspace: ds.to_owned(),
+                        uuid: r.uuid()?,
+                        version: r.opt_str()?,
+                    };
+                    let qualified_type = ValReader::new(&v, "object", 1)?.string()?;
+                    self.reference_counts(&key, &qualified_type)?
+                };
+                if !one(prefix.len(), &k, &v, counts)? {
                     break;
                 }
             }
             return Ok(());
         }
-        // As in `list_objects`: each matching type present, once.
+        // As in `list_objects`: each matching type present, once. `ref_counts` is keyed
+        // like `by_type` and holds only objects with references either way, so one
+        // forward scan of it alongside the type index finds every object's counts.
         for (t, _) in self.count_by_type(ds)? {
             if !filter.types.iter().any(|f| f.matches(&t)) {
                 continue;
             }
             let prefix = keys::by_type_prefix(ds, &t)?;
+            let mut counted = CountsCursor {
+                iter: self.r.prefix(&self.ks.ref_counts, &prefix),
+                ahead: None,
+            };
             for g in self.r.prefix(&self.ks.by_type, &prefix) {
                 let (k, v) = g.into_inner()?;
-                if !one(prefix.len(), &k, &v)? {
+                let counts = counted.counts_at(&k)?;
+                if !one(prefix.len(), &k, &v, counts)? {
                     return Ok(());
                 }
             }
@@ -320,6 +374,65 @@ impl<'a, R: Readable> View<'a, R> {
                 source_type,
                 reference,
             });
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn reference_counts(&self, key: &ObjectKey, t: &str) -> Result<ReferenceCounts> {
+        match self.get(&self.ks.ref_counts, &keys::by_type(key, t)?)? {
+            Some(v) => dec_ref_counts(&v),
+            None => Ok(ReferenceCounts::default()),
+        }
+    }
+
+    /// Every stored version of `uuid` in `ds`, with its type.
+    pub(crate) fn versions(&self, ds: &str, uuid: &Uuid) -> Result<Vec<(ObjectKey, String)>> {
+        let prefix = keys::object_uuid_prefix(ds, uuid)?;
+        let mut out = Vec::new();
+        for g in self.r.prefix(&self.ks.objects, &prefix) {
+            let (k, v) = g.into_inner()?;
+            let mut r = KeyReader::new(&k);
+            r.skip(prefix.len())?;
+            let key = ObjectKey {
+                dataspace: ds.to_string(),
+                uuid: *uuid,
+                version: r.opt_str()?,
+            };
+            out.push((key, ValReader::new(&v, "object", 1)?.string()?));
+        }
+        Ok(out)
+    }
+
+    /// The stored objects (each version on its own) referencing `target` in `ds`, other
+    /// than versions of `target` itself, once each, with their types.
+    pub(crate) fn referrers(&self, ds: &str, target: &Uuid) -> Result<Vec<(ObjectKey, String)>> {
+        let prefix = keys::ref_in_prefix(ds, target)?;
+        let mut out: Vec<(ObjectKey, String)> = Vec::new();
+        for g in self.r.prefix(&self.ks.refs_in, &prefix) {
+            let (k, v) = g.into_inner()?;
+            let mut r = KeyReader::new(&k);
+            r.skip(prefix.len())?;
+            let uuid = r.uuid()?;
+            if uuid == *target {
+                continue;
+            }
+            let version = r.opt_str()?;
+            // One entry per reference: a source's entries are adjacent (same key prefix).
+            if out
+                .last()
+                .is_some_and(|(last, _)| last.uuid == uuid && last.version == version)
+            {
+                continue;
+            }
+            let source_type = ValReader::new(&v, "reverse reference", 1)?.string()?;
+            out.push((
+                ObjectKey {
+                    dataspace: ds.to_string(),
+                    uuid,
+                    version,
+                },
+                source_type,
+            ));
         }
         Ok(out)
     }
@@ -613,6 +726,13 @@ macro_rules! impl_read_txn {
                 visit: &mut dyn FnMut(&$crate::ObjectRow<'_>) -> Result<bool>,
             ) -> Result<()> {
                 self.view()?.visit_objects(dataspace, filter, visit)
+            }
+            fn reference_counts(
+                &self,
+                key: &ObjectKey,
+                qualified_type: &str,
+            ) -> Result<$crate::ReferenceCounts> {
+                self.view()?.reference_counts(key, qualified_type)
             }
             fn count_by_type(&self, dataspace: &str) -> Result<Vec<(String, u64)>> {
                 self.view()?.count_by_type(dataspace)

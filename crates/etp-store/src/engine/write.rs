@@ -7,23 +7,23 @@
 //! removes the markers in the same atomic batch that publishes the pointers.
 //! Rollback, drop and crash recovery delete every blob whose marker remains.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use fjall::{OptimisticWriteTx, PersistMode, Readable};
 
-use super::{Inner, View, keys};
+use super::{FjallStore, Inner, View, keys};
 use crate::array::{Runs, chunk_len, layout, split_run, validate_dims, validate_region};
 use crate::codec::{
-    MAX_VALUE_LEN, StoredArray, ValWriter, enc_array, enc_dataspace, enc_object_meta, enc_ref_in,
-    enc_string_chunk,
+    MAX_VALUE_LEN, StoredArray, ValWriter, enc_array, enc_dataspace, enc_object_meta,
+    enc_ref_counts, enc_ref_in, enc_string_chunk,
 };
 use crate::error::{Result, StoreError};
 use crate::types::{
     ArrayKey, ArrayMeta, Dataspace, DeletedResource, Edge, ElementType, ObjectFilter, ObjectKey,
-    ObjectMeta, StoredObject, Uuid,
+    ObjectMeta, Reference, ReferenceCounts, StoredObject, Uuid,
 };
 use crate::{ObjectIter, ReadTxn, WriteTxn};
 
@@ -100,6 +100,138 @@ impl FjallWrite {
         Ok(())
     }
 
+    /// Changes the reference counts of `key` (of type `t`) from `was` (as stored) to
+    /// `counts`. None are kept for an object without references either way, so listings
+    /// skip most objects' counts for free; and nothing is written when nothing changes,
+    /// because a removal of an absent record would still leave a tombstone for every
+    /// listing to step over.
+    fn set_counts(
+        &mut self,
+        key: &ObjectKey,
+        t: &str,
+        was: ReferenceCounts,
+        counts: ReferenceCounts,
+    ) -> Result<()> {
+        if counts == was {
+            return Ok(());
+        }
+        let k = keys::by_type(key, t)?;
+        let (tx, ks) = self.parts()?;
+        if counts.is_zero() {
+            tx.remove(&ks.ref_counts, k);
+        } else {
+            tx.insert(&ks.ref_counts, k, enc_ref_counts(&counts));
+        }
+        Ok(())
+    }
+
+    /// Applies count changes of other objects (`sources` and `targets` deltas).
+    fn adjust_counts(&mut self, changes: Vec<(ObjectKey, String, i64, i64)>) -> Result<()> {
+        for (key, t, sources, targets) in changes {
+            let was = self.view()?.reference_counts(&key, &t)?;
+            // The counts are kept exact by construction; saturating keeps a damaged record
+            // from failing every later write to its neighbours.
+            let c = ReferenceCounts {
+                sources: was.sources.saturating_add_signed(sources),
+                targets: was.targets.saturating_add_signed(targets),
+            };
+            self.set_counts(&key, &t, was, c)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps every [`ReferenceCounts`] right when `key` is put with `new` in place of
+    /// `old` (`None` = insert). Called before anything of the put is written.
+    ///
+    /// The object's own counts: `targets` from the stored versions of what it references;
+    /// `sources` depend on its UUID only, so they are those of the replaced record or of
+    /// another stored version, or else counted from the reverse references. Around it:
+    /// each version of a UUID it starts (stops) referencing gains (loses) a source, and
+    /// if its UUID was not stored before, every object referencing that UUID gains a
+    /// target.
+    fn count_put(
+        &mut self,
+        key: &ObjectKey,
+        old: Option<&ObjectMeta>,
+        new: &ObjectMeta,
+    ) -> Result<()> {
+        let ds = &key.dataspace;
+        let before = old.map_or_else(Vec::new, |o| distinct_targets(&key.uuid, &o.references));
+        let after = distinct_targets(&key.uuid, &new.references);
+        let mut own = ReferenceCounts::default();
+        // What is stored for `key` now (nothing for an insert).
+        let mut was = ReferenceCounts::default();
+        let mut changes = Vec::new();
+        {
+            let view = self.view()?;
+            if let Some(o) = old {
+                was = view.reference_counts(key, &o.qualified_type)?;
+            }
+            for t in merged(&before, &after) {
+                let (was, is) = (
+                    before.binary_search(&t).is_ok(),
+                    after.binary_search(&t).is_ok(),
+                );
+                let versions = view.versions(ds, &t)?;
+                if is && !versions.is_empty() {
+                    own.targets += 1;
+                }
+                let delta = i64::from(is) - i64::from(was);
+                if delta != 0 {
+                    changes.extend(versions.into_iter().map(|(k, t)| (k, t, delta, 0)));
+                }
+            }
+            own.sources = match old {
+                Some(_) => was.sources,
+                None => match view.versions(ds, &key.uuid)?.first() {
+                    Some((k, t)) => view.reference_counts(k, t)?.sources,
+                    None => {
+                        let referrers = view.referrers(ds, &key.uuid)?;
+                        own.sources = referrers.len() as u64;
+                        changes.extend(referrers.into_iter().map(|(k, t)| (k, t, 0, 1)));
+                        own.sources
+                    }
+                },
+            };
+        }
+        if let Some(o) = old
+            && o.qualified_type != new.qualified_type
+        {
+            self.set_counts(key, &o.qualified_type, was, ReferenceCounts::default())?;
+            was = ReferenceCounts::default();
+        }
+        self.adjust_counts(changes)?;
+        self.set_counts(key, &new.qualified_type, was, own)
+    }
+
+    /// Keeps every [`ReferenceCounts`] right when `key` (`old`) is deleted. Called after
+    /// its records are removed, so that the versions of its UUID left are the others.
+    fn count_delete(&mut self, key: &ObjectKey, old: &ObjectMeta) -> Result<()> {
+        let ds = &key.dataspace;
+        let mut changes = Vec::new();
+        let was;
+        {
+            let view = self.view()?;
+            was = view.reference_counts(key, &old.qualified_type)?;
+            for t in distinct_targets(&key.uuid, &old.references) {
+                changes.extend(
+                    view.versions(ds, &t)?
+                        .into_iter()
+                        .map(|(k, t)| (k, t, -1, 0)),
+                );
+            }
+            if view.versions(ds, &key.uuid)?.is_empty() {
+                changes.extend(
+                    view.referrers(ds, &key.uuid)?
+                        .into_iter()
+                        .map(|(k, t)| (k, t, 0, -1)),
+                );
+            }
+        }
+        self.set_counts(key, &old.qualified_type, was, ReferenceCounts::default())?;
+        self.adjust_counts(changes)
+    }
+
     /// Removes the type-index entry, reverse references and count of an object.
     fn unindex(&mut self, key: &ObjectKey, m: &ObjectMeta) -> Result<()> {
         let bt = keys::by_type(key, &m.qualified_type)?;
@@ -131,11 +263,14 @@ impl FjallWrite {
         Ok(())
     }
 
-    /// Deletes an object and its index entries; optionally writes a tombstone.
+    /// Deletes an object and its index entries; optionally writes a tombstone. With
+    /// `recount`, the reference counts of its neighbours follow; without, its own counts
+    /// record is left for the caller (a whole dataspace going away).
     fn delete_object_inner(
         &mut self,
         key: &ObjectKey,
         tombstone_at: Option<i64>,
+        recount: bool,
     ) -> Result<Option<ObjectMeta>> {
         let ok = keys::object(key)?;
         let Some(old) = self.view()?.object_meta(key)? else {
@@ -162,6 +297,9 @@ impl FjallWrite {
         if let Some((dk, ik, v, at)) = tomb {
             tx.insert(&ks.deleted, dk, v);
             tx.insert(&ks.deleted_idx, ik, at.to_le_bytes());
+        }
+        if recount {
+            self.count_delete(key, &old)?;
         }
         Ok(Some(old))
     }
@@ -238,6 +376,91 @@ impl FjallWrite {
         tx.insert(&ks.arrays, k, v);
         self.bump_dataspace(&key.dataspace, at)
     }
+}
+
+/// The UUIDs `references` point at, once each, ascending, `own` left out.
+fn distinct_targets(own: &Uuid, references: &[Reference]) -> Vec<Uuid> {
+    let mut targets: Vec<Uuid> = references
+        .iter()
+        .map(|r| r.target_uuid)
+        .filter(|t| t != own)
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    targets
+}
+
+/// The union of two ascending lists of distinct UUIDs, ascending.
+fn merged(a: &[Uuid], b: &[Uuid]) -> Vec<Uuid> {
+    let mut all: Vec<Uuid> = a.iter().chain(b).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+impl FjallStore {
+    /// Removes every kept reference count, as a format-1 directory has none: lets tests
+    /// check the migration. Not for anything else.
+    #[doc(hidden)]
+    pub fn debug_wipe_reference_counts(&self) -> Result<()> {
+        let stale: Vec<fjall::Slice> = self
+            .inner
+            .ks
+            .ref_counts
+            .iter()
+            .map(|g| g.key().map_err(StoreError::from))
+            .collect::<Result<_>>()?;
+        for k in stale {
+            self.inner.ks.ref_counts.remove(k)?;
+        }
+        Ok(())
+    }
+}
+
+/// Format 1 → 2: writes the [`ReferenceCounts`] of every stored object, computed from
+/// scratch. Idempotent (existing counts records are replaced), in one transaction.
+pub(crate) fn recount_references(store: &FjallStore) -> Result<()> {
+    let mut w = FjallWrite::new(store.inner.clone())?;
+    let stale: Vec<fjall::Slice> = w
+        .view()?
+        .r
+        .iter(&w.inner.ks.ref_counts)
+        .map(|g| g.key().map_err(StoreError::from))
+        .collect::<Result<_>>()?;
+    {
+        let (tx, ks) = w.parts()?;
+        for k in stale {
+            tx.remove(&ks.ref_counts, k);
+        }
+    }
+    for ds in w.list_dataspaces()? {
+        let objects: Vec<(ObjectKey, String, Vec<Uuid>)> = w
+            .view()?
+            .list_objects(&ds.path, &ObjectFilter::default())?
+            .map(|item| {
+                item.map(|(k, m)| {
+                    let targets = distinct_targets(&k.uuid, &m.references);
+                    (k, m.qualified_type, targets)
+                })
+            })
+            .collect::<Result<_>>()?;
+        let stored: HashSet<Uuid> = objects.iter().map(|(k, _, _)| k.uuid).collect();
+        let mut sources: HashMap<Uuid, u64> = HashMap::new();
+        for (_, _, targets) in &objects {
+            for t in targets.iter().filter(|t| stored.contains(*t)) {
+                *sources.entry(*t).or_default() += 1;
+            }
+        }
+        for (k, t, targets) in &objects {
+            let counts = ReferenceCounts {
+                sources: sources.get(&k.uuid).copied().unwrap_or(0),
+                targets: targets.iter().filter(|t| stored.contains(*t)).count() as u64,
+            };
+            // The stale records were removed above.
+            w.set_counts(k, t, ReferenceCounts::default(), counts)?;
+        }
+    }
+    Box::new(w).commit()
 }
 
 fn index_u32(i: usize) -> Result<u32> {
@@ -421,8 +644,15 @@ impl WriteTxn for FjallWrite {
             return Err(StoreError::DataspaceNotEmpty(path.to_string()));
         }
         for k in &objects {
-            self.delete_object_inner(k, None)?;
+            self.delete_object_inner(k, None, false)?;
         }
+        // Every object goes, so every counts record goes, unrecounted.
+        let counted: Vec<fjall::Slice> = self
+            .view()?
+            .r
+            .prefix(&self.inner.ks.ref_counts, &prefix)
+            .map(|g| g.key().map_err(StoreError::from))
+            .collect::<Result<_>>()?;
         for (k, a) in arrays {
             self.drop_array(k, &a)?;
         }
@@ -439,6 +669,9 @@ impl WriteTxn for FjallWrite {
         }
         for k in idx {
             tx.remove(&ks.deleted_idx, k);
+        }
+        for k in counted {
+            tx.remove(&ks.ref_counts, k);
         }
         tx.remove(&ks.dataspaces, keys::dataspace(path)?);
         Ok(true)
@@ -459,6 +692,7 @@ impl WriteTxn for FjallWrite {
         let ok = keys::object(key)?;
         let bt = keys::by_type(key, &meta.qualified_type)?;
         let old = self.view()?.object_meta(key)?;
+        self.count_put(key, old.as_ref(), meta)?;
         if let Some(o) = &old {
             self.unindex(key, o)?;
         }
@@ -494,7 +728,7 @@ impl WriteTxn for FjallWrite {
         deleted_at: i64,
         cascade_arrays: bool,
     ) -> Result<Option<ObjectMeta>> {
-        let old = self.delete_object_inner(key, Some(deleted_at))?;
+        let old = self.delete_object_inner(key, Some(deleted_at), true)?;
         if old.is_none() {
             return Ok(None);
         }

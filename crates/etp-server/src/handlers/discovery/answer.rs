@@ -193,13 +193,11 @@ pub(crate) type Deliver<'a> = &'a mut dyn FnMut(Vec<Resource>) -> bool;
 
 /// Packs resources into message-sized parts as they are built, sizing each once, and
 /// hands every full part on at once (`hold = false`: the listing and the sending overlap)
-/// or keeps them until the counts or edges that need the whole listing are filled in.
+/// or keeps them until what needs the whole listing (edges) is known.
 /// Resources are numbered in the order they are pushed ("listing index"), oversized ones
 /// included, so that numbers line up with what the caller gathered alongside.
 pub(crate) struct Parts<'a> {
     budget: usize,
-    /// Bytes kept free per resource for fields set later (counts).
-    slack: usize,
     hold: bool,
     current: Vec<Resource>,
     used: usize,
@@ -217,16 +215,12 @@ pub(crate) struct Parts<'a> {
     pub(crate) oversized: Vec<(String, ErrorInfo)>,
 }
 
-/// Largest encoded growth of a Resource when `sourceCount` and `targetCount` go from null
-/// to a value: two Avro `int`s of at most 5 bytes each.
-pub(crate) const COUNTS_SLACK: usize = 10;
-
 impl<'a> Parts<'a> {
-    /// Parts of at most `budget` item bytes, each resource counted `slack` bytes larger.
-    pub(crate) fn new(budget: usize, slack: usize, hold: bool, deliver: Deliver<'a>) -> Self {
+    /// Parts of at most `budget` item bytes. Resources must be complete when pushed:
+    /// each is sized once, then.
+    pub(crate) fn new(budget: usize, hold: bool, deliver: Deliver<'a>) -> Self {
         Parts {
             budget,
-            slack,
             hold,
             current: Vec::new(),
             used: 0,
@@ -244,7 +238,7 @@ impl<'a> Parts<'a> {
     pub(crate) fn push(&mut self, resource: Resource) -> bool {
         let index = self.pushed;
         self.pushed += 1;
-        let size = resource.encoded_len() + self.slack;
+        let size = resource.encoded_len();
         if size > self.budget {
             self.left_out.push(index);
             self.oversized
@@ -444,7 +438,7 @@ mod tests {
                 got.push(part);
                 true
             };
-            let mut parts = Parts::new(1_000, COUNTS_SLACK, hold, &mut deliver);
+            let mut parts = Parts::new(1_000, hold, &mut deliver);
             for (i, item) in items.iter().enumerate() {
                 assert!(parts.push(item.clone()));
                 if i == 150 {
@@ -456,7 +450,7 @@ mod tests {
             assert!(got.len() > 5);
             assert_eq!(names(&got), expected);
             for part in &got {
-                let size: usize = part.iter().map(|r| r.encoded_len() + COUNTS_SLACK).sum();
+                let size: usize = part.iter().map(|r| r.encoded_len()).sum();
                 assert!(size <= 1_000 && !part.is_empty());
             }
         }
@@ -469,7 +463,7 @@ mod tests {
             got.push(part);
             true
         };
-        let mut parts = Parts::new(300, 0, true, &mut deliver);
+        let mut parts = Parts::new(300, true, &mut deliver);
         let huge = Resource {
             name: "y".repeat(500).into(),
             ..resource(1)
@@ -497,7 +491,7 @@ mod tests {
             got.push(part);
             true
         };
-        Parts::new(1_000, 0, false, &mut deliver).finish();
+        Parts::new(1_000, false, &mut deliver).finish();
         assert_eq!(got, [Vec::<Resource>::new()]);
 
         let mut calls = 0;
@@ -505,7 +499,7 @@ mod tests {
             calls += 1;
             false
         };
-        let mut parts = Parts::new(200, 0, false, &mut refuse);
+        let mut parts = Parts::new(200, false, &mut refuse);
         let mut pushed = 0;
         while parts.push(resource(pushed)) {
             pushed += 1;

@@ -311,60 +311,10 @@ impl State<'_, '_> {
     }
 }
 
-/// Up to this many objects, counts come from per-object index lookups; above it, one
-/// scan of the dataspace is cheaper.
-pub(crate) const PER_OBJECT_COUNT_LIMIT: usize = 2_000;
-
-/// `(sourceCount, targetCount)` of each of `objects`, in order: the number of stored
-/// objects referencing it, and the number of distinct stored objects (UUIDs) it references.
-pub(crate) fn counts_for(
-    txn: &dyn ReadTxn,
-    dataspace: &str,
-    objects: &[ObjectKey],
-) -> Result<Vec<(u64, u64)>> {
-    if objects.len() <= PER_OBJECT_COUNT_LIMIT {
-        let graph = StoreGraph { txn };
-        return objects
-            .iter()
-            .map(|key| {
-                let sources: HashSet<ObjectKey> =
-                    graph.sources(key)?.into_iter().map(|l| l.key).collect();
-                let targets: HashSet<Uuid> = graph
-                    .targets(key)?
-                    .into_iter()
-                    .map(|l| l.key.uuid)
-                    .collect();
-                Ok((sources.len() as u64, targets.len() as u64))
-            })
-            .collect();
-    }
-    // One scan of the dataspace: every object's UUID and targets, flattened.
-    let mut keys = Vec::new();
-    let mut uuids = Vec::new();
-    let mut targets = Vec::new();
-    let mut offsets = vec![0];
-    for item in txn.list_objects(dataspace, &etp_store::ObjectFilter::default())? {
-        let (key, meta) = item?;
-        uuids.push(key.uuid);
-        targets.extend(meta.references.iter().map(|r| r.target_uuid));
-        offsets.push(targets.len());
-        keys.push(key);
-    }
-    let counts = graph_counts(&uuids, |i| {
-        targets[offsets[i]..offsets[i + 1]].iter().copied()
-    });
-    let position: HashMap<&ObjectKey, usize> =
-        keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
-    Ok(objects
-        .iter()
-        .map(|key| position.get(key).map_or((0, 0), |&i| counts[i]))
-        .collect())
-}
-
 /// Positions of objects by UUID. A hash map with the standard library's randomly keyed
-/// SipHash, so UUIDs chosen by a client cannot flood it: counting references looks up
-/// every referenced UUID, mostly ones that are not in the dataspace, and a binary search
-/// over 100,000 UUIDs took about a sixth of such a listing in cache misses.
+/// SipHash, so UUIDs chosen by a client cannot flood it: finding the edges of a listing
+/// looks up every referenced UUID, mostly ones that are not in the dataspace, and a
+/// binary search over 100,000 UUIDs took about a sixth of such a listing in cache misses.
 pub(crate) struct UuidIndex {
     /// UUID → first and last position holding it.
     ends: HashMap<u128, (u32, u32)>,
@@ -414,36 +364,6 @@ impl UuidIndex {
         })
         .map(|p| p as usize)
     }
-}
-
-/// `(sourceCount, targetCount)` of every object of a dataspace, given each object's UUID
-/// and the UUIDs it references (`targets(i)`), counting only edges between these objects:
-/// the number of objects referencing it, and the number of distinct UUIDs it references
-/// that belong to an object, its own excluded.
-pub(crate) fn graph_counts<I>(uuids: &[Uuid], targets: impl Fn(usize) -> I) -> Vec<(u64, u64)>
-where
-    I: Iterator<Item = Uuid>,
-{
-    let index = UuidIndex::new(uuids.iter().copied());
-    let mut counts = vec![(0u64, 0u64); uuids.len()];
-    let mut distinct = Vec::new();
-    for (i, own) in uuids.iter().enumerate() {
-        distinct.clear();
-        distinct.extend(targets(i).filter(|t| t != own));
-        distinct.sort_unstable();
-        distinct.dedup();
-        for target in &distinct {
-            let mut exists = false;
-            for j in index.positions(target) {
-                exists = true;
-                counts[j].0 += 1;
-            }
-            if exists {
-                counts[i].1 += 1;
-            }
-        }
-    }
-    counts
 }
 
 #[cfg(test)]
@@ -714,21 +634,5 @@ mod tests {
         assert_eq!(threes, [0, 2]);
         assert_eq!(index.positions(&[1; 16]).collect::<Vec<_>>(), [1]);
         assert_eq!(index.positions(&[9; 16]).count(), 0);
-    }
-
-    #[test]
-    fn counts_count_distinct_stored_neighbours() {
-        let g = graph();
-        let uuids: Vec<Uuid> = (1..=6).map(|n| [n; 16]).collect();
-        let counts = graph_counts(&uuids, |i| {
-            g.objects[&key(uuids[i][0])]
-                .references
-                .iter()
-                .map(|r| r.target_uuid)
-        });
-        // 1 is referenced by 3 and 4 and references 2; 6 references only itself.
-        assert_eq!(counts[0], (2, 1));
-        assert_eq!(counts[1], (2, 1));
-        assert_eq!(counts[5], (0, 0));
     }
 }

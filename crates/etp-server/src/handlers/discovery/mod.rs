@@ -33,10 +33,13 @@
 //!   set). One edge per (source, target, kind) even if the XML references the target
 //!   twice; `customData.path` = the first reference's element path. Edges always point
 //!   in reference direction; `relationshipKind` is `Primary` or `Secondary`.
-//! * **Counts** (`countObjects`): `sourceCount` = stored objects referencing the resource,
-//!   `targetCount` = distinct stored objects (UUIDs) it references; primary and secondary
-//!   together (the DevKit's rule), dangling and self references excluded (HdfProxy
-//!   references never become store references in the first place).
+//! * **Counts** (`countObjects`): `sourceCount` = stored objects referencing the resource
+//!   (each version on its own), `targetCount` = distinct stored objects (UUIDs) it
+//!   references; primary and secondary together (the DevKit's rule), dangling and self
+//!   references excluded (HdfProxy references never become store references in the first
+//!   place). The store keeps them up to date on every write
+//!   ([`etp_store::ReferenceCounts`]) and lends them with each listed row, so counting
+//!   costs a listing nothing but a merged scan of the (sparse) counts records.
 //! * **Order.** By qualified type, then UUID, i.e. URI order for unversioned objects, for
 //!   both contexts, so repeated requests page predictably.
 //! * **Framing.** `GetResourcesResponse` parts (always at least one, possibly empty),
@@ -45,10 +48,10 @@
 //!   message fits in the negotiated size; a single record too large for any message is
 //!   left out and named in the final ProtocolException's `errors` (code 17).
 //! * **Streaming.** Resources are packed into parts (at most 1 MiB, sized once each) as
-//!   the store is scanned on a blocking thread. A dataspace listing without `countObjects`
-//!   or `includeEdges` hands each part to the session as soon as it is full, so the
-//!   scan, the encoding and the client's decoding overlap; counts and edges need the whole
-//!   listing, so such parts are held until they are filled in. At most
+//!   the store is scanned on a blocking thread. A dataspace listing without `includeEdges`
+//!   (with or without `countObjects`) hands each part to the session as soon as it is
+//!   full, so the scan, the encoding and the client's decoding overlap; edges need the
+//!   whole listing, so such parts are held until the scan ends. At most
 //!   [`PARTS_AHEAD`] finished parts wait for the writer. A store failure after parts
 //!   went out ends the set with a ProtocolException (FIN); before any, it is the answer.
 //! * **MaxResponseCount**: the smaller of the server's (`max_response_count`) and the

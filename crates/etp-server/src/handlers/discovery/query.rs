@@ -17,10 +17,8 @@ use etp_store::{
     TypeFilter, Uuid,
 };
 
-use super::answer::{COUNTS_SLACK, Deliver, Parts, UriCache, edge};
-use super::graph::{
-    Direction, FoundEdge, Kinds, StoreGraph, UuidIndex, Walk, counts_for, graph_counts,
-};
+use super::answer::{Deliver, Parts, UriCache, edge};
+use super::graph::{Direction, FoundEdge, Kinds, StoreGraph, UuidIndex, Walk};
 use super::types::{TypeFilters, is_supported_concrete};
 use crate::access::Failure;
 use crate::handlers::objects::{
@@ -144,8 +142,8 @@ impl ResourceQuery {
 
     /// Answers the request on `txn`, with at most `limit` resources, handing the resources
     /// to `deliver` in parts of at most `budget` item bytes (at least one part, possibly
-    /// empty, unless an error comes first). A dataspace listing without counts or edges
-    /// hands each part on as soon as it is full, while the scan goes on. The outer error is
+    /// empty, unless an error comes first). A dataspace listing without edges hands each
+    /// part on as soon as it is full, while the scan goes on. The outer error is
     /// a store failure, the inner one the ETP error to answer with.
     pub(crate) fn run(
         mut self,
@@ -201,8 +199,8 @@ impl ResourceQuery {
         Ok(Ok(match start {
             None => self.list(txn, &dataspace, limit, &mut uris, budget, deliver)?,
             Some((key, meta)) => {
-                let (resources, found) = self.walk(txn, &dataspace, key, meta, limit, &mut uris)?;
-                let mut parts = Parts::new(budget, 0, false, deliver);
+                let (resources, found) = self.walk(txn, key, meta, limit, &mut uris)?;
+                let mut parts = Parts::new(budget, false, deliver);
                 for resource in resources {
                     if !parts.push(resource) {
                         break;
@@ -256,36 +254,24 @@ impl ResourceQuery {
             last_write_after: self.last_write_after,
             active_status: self.active_status,
         };
-        let whole_dataspace =
-            unfiltered && self.last_write_after.is_none() && self.active_status.is_none();
         // The type counts bound the answer: sizing the lists once spares copying 100,000
-        // resources through every doubling of the vector.
-        let expected = txn
-            .count_by_type(dataspace)?
-            .iter()
-            .filter(|(t, _)| filter.types.iter().any(|f| f.matches(t)))
-            .map(|(_, n)| usize::try_from(*n).unwrap_or(usize::MAX))
-            .fold(0usize, usize::saturating_add)
-            .min(limit);
-        // What counts and edges need of each listed object is gathered during the scan,
-        // which lends each object's record for one call only. Both need the whole listing,
-        // so its parts are held until they are filled in; otherwise each part goes out as
-        // soon as it is full.
-        let needs_references = self.count_objects || self.include_edges;
-        let mut parts = Parts::new(
-            budget,
-            if self.count_objects { COUNTS_SLACK } else { 0 },
-            needs_references,
-            deliver,
-        );
-        let mut references = References::with_capacity(
-            if needs_references { expected } else { 0 },
-            self.include_edges,
-        );
-        // Versions of the listed objects (nearly always `None`), to name them to
-        // `counts_for` if needed.
-        let mut versions: Vec<Option<String>> =
-            Vec::with_capacity(if self.count_objects { expected } else { 0 });
+        // entries through every doubling of the vector.
+        let expected = if self.include_edges {
+            txn.count_by_type(dataspace)?
+                .iter()
+                .filter(|(t, _)| filter.types.iter().any(|f| f.matches(t)))
+                .map(|(_, n)| usize::try_from(*n).unwrap_or(usize::MAX))
+                .fold(0usize, usize::saturating_add)
+                .min(limit)
+        } else {
+            0
+        };
+        // The store keeps every object's counts and lends them with its row, so a part
+        // goes out as soon as it is full, counts or not. Edges need the whole listing:
+        // what they need of each object is gathered during the scan (the row is lent for
+        // one call only) and the parts are held until the scan ends.
+        let mut parts = Parts::new(budget, self.include_edges, deliver);
+        let mut references = References::with_capacity(expected);
         let mut truncated = false;
         txn.visit_objects(dataspace, &filter, &mut |row| {
             if parts.pushed() == limit {
@@ -296,37 +282,15 @@ impl ResourceQuery {
                 unwritable(row.qualified_type);
                 return Ok(true);
             };
-            if needs_references {
+            if self.include_edges {
                 references.push(row)?;
             }
+            let mut resource = row_resource(uri, row);
             if self.count_objects {
-                versions.push(row.version.map(str::to_owned));
+                set_counts(&mut resource, (row.counts.sources, row.counts.targets));
             }
-            Ok(parts.push(row_resource(uri, row)))
+            Ok(parts.push(resource))
         })?;
-        if self.count_objects {
-            let counts = if whole_dataspace && !truncated {
-                // Every object is at hand: count from their references, no more lookups.
-                graph_counts(&references.uuids, |i| references.targets_of(i))
-            } else {
-                let keys: Vec<ObjectKey> = references
-                    .uuids
-                    .iter()
-                    .zip(versions)
-                    .map(|(uuid, version)| ObjectKey {
-                        dataspace: dataspace.to_owned(),
-                        uuid: *uuid,
-                        version,
-                    })
-                    .collect();
-                counts_for(txn, dataspace, &keys)?
-            };
-            parts.visit_held(|i, resource| {
-                if let Some(&counts) = counts.get(i) {
-                    set_counts(resource, counts);
-                }
-            });
-        }
         let edges = if self.include_edges {
             let mut uris: Vec<Option<EtpString>> = vec![None; parts.pushed()];
             parts.visit_held(|i, resource| {
@@ -358,7 +322,6 @@ impl ResourceQuery {
     fn walk(
         &self,
         txn: &dyn ReadTxn,
-        dataspace: &str,
         start: ObjectKey,
         start_meta: ObjectMeta,
         limit: usize,
@@ -391,7 +354,14 @@ impl ResourceQuery {
             .sort_by(|(ka, ma), (kb, mb)| (&ma.qualified_type, ka).cmp(&(&mb.qualified_type, kb)));
         let keys: Vec<ObjectKey> = objects.iter().map(|(k, _)| k.clone()).collect();
         let counts = if self.count_objects {
-            Some(counts_for(txn, dataspace, &keys)?)
+            let kept: etp_store::Result<Vec<(u64, u64)>> = objects
+                .iter()
+                .map(|(key, meta)| {
+                    let c = txn.reference_counts(key, &meta.qualified_type)?;
+                    Ok((c.sources, c.targets))
+                })
+                .collect();
+            Some(kept?)
         } else {
             None
         };
@@ -460,43 +430,33 @@ fn unwritable(qualified_type: &str) {
     );
 }
 
-/// The references of listed objects, flattened: target UUID and kind, and the element
-/// path when edges are wanted.
+/// The references of listed objects, flattened: target UUID, kind and element path.
 #[derive(Default)]
 struct References {
     uuids: Vec<Uuid>,
     targets: Vec<(Uuid, RelationshipKind)>,
-    /// `paths[k]` is the path of `targets[k]`; empty unless edges are wanted.
+    /// `paths[k]` is the path of `targets[k]`.
     paths: Vec<String>,
-    with_paths: bool,
     /// `targets[ends[i - 1]..ends[i]]` are object i's references (`ends[-1]` = 0).
     ends: Vec<usize>,
 }
 
 impl References {
     /// Room for `objects` objects of about two references each.
-    fn with_capacity(objects: usize, with_paths: bool) -> References {
+    fn with_capacity(objects: usize) -> References {
         References {
             uuids: Vec::with_capacity(objects),
             targets: Vec::with_capacity(objects * 2),
-            paths: Vec::new(),
-            with_paths,
+            paths: Vec::with_capacity(objects * 2),
             ends: Vec::with_capacity(objects),
         }
     }
 
     fn push(&mut self, row: &ObjectRow<'_>) -> etp_store::Result<()> {
-        if self.with_paths {
-            for r in row.references.iter() {
-                let r = r?;
-                self.targets.push((r.target_uuid, r.kind));
-                self.paths.push(r.name.to_owned());
-            }
-        } else {
-            // Counting needs neither names nor types: not even read.
-            for target in row.references.targets() {
-                self.targets.push(target?);
-            }
+        for r in row.references.iter() {
+            let r = r?;
+            self.targets.push((r.target_uuid, r.kind));
+            self.paths.push(r.name.to_owned());
         }
         self.uuids.push(row.uuid);
         self.ends.push(self.targets.len());
@@ -506,10 +466,6 @@ impl References {
     fn range(&self, i: usize) -> std::ops::Range<usize> {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         start..self.ends[i]
-    }
-
-    fn targets_of(&self, i: usize) -> impl Iterator<Item = Uuid> + '_ {
-        self.targets[self.range(i)].iter().map(|(uuid, _)| *uuid)
     }
 
     /// References between the objects, as `(source index, target index, kind, path)`, one
