@@ -12,6 +12,7 @@ use crate::codec::Reader;
 use crate::types::datatypes::channel_data::ChannelDataKind;
 use crate::types::datatypes::channel_data::PassIndexedDepth;
 use bytes::Bytes;
+use std::mem::MaybeUninit;
 
 /// `Energistics.Etp.v12.Datatypes.AnyArray`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -27,6 +28,14 @@ impl Avro for AnyArray {
         Ok(AnyArray {
             item: crate::codec::field(r, "item")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(AnyArray {
+            item: crate::codec::field(r, "item")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -294,6 +303,14 @@ impl Avro for AnySparseArray {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(AnySparseArray {
+            slices: crate::codec::field(r, "slices")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.slices.encode(out);
     }
@@ -326,6 +343,15 @@ impl Avro for AnySubarray {
             start: crate::codec::field(r, "start")?,
             slice: crate::codec::field(r, "slice")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(AnySubarray {
+            start: crate::codec::field(r, "start")?,
+            slice: crate::codec::field(r, "slice")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -361,6 +387,14 @@ impl Avro for ArrayOfBoolean {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ArrayOfBoolean {
+            values: crate::codec::field(r, "values")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.values.encode(out);
     }
@@ -384,6 +418,14 @@ impl Avro for ArrayOfBytes {
         Ok(ArrayOfBytes {
             values: crate::codec::field(r, "values")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ArrayOfBytes {
+            values: crate::codec::field(r, "values")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -417,6 +459,14 @@ impl Avro for ArrayOfDouble {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ArrayOfDouble {
+            values: crate::codec::field(r, "values")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.values.encode(out);
     }
@@ -440,6 +490,14 @@ impl Avro for ArrayOfFloat {
         Ok(ArrayOfFloat {
             values: crate::codec::field(r, "values")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ArrayOfFloat {
+            values: crate::codec::field(r, "values")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -467,6 +525,14 @@ impl Avro for ArrayOfInt {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ArrayOfInt {
+            values: crate::codec::field(r, "values")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.values.encode(out);
     }
@@ -490,6 +556,14 @@ impl Avro for ArrayOfLong {
         Ok(ArrayOfLong {
             values: crate::codec::field(r, "values")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ArrayOfLong {
+            values: crate::codec::field(r, "values")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -517,6 +591,14 @@ impl Avro for ArrayOfNullableBoolean {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ArrayOfNullableBoolean {
+            values: crate::codec::field(r, "values")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.values.encode(out);
     }
@@ -540,6 +622,14 @@ impl Avro for ArrayOfNullableInt {
         Ok(ArrayOfNullableInt {
             values: crate::codec::field(r, "values")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ArrayOfNullableInt {
+            values: crate::codec::field(r, "values")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -567,6 +657,14 @@ impl Avro for ArrayOfNullableLong {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ArrayOfNullableLong {
+            values: crate::codec::field(r, "values")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.values.encode(out);
     }
@@ -590,6 +688,14 @@ impl Avro for ArrayOfString {
         Ok(ArrayOfString {
             values: crate::codec::field(r, "values")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ArrayOfString {
+            values: crate::codec::field(r, "values")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -633,6 +739,20 @@ impl Avro for AttributeMetadataRecord {
             attribute_property_kind_uri: crate::codec::field(r, "attributePropertyKindUri")?,
             axis_vector_lengths: crate::codec::field(r, "axisVectorLengths")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(AttributeMetadataRecord {
+            attribute_id: crate::codec::field(r, "attributeId")?,
+            attribute_name: crate::codec::field(r, "attributeName")?,
+            data_kind: crate::codec::field(r, "dataKind")?,
+            uom: crate::codec::field(r, "uom")?,
+            depth_datum: crate::codec::field(r, "depthDatum")?,
+            attribute_property_kind_uri: crate::codec::field(r, "attributePropertyKindUri")?,
+            axis_vector_lengths: crate::codec::field(r, "axisVectorLengths")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -681,6 +801,17 @@ impl Avro for Contact {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(Contact {
+            organization_name: crate::codec::field(r, "organizationName")?,
+            contact_name: crate::codec::field(r, "contactName")?,
+            contact_phone: crate::codec::field(r, "contactPhone")?,
+            contact_email: crate::codec::field(r, "contactEmail")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.organization_name.encode(out);
         self.contact_name.encode(out);
@@ -713,6 +844,15 @@ impl Avro for DataAttribute {
             attribute_id: crate::codec::field(r, "attributeId")?,
             attribute_value: crate::codec::field(r, "attributeValue")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(DataAttribute {
+            attribute_id: crate::codec::field(r, "attributeId")?,
+            attribute_value: crate::codec::field(r, "attributeValue")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -828,6 +968,14 @@ impl Avro for DataValue {
         Ok(DataValue {
             item: crate::codec::field(r, "item")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(DataValue {
+            item: crate::codec::field(r, "item")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -988,6 +1136,15 @@ impl Avro for ErrorInfo {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ErrorInfo {
+            message: crate::codec::field(r, "message")?,
+            code: crate::codec::field(r, "code")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.message.encode(out);
         self.code.encode(out);
@@ -1012,6 +1169,14 @@ impl Avro for IndexValue {
         Ok(IndexValue {
             item: crate::codec::field(r, "item")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(IndexValue {
+            item: crate::codec::field(r, "item")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1051,6 +1216,18 @@ impl Avro for MessageHeader {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(MessageHeader {
+            protocol: crate::codec::field(r, "protocol")?,
+            message_type: crate::codec::field(r, "messageType")?,
+            correlation_id: crate::codec::field(r, "correlationId")?,
+            message_id: crate::codec::field(r, "messageId")?,
+            message_flags: crate::codec::field(r, "messageFlags")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.protocol.encode(out);
         self.message_type.encode(out);
@@ -1082,6 +1259,14 @@ impl Avro for MessageHeaderExtension {
         Ok(MessageHeaderExtension {
             extension: crate::codec::field(r, "extension")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(MessageHeaderExtension {
+            extension: crate::codec::field(r, "extension")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1418,6 +1603,22 @@ impl Avro for ServerCapabilities {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ServerCapabilities {
+            application_name: crate::codec::field(r, "applicationName")?,
+            application_version: crate::codec::field(r, "applicationVersion")?,
+            contact_information: crate::codec::field(r, "contactInformation")?,
+            supported_compression: crate::codec::field(r, "supportedCompression")?,
+            supported_encodings: crate::codec::field(r, "supportedEncodings")?,
+            supported_formats: crate::codec::field(r, "supportedFormats")?,
+            supported_data_objects: crate::codec::field(r, "supportedDataObjects")?,
+            supported_protocols: crate::codec::field(r, "supportedProtocols")?,
+            endpoint_capabilities: crate::codec::field(r, "endpointCapabilities")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.application_name.encode(out);
         self.application_version.encode(out);
@@ -1476,6 +1677,15 @@ impl Avro for SupportedDataObject {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(SupportedDataObject {
+            qualified_type: crate::codec::field(r, "qualifiedType")?,
+            data_object_capabilities: crate::codec::field(r, "dataObjectCapabilities")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.qualified_type.encode(out);
         self.data_object_capabilities.encode(out);
@@ -1516,6 +1726,17 @@ impl Avro for SupportedProtocol {
             role: crate::codec::field(r, "role")?,
             protocol_capabilities: crate::codec::field(r, "protocolCapabilities")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(SupportedProtocol {
+            protocol: crate::codec::field(r, "protocol")?,
+            protocol_version: crate::codec::field(r, "protocolVersion")?,
+            role: crate::codec::field(r, "role")?,
+            protocol_capabilities: crate::codec::field(r, "protocolCapabilities")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1570,6 +1791,17 @@ impl Avro for Version {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(Version {
+            major: crate::codec::field(r, "major")?,
+            minor: crate::codec::field(r, "minor")?,
+            revision: crate::codec::field(r, "revision")?,
+            patch: crate::codec::field(r, "patch")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.major.encode(out);
         self.minor.encode(out);
@@ -1622,6 +1854,20 @@ impl Avro for AnyArrayItem {
             5 => AnyArrayItem::ArrayOfString(crate::codec::field(r, "ArrayOfString")?),
             _ => AnyArrayItem::Bytes(crate::codec::field(r, "bytes")?),
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(match r.read_union_index(7)? {
+            0 => AnyArrayItem::ArrayOfBoolean(crate::codec::field(r, "ArrayOfBoolean")?),
+            1 => AnyArrayItem::ArrayOfInt(crate::codec::field(r, "ArrayOfInt")?),
+            2 => AnyArrayItem::ArrayOfLong(crate::codec::field(r, "ArrayOfLong")?),
+            3 => AnyArrayItem::ArrayOfFloat(crate::codec::field(r, "ArrayOfFloat")?),
+            4 => AnyArrayItem::ArrayOfDouble(crate::codec::field(r, "ArrayOfDouble")?),
+            5 => AnyArrayItem::ArrayOfString(crate::codec::field(r, "ArrayOfString")?),
+            _ => AnyArrayItem::Bytes(crate::codec::field(r, "bytes")?),
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1778,6 +2024,37 @@ impl Avro for DataValueItem {
             17 => DataValueItem::Bytes(crate::codec::field(r, "bytes")?),
             _ => DataValueItem::AnySparseArray(crate::codec::field(r, "AnySparseArray")?),
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(match r.read_union_index(19)? {
+            0 => DataValueItem::Null,
+            1 => DataValueItem::Boolean(crate::codec::field(r, "boolean")?),
+            2 => DataValueItem::Int(crate::codec::field(r, "int")?),
+            3 => DataValueItem::Long(crate::codec::field(r, "long")?),
+            4 => DataValueItem::Float(crate::codec::field(r, "float")?),
+            5 => DataValueItem::Double(crate::codec::field(r, "double")?),
+            6 => DataValueItem::String(crate::codec::field(r, "string")?),
+            7 => DataValueItem::ArrayOfBoolean(crate::codec::field(r, "ArrayOfBoolean")?),
+            8 => DataValueItem::ArrayOfNullableBoolean(crate::codec::field(
+                r,
+                "ArrayOfNullableBoolean",
+            )?),
+            9 => DataValueItem::ArrayOfInt(crate::codec::field(r, "ArrayOfInt")?),
+            10 => DataValueItem::ArrayOfNullableInt(crate::codec::field(r, "ArrayOfNullableInt")?),
+            11 => DataValueItem::ArrayOfLong(crate::codec::field(r, "ArrayOfLong")?),
+            12 => {
+                DataValueItem::ArrayOfNullableLong(crate::codec::field(r, "ArrayOfNullableLong")?)
+            }
+            13 => DataValueItem::ArrayOfFloat(crate::codec::field(r, "ArrayOfFloat")?),
+            14 => DataValueItem::ArrayOfDouble(crate::codec::field(r, "ArrayOfDouble")?),
+            15 => DataValueItem::ArrayOfString(crate::codec::field(r, "ArrayOfString")?),
+            16 => DataValueItem::ArrayOfBytes(crate::codec::field(r, "ArrayOfBytes")?),
+            17 => DataValueItem::Bytes(crate::codec::field(r, "bytes")?),
+            _ => DataValueItem::AnySparseArray(crate::codec::field(r, "AnySparseArray")?),
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1986,6 +2263,17 @@ impl Avro for IndexValueItem {
             2 => IndexValueItem::Double(crate::codec::field(r, "double")?),
             _ => IndexValueItem::PassIndexedDepth(crate::codec::field(r, "PassIndexedDepth")?),
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(match r.read_union_index(4)? {
+            0 => IndexValueItem::Null,
+            1 => IndexValueItem::Long(crate::codec::field(r, "long")?),
+            2 => IndexValueItem::Double(crate::codec::field(r, "double")?),
+            _ => IndexValueItem::PassIndexedDepth(crate::codec::field(r, "PassIndexedDepth")?),
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {

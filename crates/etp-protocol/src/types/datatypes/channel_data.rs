@@ -12,6 +12,7 @@ use crate::types::datatypes::DataValue;
 use crate::types::datatypes::IndexValue;
 use crate::types::datatypes::object::ActiveStatusKind;
 use crate::types::datatypes::object::IndexInterval;
+use std::mem::MaybeUninit;
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.ChannelChangeRequestInfo`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -30,6 +31,15 @@ impl Avro for ChannelChangeRequestInfo {
             since_change_time: crate::codec::field(r, "sinceChangeTime")?,
             channel_ids: crate::codec::field(r, "channelIds")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ChannelChangeRequestInfo {
+            since_change_time: crate::codec::field(r, "sinceChangeTime")?,
+            channel_ids: crate::codec::field(r, "channelIds")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -277,6 +287,26 @@ impl Avro for ChannelMetadataRecord {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ChannelMetadataRecord {
+            uri: crate::codec::field(r, "uri")?,
+            id: crate::codec::field(r, "id")?,
+            indexes: crate::codec::field(r, "indexes")?,
+            channel_name: crate::codec::field(r, "channelName")?,
+            data_kind: crate::codec::field(r, "dataKind")?,
+            uom: crate::codec::field(r, "uom")?,
+            depth_datum: crate::codec::field(r, "depthDatum")?,
+            channel_class_uri: crate::codec::field(r, "channelClassUri")?,
+            status: crate::codec::field(r, "status")?,
+            source: crate::codec::field(r, "source")?,
+            axis_vector_lengths: crate::codec::field(r, "axisVectorLengths")?,
+            attribute_metadata: crate::codec::field(r, "attributeMetadata")?,
+            custom_data: crate::codec::field(r, "customData")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uri.encode(out);
         self.id.encode(out);
@@ -350,6 +380,16 @@ impl Avro for ChannelRangeInfo {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ChannelRangeInfo {
+            channel_ids: crate::codec::field(r, "channelIds")?,
+            interval: crate::codec::field(r, "interval")?,
+            secondary_intervals: crate::codec::field(r, "secondaryIntervals")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.channel_ids.encode(out);
         self.interval.encode(out);
@@ -399,6 +439,17 @@ impl Avro for ChannelSubscribeInfo {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ChannelSubscribeInfo {
+            channel_id: crate::codec::field(r, "channelId")?,
+            start_index: crate::codec::field(r, "startIndex")?,
+            data_changes: crate::codec::field(r, "dataChanges")?,
+            request_latest_index_count: crate::codec::field(r, "requestLatestIndexCount")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.channel_id.encode(out);
         self.start_index.encode(out);
@@ -437,6 +488,17 @@ impl Avro for DataItem {
             value: crate::codec::field(r, "value")?,
             value_attributes: crate::codec::field(r, "valueAttributes")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(DataItem {
+            channel_id: crate::codec::field(r, "channelId")?,
+            indexes: crate::codec::field(r, "indexes")?,
+            value: crate::codec::field(r, "value")?,
+            value_attributes: crate::codec::field(r, "valueAttributes")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -509,6 +571,24 @@ impl Avro for FrameChannelMetadataRecord {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(FrameChannelMetadataRecord {
+            uri: crate::codec::field(r, "uri")?,
+            channel_name: crate::codec::field(r, "channelName")?,
+            data_kind: crate::codec::field(r, "dataKind")?,
+            uom: crate::codec::field(r, "uom")?,
+            depth_datum: crate::codec::field(r, "depthDatum")?,
+            channel_property_kind_uri: crate::codec::field(r, "channelPropertyKindUri")?,
+            status: crate::codec::field(r, "status")?,
+            source: crate::codec::field(r, "source")?,
+            axis_vector_lengths: crate::codec::field(r, "axisVectorLengths")?,
+            attribute_metadata: crate::codec::field(r, "attributeMetadata")?,
+            custom_data: crate::codec::field(r, "customData")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uri.encode(out);
         self.channel_name.encode(out);
@@ -573,6 +653,15 @@ impl Avro for FramePoint {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(FramePoint {
+            value: crate::codec::field(r, "value")?,
+            value_attributes: crate::codec::field(r, "valueAttributes")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.value.encode(out);
         self.value_attributes.encode(out);
@@ -607,6 +696,15 @@ impl Avro for FrameRow {
             indexes: crate::codec::field(r, "indexes")?,
             points: crate::codec::field(r, "points")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(FrameRow {
+            indexes: crate::codec::field(r, "indexes")?,
+            points: crate::codec::field(r, "points")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -738,6 +836,21 @@ impl Avro for IndexMetadataRecord {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(IndexMetadataRecord {
+            index_kind: crate::codec::field(r, "indexKind")?,
+            interval: crate::codec::field(r, "interval")?,
+            direction: crate::codec::field(r, "direction")?,
+            name: crate::codec::field(r, "name")?,
+            uom: crate::codec::field(r, "uom")?,
+            depth_datum: crate::codec::field(r, "depthDatum")?,
+            index_property_kind_uri: crate::codec::field(r, "indexPropertyKindUri")?,
+            filterable: crate::codec::field(r, "filterable")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.index_kind.encode(out);
         self.interval.encode(out);
@@ -791,6 +904,16 @@ impl Avro for OpenChannelInfo {
             prefer_realtime: crate::codec::field(r, "preferRealtime")?,
             data_changes: crate::codec::field(r, "dataChanges")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(OpenChannelInfo {
+            metadata: crate::codec::field(r, "metadata")?,
+            prefer_realtime: crate::codec::field(r, "preferRealtime")?,
+            data_changes: crate::codec::field(r, "dataChanges")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -896,6 +1019,16 @@ impl Avro for PassIndexedDepth {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(PassIndexedDepth {
+            pass: crate::codec::field(r, "pass")?,
+            direction: crate::codec::field(r, "direction")?,
+            depth: crate::codec::field(r, "depth")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.pass.encode(out);
         self.direction.encode(out);
@@ -924,6 +1057,15 @@ impl Avro for TruncateInfo {
             channel_id: crate::codec::field(r, "channelId")?,
             new_end_index: crate::codec::field(r, "newEndIndex")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(TruncateInfo {
+            channel_id: crate::codec::field(r, "channelId")?,
+            new_end_index: crate::codec::field(r, "newEndIndex")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {

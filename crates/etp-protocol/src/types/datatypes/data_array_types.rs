@@ -10,6 +10,7 @@ use crate::types::datatypes::AnyArray;
 use crate::types::datatypes::AnyArrayType;
 use crate::types::datatypes::AnyLogicalArrayType;
 use crate::types::datatypes::DataValue;
+use std::mem::MaybeUninit;
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.DataArray`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -28,6 +29,15 @@ impl Avro for DataArray {
             dimensions: crate::codec::field(r, "dimensions")?,
             data: crate::codec::field(r, "data")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(DataArray {
+            dimensions: crate::codec::field(r, "dimensions")?,
+            data: crate::codec::field(r, "data")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -64,6 +74,15 @@ impl Avro for DataArrayIdentifier {
             uri: crate::codec::field(r, "uri")?,
             path_in_resource: crate::codec::field(r, "pathInResource")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(DataArrayIdentifier {
+            uri: crate::codec::field(r, "uri")?,
+            path_in_resource: crate::codec::field(r, "pathInResource")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -108,6 +127,20 @@ impl Avro for DataArrayMetadata {
             store_created: crate::codec::field(r, "storeCreated")?,
             custom_data: crate::codec::field(r, "customData")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(DataArrayMetadata {
+            dimensions: crate::codec::field(r, "dimensions")?,
+            preferred_subarray_dimensions: crate::codec::field(r, "preferredSubarrayDimensions")?,
+            transport_array_type: crate::codec::field(r, "transportArrayType")?,
+            logical_array_type: crate::codec::field(r, "logicalArrayType")?,
+            store_last_write: crate::codec::field(r, "storeLastWrite")?,
+            store_created: crate::codec::field(r, "storeCreated")?,
+            custom_data: crate::codec::field(r, "customData")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -165,6 +198,16 @@ impl Avro for GetDataSubarraysType {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(GetDataSubarraysType {
+            uid: crate::codec::field(r, "uid")?,
+            starts: crate::codec::field(r, "starts")?,
+            counts: crate::codec::field(r, "counts")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uid.encode(out);
         self.starts.encode(out);
@@ -196,6 +239,16 @@ impl Avro for PutDataArraysType {
             array: crate::codec::field(r, "array")?,
             custom_data: crate::codec::field(r, "customData")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(PutDataArraysType {
+            uid: crate::codec::field(r, "uid")?,
+            array: crate::codec::field(r, "array")?,
+            custom_data: crate::codec::field(r, "customData")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -242,6 +295,17 @@ impl Avro for PutDataSubarraysType {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(PutDataSubarraysType {
+            uid: crate::codec::field(r, "uid")?,
+            data: crate::codec::field(r, "data")?,
+            starts: crate::codec::field(r, "starts")?,
+            counts: crate::codec::field(r, "counts")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uid.encode(out);
         self.data.encode(out);
@@ -283,6 +347,15 @@ impl Avro for PutUninitializedDataArrayType {
             uid: crate::codec::field(r, "uid")?,
             metadata: crate::codec::field(r, "metadata")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(PutUninitializedDataArrayType {
+            uid: crate::codec::field(r, "uid")?,
+            metadata: crate::codec::field(r, "metadata")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {

@@ -11,6 +11,7 @@ use crate::types::datatypes::DataValue;
 use crate::types::datatypes::IndexValue;
 use crate::types::datatypes::channel_data::IndexMetadataRecord;
 use bytes::Bytes;
+use std::mem::MaybeUninit;
 
 /// `Energistics.Etp.v12.Datatypes.Object.ActiveStatusKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
@@ -84,6 +85,15 @@ impl Avro for ChangeAnnotation {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ChangeAnnotation {
+            change_time: crate::codec::field(r, "changeTime")?,
+            interval: crate::codec::field(r, "interval")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.change_time.encode(out);
         self.interval.encode(out);
@@ -111,6 +121,15 @@ impl Avro for ChangeResponseInfo {
             response_timestamp: crate::codec::field(r, "responseTimestamp")?,
             changes: crate::codec::field(r, "changes")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ChangeResponseInfo {
+            response_timestamp: crate::codec::field(r, "responseTimestamp")?,
+            changes: crate::codec::field(r, "changes")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -152,6 +171,19 @@ impl Avro for ContextInfo {
             include_secondary_targets: crate::codec::field(r, "includeSecondaryTargets")?,
             include_secondary_sources: crate::codec::field(r, "includeSecondarySources")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ContextInfo {
+            uri: crate::codec::field(r, "uri")?,
+            depth: crate::codec::field(r, "depth")?,
+            data_object_types: crate::codec::field(r, "dataObjectTypes")?,
+            navigable_edges: crate::codec::field(r, "navigableEdges")?,
+            include_secondary_targets: crate::codec::field(r, "includeSecondaryTargets")?,
+            include_secondary_sources: crate::codec::field(r, "includeSecondarySources")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -282,6 +314,17 @@ impl Avro for DataObject {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(DataObject {
+            resource: crate::codec::field(r, "resource")?,
+            format: crate::codec::field(r, "format")?,
+            blob_id: crate::codec::field(r, "blobId")?,
+            data: crate::codec::field(r, "data")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.resource.encode(out);
         self.format.encode(out);
@@ -334,6 +377,18 @@ impl Avro for Dataspace {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(Dataspace {
+            uri: crate::codec::field(r, "uri")?,
+            path: crate::codec::field(r, "path")?,
+            store_last_write: crate::codec::field(r, "storeLastWrite")?,
+            store_created: crate::codec::field(r, "storeCreated")?,
+            custom_data: crate::codec::field(r, "customData")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uri.encode(out);
         self.path.encode(out);
@@ -383,6 +438,16 @@ impl Avro for DeletedResource {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(DeletedResource {
+            uri: crate::codec::field(r, "uri")?,
+            deleted_time: crate::codec::field(r, "deletedTime")?,
+            custom_data: crate::codec::field(r, "customData")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uri.encode(out);
         self.deleted_time.encode(out);
@@ -425,6 +490,17 @@ impl Avro for Edge {
             relationship_kind: crate::codec::field(r, "relationshipKind")?,
             custom_data: crate::codec::field(r, "customData")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(Edge {
+            source_uri: crate::codec::field(r, "sourceUri")?,
+            target_uri: crate::codec::field(r, "targetUri")?,
+            relationship_kind: crate::codec::field(r, "relationshipKind")?,
+            custom_data: crate::codec::field(r, "customData")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -476,6 +552,17 @@ impl Avro for IndexInterval {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(IndexInterval {
+            start_index: crate::codec::field(r, "startIndex")?,
+            end_index: crate::codec::field(r, "endIndex")?,
+            uom: crate::codec::field(r, "uom")?,
+            depth_datum: crate::codec::field(r, "depthDatum")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.start_index.encode(out);
         self.end_index.encode(out);
@@ -511,6 +598,16 @@ impl Avro for ObjectChange {
             change_time: crate::codec::field(r, "changeTime")?,
             data_object: crate::codec::field(r, "dataObject")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ObjectChange {
+            change_kind: crate::codec::field(r, "changeKind")?,
+            change_time: crate::codec::field(r, "changeTime")?,
+            data_object: crate::codec::field(r, "dataObject")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -636,6 +733,15 @@ impl Avro for ObjectPart {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(ObjectPart {
+            uid: crate::codec::field(r, "uid")?,
+            data: crate::codec::field(r, "data")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uid.encode(out);
         self.data.encode(out);
@@ -676,6 +782,17 @@ impl Avro for PartsMetadataInfo {
             index: crate::codec::field(r, "index")?,
             custom_data: crate::codec::field(r, "customData")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(PartsMetadataInfo {
+            uri: crate::codec::field(r, "uri")?,
+            name: crate::codec::field(r, "name")?,
+            index: crate::codec::field(r, "index")?,
+            custom_data: crate::codec::field(r, "customData")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -725,6 +842,17 @@ impl Avro for PutResponse {
             joined_contained_object_uris: crate::codec::field(r, "joinedContainedObjectUris")?,
             unjoined_contained_object_uris: crate::codec::field(r, "unjoinedContainedObjectUris")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(PutResponse {
+            created_contained_object_uris: crate::codec::field(r, "createdContainedObjectUris")?,
+            deleted_contained_object_uris: crate::codec::field(r, "deletedContainedObjectUris")?,
+            joined_contained_object_uris: crate::codec::field(r, "joinedContainedObjectUris")?,
+            unjoined_contained_object_uris: crate::codec::field(r, "unjoinedContainedObjectUris")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -845,6 +973,23 @@ impl Avro for Resource {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(Resource {
+            uri: crate::codec::field(r, "uri")?,
+            alternate_uris: crate::codec::field(r, "alternateUris")?,
+            name: crate::codec::field(r, "name")?,
+            source_count: crate::codec::field(r, "sourceCount")?,
+            target_count: crate::codec::field(r, "targetCount")?,
+            last_changed: crate::codec::field(r, "lastChanged")?,
+            store_last_write: crate::codec::field(r, "storeLastWrite")?,
+            store_created: crate::codec::field(r, "storeCreated")?,
+            active_status: crate::codec::field(r, "activeStatus")?,
+            custom_data: crate::codec::field(r, "customData")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uri.encode(out);
         self.alternate_uris.encode(out);
@@ -927,6 +1072,18 @@ impl Avro for SubscriptionInfo {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(SubscriptionInfo {
+            context: crate::codec::field(r, "context")?,
+            scope: crate::codec::field(r, "scope")?,
+            request_uuid: crate::codec::field(r, "requestUuid")?,
+            include_object_data: crate::codec::field(r, "includeObjectData")?,
+            format: crate::codec::field(r, "format")?,
+        });
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.context.encode(out);
         self.scope.encode(out);
@@ -964,6 +1121,16 @@ impl Avro for SupportedType {
             object_count: crate::codec::field(r, "objectCount")?,
             relationship_kind: crate::codec::field(r, "relationshipKind")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(SupportedType {
+            data_object_type: crate::codec::field(r, "dataObjectType")?,
+            object_count: crate::codec::field(r, "objectCount")?,
+            relationship_kind: crate::codec::field(r, "relationshipKind")?,
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
