@@ -762,7 +762,9 @@ mod tests {
         // half-decoded entry would show under Miri or a leak checker; the error names the
         // map value, and every value decoded before it is dropped with the map.
         let long = |i: usize| EtpString::from(format!("{i}-{}", "x".repeat(60)));
-        let map: Map<EtpString> = (0..INDEX_THRESHOLD + 3).map(|i| (long(i), long(i))).collect();
+        let map: Map<EtpString> = (0..INDEX_THRESHOLD + 3)
+            .map(|i| (long(i), long(i)))
+            .collect();
         let bytes = encode_to_vec(&map);
         assert_eq!(decode_exact::<Map<EtpString>>(&bytes).unwrap(), map);
         // Cut inside the last value: its key is decoded, its value is not.

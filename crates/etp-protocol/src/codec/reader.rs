@@ -2,7 +2,7 @@ use bytes::Bytes;
 
 use super::error::{DecodeError, DecodeErrorKind};
 use crate::EtpString;
-use crate::string::INLINE_CAPACITY;
+use crate::string::{INLINE_BLOCK, INLINE_CAPACITY};
 
 /// A cursor over an Avro-encoded input.
 ///
@@ -106,17 +106,21 @@ impl<'a> Reader<'a> {
     pub fn read_str(&mut self) -> Result<EtpString, DecodeError> {
         let start = self.pos;
         let len = self.read_len()?;
-        // Most strings are short and followed by more input: copy a whole inline-sized
-        // block (a few fixed-size moves) rather than exactly `len` bytes (a `memmove` call).
+        // Most strings are short and followed by more input: take the whole block that
+        // starts at the length byte (five word loads; the text follows the length, as it
+        // does inside an `EtpString` after its tag) rather than exactly `len` bytes (a
+        // `memmove` call). A length of at most 39 takes one byte unless it was written in
+        // a longer, non-canonical form, which the general path handles.
         if len <= INLINE_CAPACITY
-            && let Some(block) = self.rest().first_chunk::<INLINE_CAPACITY>()
+            && self.pos == start + 1
+            && let Some(block) = self.buf[start..].first_chunk::<INLINE_BLOCK>()
         {
-            if !is_utf8(&block[..len]) {
+            if !is_utf8(&block[1..1 + len]) {
                 return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, start));
             }
             self.pos += len;
-            // SAFETY: `len <= INLINE_CAPACITY` and `block[..len]` was just validated.
-            return Ok(unsafe { EtpString::from_inline_block(len, *block) });
+            // SAFETY: `len <= INLINE_CAPACITY` and `block[1..1 + len]` was just validated.
+            return Ok(unsafe { EtpString::from_inline_block(len, block) });
         }
         self.read_str_tail(start, len)
     }
@@ -528,6 +532,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_short_string_with_a_non_canonical_length_decodes() {
+        // Length 3 written in two bytes (0x86 0x00), then the text and a block of input.
+        let mut input = vec![0x86, 0x00, b'a', b'b', b'c'];
+        input.extend([b'z'; 64]);
+        let mut r = Reader::new(&input);
+        assert_eq!(r.read_str().unwrap(), "abc");
+        assert_eq!(r.position(), 5);
     }
 
     #[test]
