@@ -1102,15 +1102,33 @@ impl<'s> ModuleGen<'s> {
                     out,
                     "    #[inline]\n    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {{"
                 )?;
-                writeln!(out, "        slot.write({name} {{")?;
-                for (ident, _, f) in &rendered {
+                if let [(ident, ty, f)] = rendered.as_slice() {
+                    // One field (`DataValue`, the `ArrayOf...` records): decoded in the
+                    // field's own place, with nothing to clean up if it fails.
                     writeln!(
                         out,
-                        "            {ident}: crate::codec::field(r, \"{}\")?,",
+                        "        // SAFETY: `{ident}` is the only field of the slot's value: its slot,\n        // uninitialised like it, borrowed from `slot` for this call only."
+                    )?;
+                    writeln!(
+                        out,
+                        "        let {ident} = unsafe {{ &mut *(&raw mut (*slot.as_mut_ptr()).{ident}).cast::<MaybeUninit<{ty}>>() }};"
+                    )?;
+                    writeln!(
+                        out,
+                        "        crate::codec::field_into(r, {ident}, \"{}\")\n    }}\n",
                         f.name
                     )?;
+                } else {
+                    writeln!(out, "        slot.write({name} {{")?;
+                    for (ident, _, f) in &rendered {
+                        writeln!(
+                            out,
+                            "            {ident}: crate::codec::field(r, \"{}\")?,",
+                            f.name
+                        )?;
+                    }
+                    writeln!(out, "        }});\n        Ok(())\n    }}\n")?;
                 }
-                writeln!(out, "        }});\n        Ok(())\n    }}\n")?;
             }
             writeln!(out, "    fn encode(&self, out: &mut Vec<u8>) {{")?;
             for (ident, _, _) in &rendered {

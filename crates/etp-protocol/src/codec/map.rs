@@ -366,7 +366,7 @@ impl<V: Avro> Map<V> {
                     &mut *(&raw mut (*entry).1).cast::<MaybeUninit<V>>(),
                 )
             };
-            key.write(r.read_str()?);
+            r.read_str_into(key)?;
             if let Err(e) = V::decode_into(r, value) {
                 // SAFETY: the key was written just above; the slot is not exposed.
                 unsafe { key.assume_init_drop() };

@@ -129,6 +129,16 @@ pub fn field<T: Avro>(r: &mut Reader<'_>, name: &'static str) -> Result<T, Decod
     T::decode(r).map_err(|e| e.in_field(name))
 }
 
+/// [`field`] into `slot` (see [`Avro::decode_into`]).
+#[inline(always)]
+pub fn field_into<T: Avro>(
+    r: &mut Reader<'_>,
+    slot: &mut MaybeUninit<T>,
+    name: &'static str,
+) -> Result<(), DecodeError> {
+    T::decode_into(r, slot).map_err(|e| e.in_field(name))
+}
+
 /// Decodes a complete datum from `buf`, rejecting trailing bytes.
 pub fn decode_exact<T: Avro>(buf: &[u8]) -> Result<T, DecodeError> {
     let mut r = Reader::new(buf);
@@ -318,6 +328,10 @@ impl Avro for EtpString {
     #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.read_str()
+    }
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        r.read_str_into(slot)
     }
     #[inline]
     fn encode(&self, out: &mut Vec<u8>) {

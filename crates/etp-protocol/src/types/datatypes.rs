@@ -32,10 +32,12 @@ impl Avro for AnyArray {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(AnyArray {
-            item: crate::codec::field(r, "item")?,
-        });
-        Ok(())
+        // SAFETY: `item` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let item = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).item).cast::<MaybeUninit<AnyArrayItem>>()
+        };
+        crate::codec::field_into(r, item, "item")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -305,10 +307,12 @@ impl Avro for AnySparseArray {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(AnySparseArray {
-            slices: crate::codec::field(r, "slices")?,
-        });
-        Ok(())
+        // SAFETY: `slices` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let slices = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).slices).cast::<MaybeUninit<Vec<AnySubarray>>>()
+        };
+        crate::codec::field_into(r, slices, "slices")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -389,10 +393,12 @@ impl Avro for ArrayOfBoolean {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ArrayOfBoolean {
-            values: crate::codec::field(r, "values")?,
-        });
-        Ok(())
+        // SAFETY: `values` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let values = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<bool>>>()
+        };
+        crate::codec::field_into(r, values, "values")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -422,10 +428,12 @@ impl Avro for ArrayOfBytes {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ArrayOfBytes {
-            values: crate::codec::field(r, "values")?,
-        });
-        Ok(())
+        // SAFETY: `values` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let values = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<Bytes>>>()
+        };
+        crate::codec::field_into(r, values, "values")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -461,10 +469,11 @@ impl Avro for ArrayOfDouble {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ArrayOfDouble {
-            values: crate::codec::field(r, "values")?,
-        });
-        Ok(())
+        // SAFETY: `values` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let values =
+            unsafe { &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<f64>>>() };
+        crate::codec::field_into(r, values, "values")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -494,10 +503,11 @@ impl Avro for ArrayOfFloat {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ArrayOfFloat {
-            values: crate::codec::field(r, "values")?,
-        });
-        Ok(())
+        // SAFETY: `values` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let values =
+            unsafe { &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<f32>>>() };
+        crate::codec::field_into(r, values, "values")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -527,10 +537,11 @@ impl Avro for ArrayOfInt {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ArrayOfInt {
-            values: crate::codec::field(r, "values")?,
-        });
-        Ok(())
+        // SAFETY: `values` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let values =
+            unsafe { &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<i32>>>() };
+        crate::codec::field_into(r, values, "values")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -560,10 +571,11 @@ impl Avro for ArrayOfLong {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ArrayOfLong {
-            values: crate::codec::field(r, "values")?,
-        });
-        Ok(())
+        // SAFETY: `values` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let values =
+            unsafe { &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<i64>>>() };
+        crate::codec::field_into(r, values, "values")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -593,10 +605,12 @@ impl Avro for ArrayOfNullableBoolean {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ArrayOfNullableBoolean {
-            values: crate::codec::field(r, "values")?,
-        });
-        Ok(())
+        // SAFETY: `values` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let values = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<Option<bool>>>>()
+        };
+        crate::codec::field_into(r, values, "values")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -626,10 +640,12 @@ impl Avro for ArrayOfNullableInt {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ArrayOfNullableInt {
-            values: crate::codec::field(r, "values")?,
-        });
-        Ok(())
+        // SAFETY: `values` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let values = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<Option<i32>>>>()
+        };
+        crate::codec::field_into(r, values, "values")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -659,10 +675,12 @@ impl Avro for ArrayOfNullableLong {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ArrayOfNullableLong {
-            values: crate::codec::field(r, "values")?,
-        });
-        Ok(())
+        // SAFETY: `values` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let values = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<Option<i64>>>>()
+        };
+        crate::codec::field_into(r, values, "values")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -692,10 +710,12 @@ impl Avro for ArrayOfString {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ArrayOfString {
-            values: crate::codec::field(r, "values")?,
-        });
-        Ok(())
+        // SAFETY: `values` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let values = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<EtpString>>>()
+        };
+        crate::codec::field_into(r, values, "values")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -972,10 +992,12 @@ impl Avro for DataValue {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(DataValue {
-            item: crate::codec::field(r, "item")?,
-        });
-        Ok(())
+        // SAFETY: `item` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let item = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).item).cast::<MaybeUninit<DataValueItem>>()
+        };
+        crate::codec::field_into(r, item, "item")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1173,10 +1195,12 @@ impl Avro for IndexValue {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(IndexValue {
-            item: crate::codec::field(r, "item")?,
-        });
-        Ok(())
+        // SAFETY: `item` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let item = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).item).cast::<MaybeUninit<IndexValueItem>>()
+        };
+        crate::codec::field_into(r, item, "item")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1263,10 +1287,12 @@ impl Avro for MessageHeaderExtension {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(MessageHeaderExtension {
-            extension: crate::codec::field(r, "extension")?,
-        });
-        Ok(())
+        // SAFETY: `extension` is the only field of the slot's value: its slot,
+        // uninitialised like it, borrowed from `slot` for this call only.
+        let extension = unsafe {
+            &mut *(&raw mut (*slot.as_mut_ptr()).extension).cast::<MaybeUninit<Map<DataValue>>>()
+        };
+        crate::codec::field_into(r, extension, "extension")
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
