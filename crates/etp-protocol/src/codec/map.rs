@@ -30,7 +30,7 @@ use std::mem::MaybeUninit;
 
 use hashbrown::HashTable;
 
-use super::{Avro, DecodeError, Reader, prealloc_items};
+use super::{Avro, DecodeError, Reader, prealloc_items, reserve_items};
 use crate::EtpString;
 
 /// Number of entries up to which lookups scan the entries; a map that grows past it gets a
@@ -114,7 +114,7 @@ impl<V> Map<V> {
 
     /// Makes room for `additional` more entries.
     pub fn reserve(&mut self, additional: usize) {
-        self.entries.reserve(additional);
+        reserve_items(&mut self.entries, additional);
         let wanted = self.entries.len().saturating_add(additional);
         match &mut self.index {
             Some(index) => {

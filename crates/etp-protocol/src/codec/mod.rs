@@ -78,7 +78,7 @@ pub trait Avro: Sized {
         count: usize,
         out: &mut Vec<Self>,
     ) -> Result<(), DecodeError> {
-        out.reserve(prealloc_items::<Self>(count, r.remaining()));
+        reserve_items(out, prealloc_items::<Self>(count, r.remaining()));
         for _ in 0..count {
             // A no-op unless the reservation above was capped by the input size.
             out.reserve(1);
@@ -121,6 +121,21 @@ pub trait Avro: Sized {
 #[inline]
 pub(crate) fn prealloc_items<T>(count: usize, available: usize) -> usize {
     count.min(available / std::mem::size_of::<T>().max(1))
+}
+
+/// Makes room for `additional` more items in `out`: exactly that many in an empty vector
+/// (the first block of an array or map, usually the only one), as `reserve` does after.
+///
+/// `reserve` on an empty vector rounds small requests up to four items (a one-element
+/// `alternateUris` took 160 bytes, a three-entry `customData` 352) and goes through the
+/// out-of-line growth path; `with_capacity` allocates the exact size directly.
+#[inline]
+pub(crate) fn reserve_items<T>(out: &mut Vec<T>, additional: usize) {
+    if out.capacity() == 0 {
+        *out = Vec::with_capacity(additional);
+    } else {
+        out.reserve(additional);
+    }
 }
 
 /// Decodes a value of record field `name`, adding the name to the error path on failure.
@@ -523,6 +538,26 @@ mod tests {
         m.insert("b".into(), 2i32);
         m.insert("a".into(), 1i32);
         roundtrip(m);
+    }
+
+    #[test]
+    fn single_block_arrays_and_maps_allocate_exactly_their_items() {
+        // Followed by more input, as inside a message (the reservation is capped by the
+        // bytes left, see `prealloc_items`).
+        fn decode_with_input_after<T: Avro>(value: &T) -> T {
+            let mut bytes = encode_to_vec(value);
+            bytes.resize(bytes.len() + 4096, 0);
+            T::decode(&mut Reader::new(&bytes)).unwrap()
+        }
+        let items: Vec<EtpString> = vec!["a".into()];
+        let decoded = decode_with_input_after(&items);
+        assert_eq!((decoded.len(), decoded.capacity()), (1, 1));
+        let map: Map<i64> = (0..3).map(|i| (EtpString::from(format!("k{i}")), i)).collect();
+        let decoded = decode_with_input_after(&map);
+        assert_eq!((decoded.len(), decoded.capacity()), (3, 3));
+        // A second block grows the vector as usual.
+        let bytes = [0x02, 0x02, 0x02, 0x04, 0x00];
+        assert_eq!(decode_exact::<Vec<i64>>(&bytes).unwrap(), vec![1, 2]);
     }
 
     #[test]

@@ -441,7 +441,10 @@ fn is_ascii(bytes: &[u8]) -> bool {
 /// Varints of up to 8 bytes with 8 bytes of input available (timestamps take 8) are
 /// decoded from one 64-bit load without a loop: the first byte without its high bit
 /// ends the varint, and three mask-and-shift steps pack the 7-bit groups together.
-#[inline]
+///
+/// Always inlined: its result, returned through memory, was read back by the caller
+/// before the stores had left the store buffer (half of `read_long_slow`'s time).
+#[inline(always)]
 fn decode_varint(bytes: &[u8]) -> Result<(u64, usize), DecodeErrorKind> {
     if let Some(word) = bytes.first_chunk::<8>() {
         let word = u64::from_le_bytes(*word);
