@@ -1098,37 +1098,34 @@ impl<'s> ModuleGen<'s> {
             // records that can be items of arrays and maps (message bodies are not).
             if message.is_none() {
                 self.import("std::mem::MaybeUninit");
+                self.import("crate::codec::FieldGuard");
                 writeln!(
                     out,
                     "    #[inline]\n    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {{"
                 )?;
-                if let [(ident, ty, f)] = rendered.as_slice() {
-                    // One field (`DataValue`, the `ArrayOf...` records): decoded in the
-                    // field's own place, with nothing to clean up if it fails.
+                // Each field in its own place, guarded until the record is complete.
+                // The pointer's name must not shadow a field's guard.
+                let mut this = String::from("record");
+                while rendered.iter().any(|(ident, _, _)| *ident == this) {
+                    this.push('_');
+                }
+                writeln!(out, "        let {this} = slot.as_mut_ptr();")?;
+                writeln!(
+                    out,
+                    "        // SAFETY: each field of `{this}` is decoded once, in its own place, and guarded\n        // until all are: on an error the guards drop the fields decoded so far and the\n        // slot is left uninitialised, as `decode_into` allows."
+                )?;
+                writeln!(out, "        unsafe {{")?;
+                for (ident, _, f) in &rendered {
                     writeln!(
                         out,
-                        "        // SAFETY: `{ident}` is the only field of the slot's value: its slot,\n        // uninitialised like it, borrowed from `slot` for this call only."
-                    )?;
-                    writeln!(
-                        out,
-                        "        let {ident} = unsafe {{ &mut *(&raw mut (*slot.as_mut_ptr()).{ident}).cast::<MaybeUninit<{ty}>>() }};"
-                    )?;
-                    writeln!(
-                        out,
-                        "        crate::codec::field_into(r, {ident}, \"{}\")\n    }}\n",
+                        "            let {ident} = FieldGuard::decode(r, &raw mut (*{this}).{ident}, \"{}\")?;",
                         f.name
                     )?;
-                } else {
-                    writeln!(out, "        slot.write({name} {{")?;
-                    for (ident, _, f) in &rendered {
-                        writeln!(
-                            out,
-                            "            {ident}: crate::codec::field(r, \"{}\")?,",
-                            f.name
-                        )?;
-                    }
-                    writeln!(out, "        }});\n        Ok(())\n    }}\n")?;
                 }
+                for (ident, _, _) in &rendered {
+                    writeln!(out, "            {ident}.keep();")?;
+                }
+                writeln!(out, "        }}\n        Ok(())\n    }}\n")?;
             }
             writeln!(out, "    fn encode(&self, out: &mut Vec<u8>) {{")?;
             for (ident, _, _) in &rendered {

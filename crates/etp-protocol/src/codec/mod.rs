@@ -154,6 +154,50 @@ pub fn field_into<T: Avro>(
     T::decode_into(r, slot).map_err(|e| e.in_field(name))
 }
 
+/// A record field decoded in place while the rest of the record is not yet: drops the
+/// field if the record's decode fails before it is complete (see the generated
+/// `decode_into` of records), and is told to [`FieldGuard::keep`] it once it is.
+#[doc(hidden)]
+pub struct FieldGuard<T>(*mut T);
+
+impl<T: Avro> FieldGuard<T> {
+    /// Decodes record field `name` into `place`, adding the name to the error path on
+    /// failure, and guards it.
+    ///
+    /// # Safety
+    /// `place` points to an uninitialised field of a value being decoded in place, valid
+    /// for writes; nothing else reads, writes or drops it while the guard lives.
+    #[inline(always)]
+    pub unsafe fn decode(
+        r: &mut Reader<'_>,
+        place: *mut T,
+        name: &'static str,
+    ) -> Result<Self, DecodeError> {
+        // SAFETY: `place` is valid for writes and not otherwise used (the contract); a
+        // `MaybeUninit<T>` has the layout of a `T`.
+        let slot = unsafe { &mut *place.cast::<MaybeUninit<T>>() };
+        field_into(r, slot, name)?;
+        Ok(FieldGuard(place))
+    }
+}
+
+impl<T> FieldGuard<T> {
+    /// Leaves the field to the value it is part of, which is now complete.
+    #[inline(always)]
+    pub fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl<T> Drop for FieldGuard<T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the field was initialised by `decode`, is still owned by this guard (the
+        // containing value is incomplete and will not be dropped) and is dropped once.
+        unsafe { std::ptr::drop_in_place(self.0) }
+    }
+}
+
 /// Decodes a complete datum from `buf`, rejecting trailing bytes.
 pub fn decode_exact<T: Avro>(buf: &[u8]) -> Result<T, DecodeError> {
     let mut r = Reader::new(buf);
@@ -552,12 +596,58 @@ mod tests {
         let items: Vec<EtpString> = vec!["a".into()];
         let decoded = decode_with_input_after(&items);
         assert_eq!((decoded.len(), decoded.capacity()), (1, 1));
-        let map: Map<i64> = (0..3).map(|i| (EtpString::from(format!("k{i}")), i)).collect();
+        let map: Map<i64> = (0..3)
+            .map(|i| (EtpString::from(format!("k{i}")), i))
+            .collect();
         let decoded = decode_with_input_after(&map);
         assert_eq!((decoded.len(), decoded.capacity()), (3, 3));
         // A second block grows the vector as usual.
         let bytes = [0x02, 0x02, 0x02, 0x04, 0x00];
         assert_eq!(decode_exact::<Vec<i64>>(&bytes).unwrap(), vec![1, 2]);
+    }
+
+    #[test]
+    fn records_decoded_in_place_release_their_fields_when_a_later_one_fails() {
+        use crate::types::datatypes::object::{DataObject, Resource};
+        use crate::types::datatypes::{DataValue, DataValueItem};
+        // Long strings and `bytes` are slices of the input, so a field that a failed decode
+        // leaked would keep the input shared, and one dropped twice would corrupt its count.
+        let long = |what: &str, i: usize| {
+            EtpString::from(format!("eml:///{what}({i})/{}", "x".repeat(50)))
+        };
+        let objects: Vec<DataObject> = (0..3)
+            .map(|i| DataObject {
+                resource: Resource {
+                    uri: long("uri", i),
+                    alternate_uris: vec![long("alt", i)],
+                    name: long("name", i),
+                    custom_data: Map::from([(
+                        long("key", i),
+                        DataValue {
+                            item: DataValueItem::String(long("value", i)),
+                        },
+                    )]),
+                    ..Default::default()
+                },
+                data: Bytes::from(vec![b'x'; 100]),
+                ..Default::default()
+            })
+            .collect();
+        let bytes = encode_to_vec(&objects);
+        // (From 1: an empty `Bytes` is static, never unique.)
+        for cut in 1..=bytes.len() {
+            let input = Bytes::copy_from_slice(&bytes[..cut]);
+            let mut r = Reader::from_bytes(&input);
+            let decoded = Vec::<DataObject>::decode(&mut r);
+            assert_eq!(decoded.is_ok(), cut == bytes.len(), "cut at {cut}");
+            if let Ok(decoded) = decoded {
+                assert_eq!(decoded, objects);
+            }
+            assert!(
+                input.is_unique(),
+                "cut at {cut}: a decoded field was leaked"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod object;
 use crate::EtpString;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::FieldGuard;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::types::datatypes::channel_data::ChannelDataKind;
@@ -32,12 +33,15 @@ impl Avro for AnyArray {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `item` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let item = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).item).cast::<MaybeUninit<AnyArrayItem>>()
-        };
-        crate::codec::field_into(r, item, "item")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let item = FieldGuard::decode(r, &raw mut (*record).item, "item")?;
+            item.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -307,12 +311,15 @@ impl Avro for AnySparseArray {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `slices` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let slices = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).slices).cast::<MaybeUninit<Vec<AnySubarray>>>()
-        };
-        crate::codec::field_into(r, slices, "slices")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let slices = FieldGuard::decode(r, &raw mut (*record).slices, "slices")?;
+            slices.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -351,10 +358,16 @@ impl Avro for AnySubarray {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(AnySubarray {
-            start: crate::codec::field(r, "start")?,
-            slice: crate::codec::field(r, "slice")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let start = FieldGuard::decode(r, &raw mut (*record).start, "start")?;
+            let slice = FieldGuard::decode(r, &raw mut (*record).slice, "slice")?;
+            start.keep();
+            slice.keep();
+        }
         Ok(())
     }
 
@@ -393,12 +406,15 @@ impl Avro for ArrayOfBoolean {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `values` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let values = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<bool>>>()
-        };
-        crate::codec::field_into(r, values, "values")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -428,12 +444,15 @@ impl Avro for ArrayOfBytes {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `values` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let values = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<Bytes>>>()
-        };
-        crate::codec::field_into(r, values, "values")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -469,11 +488,15 @@ impl Avro for ArrayOfDouble {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `values` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let values =
-            unsafe { &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<f64>>>() };
-        crate::codec::field_into(r, values, "values")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -503,11 +526,15 @@ impl Avro for ArrayOfFloat {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `values` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let values =
-            unsafe { &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<f32>>>() };
-        crate::codec::field_into(r, values, "values")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -537,11 +564,15 @@ impl Avro for ArrayOfInt {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `values` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let values =
-            unsafe { &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<i32>>>() };
-        crate::codec::field_into(r, values, "values")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -571,11 +602,15 @@ impl Avro for ArrayOfLong {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `values` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let values =
-            unsafe { &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<i64>>>() };
-        crate::codec::field_into(r, values, "values")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -605,12 +640,15 @@ impl Avro for ArrayOfNullableBoolean {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `values` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let values = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<Option<bool>>>>()
-        };
-        crate::codec::field_into(r, values, "values")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -640,12 +678,15 @@ impl Avro for ArrayOfNullableInt {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `values` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let values = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<Option<i32>>>>()
-        };
-        crate::codec::field_into(r, values, "values")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -675,12 +716,15 @@ impl Avro for ArrayOfNullableLong {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `values` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let values = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<Option<i64>>>>()
-        };
-        crate::codec::field_into(r, values, "values")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -710,12 +754,15 @@ impl Avro for ArrayOfString {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `values` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let values = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).values).cast::<MaybeUninit<Vec<EtpString>>>()
-        };
-        crate::codec::field_into(r, values, "values")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -763,15 +810,36 @@ impl Avro for AttributeMetadataRecord {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(AttributeMetadataRecord {
-            attribute_id: crate::codec::field(r, "attributeId")?,
-            attribute_name: crate::codec::field(r, "attributeName")?,
-            data_kind: crate::codec::field(r, "dataKind")?,
-            uom: crate::codec::field(r, "uom")?,
-            depth_datum: crate::codec::field(r, "depthDatum")?,
-            attribute_property_kind_uri: crate::codec::field(r, "attributePropertyKindUri")?,
-            axis_vector_lengths: crate::codec::field(r, "axisVectorLengths")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let attribute_id =
+                FieldGuard::decode(r, &raw mut (*record).attribute_id, "attributeId")?;
+            let attribute_name =
+                FieldGuard::decode(r, &raw mut (*record).attribute_name, "attributeName")?;
+            let data_kind = FieldGuard::decode(r, &raw mut (*record).data_kind, "dataKind")?;
+            let uom = FieldGuard::decode(r, &raw mut (*record).uom, "uom")?;
+            let depth_datum = FieldGuard::decode(r, &raw mut (*record).depth_datum, "depthDatum")?;
+            let attribute_property_kind_uri = FieldGuard::decode(
+                r,
+                &raw mut (*record).attribute_property_kind_uri,
+                "attributePropertyKindUri",
+            )?;
+            let axis_vector_lengths = FieldGuard::decode(
+                r,
+                &raw mut (*record).axis_vector_lengths,
+                "axisVectorLengths",
+            )?;
+            attribute_id.keep();
+            attribute_name.keep();
+            data_kind.keep();
+            uom.keep();
+            depth_datum.keep();
+            attribute_property_kind_uri.keep();
+            axis_vector_lengths.keep();
+        }
         Ok(())
     }
 
@@ -823,12 +891,24 @@ impl Avro for Contact {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(Contact {
-            organization_name: crate::codec::field(r, "organizationName")?,
-            contact_name: crate::codec::field(r, "contactName")?,
-            contact_phone: crate::codec::field(r, "contactPhone")?,
-            contact_email: crate::codec::field(r, "contactEmail")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let organization_name =
+                FieldGuard::decode(r, &raw mut (*record).organization_name, "organizationName")?;
+            let contact_name =
+                FieldGuard::decode(r, &raw mut (*record).contact_name, "contactName")?;
+            let contact_phone =
+                FieldGuard::decode(r, &raw mut (*record).contact_phone, "contactPhone")?;
+            let contact_email =
+                FieldGuard::decode(r, &raw mut (*record).contact_email, "contactEmail")?;
+            organization_name.keep();
+            contact_name.keep();
+            contact_phone.keep();
+            contact_email.keep();
+        }
         Ok(())
     }
 
@@ -868,10 +948,18 @@ impl Avro for DataAttribute {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(DataAttribute {
-            attribute_id: crate::codec::field(r, "attributeId")?,
-            attribute_value: crate::codec::field(r, "attributeValue")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let attribute_id =
+                FieldGuard::decode(r, &raw mut (*record).attribute_id, "attributeId")?;
+            let attribute_value =
+                FieldGuard::decode(r, &raw mut (*record).attribute_value, "attributeValue")?;
+            attribute_id.keep();
+            attribute_value.keep();
+        }
         Ok(())
     }
 
@@ -992,12 +1080,15 @@ impl Avro for DataValue {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `item` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let item = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).item).cast::<MaybeUninit<DataValueItem>>()
-        };
-        crate::codec::field_into(r, item, "item")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let item = FieldGuard::decode(r, &raw mut (*record).item, "item")?;
+            item.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1160,10 +1251,16 @@ impl Avro for ErrorInfo {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ErrorInfo {
-            message: crate::codec::field(r, "message")?,
-            code: crate::codec::field(r, "code")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let message = FieldGuard::decode(r, &raw mut (*record).message, "message")?;
+            let code = FieldGuard::decode(r, &raw mut (*record).code, "code")?;
+            message.keep();
+            code.keep();
+        }
         Ok(())
     }
 
@@ -1195,12 +1292,15 @@ impl Avro for IndexValue {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `item` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let item = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).item).cast::<MaybeUninit<IndexValueItem>>()
-        };
-        crate::codec::field_into(r, item, "item")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let item = FieldGuard::decode(r, &raw mut (*record).item, "item")?;
+            item.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1242,13 +1342,25 @@ impl Avro for MessageHeader {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(MessageHeader {
-            protocol: crate::codec::field(r, "protocol")?,
-            message_type: crate::codec::field(r, "messageType")?,
-            correlation_id: crate::codec::field(r, "correlationId")?,
-            message_id: crate::codec::field(r, "messageId")?,
-            message_flags: crate::codec::field(r, "messageFlags")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let protocol = FieldGuard::decode(r, &raw mut (*record).protocol, "protocol")?;
+            let message_type =
+                FieldGuard::decode(r, &raw mut (*record).message_type, "messageType")?;
+            let correlation_id =
+                FieldGuard::decode(r, &raw mut (*record).correlation_id, "correlationId")?;
+            let message_id = FieldGuard::decode(r, &raw mut (*record).message_id, "messageId")?;
+            let message_flags =
+                FieldGuard::decode(r, &raw mut (*record).message_flags, "messageFlags")?;
+            protocol.keep();
+            message_type.keep();
+            correlation_id.keep();
+            message_id.keep();
+            message_flags.keep();
+        }
         Ok(())
     }
 
@@ -1287,12 +1399,15 @@ impl Avro for MessageHeaderExtension {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        // SAFETY: `extension` is the only field of the slot's value: its slot,
-        // uninitialised like it, borrowed from `slot` for this call only.
-        let extension = unsafe {
-            &mut *(&raw mut (*slot.as_mut_ptr()).extension).cast::<MaybeUninit<Map<DataValue>>>()
-        };
-        crate::codec::field_into(r, extension, "extension")
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let extension = FieldGuard::decode(r, &raw mut (*record).extension, "extension")?;
+            extension.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1631,17 +1746,60 @@ impl Avro for ServerCapabilities {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ServerCapabilities {
-            application_name: crate::codec::field(r, "applicationName")?,
-            application_version: crate::codec::field(r, "applicationVersion")?,
-            contact_information: crate::codec::field(r, "contactInformation")?,
-            supported_compression: crate::codec::field(r, "supportedCompression")?,
-            supported_encodings: crate::codec::field(r, "supportedEncodings")?,
-            supported_formats: crate::codec::field(r, "supportedFormats")?,
-            supported_data_objects: crate::codec::field(r, "supportedDataObjects")?,
-            supported_protocols: crate::codec::field(r, "supportedProtocols")?,
-            endpoint_capabilities: crate::codec::field(r, "endpointCapabilities")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let application_name =
+                FieldGuard::decode(r, &raw mut (*record).application_name, "applicationName")?;
+            let application_version = FieldGuard::decode(
+                r,
+                &raw mut (*record).application_version,
+                "applicationVersion",
+            )?;
+            let contact_information = FieldGuard::decode(
+                r,
+                &raw mut (*record).contact_information,
+                "contactInformation",
+            )?;
+            let supported_compression = FieldGuard::decode(
+                r,
+                &raw mut (*record).supported_compression,
+                "supportedCompression",
+            )?;
+            let supported_encodings = FieldGuard::decode(
+                r,
+                &raw mut (*record).supported_encodings,
+                "supportedEncodings",
+            )?;
+            let supported_formats =
+                FieldGuard::decode(r, &raw mut (*record).supported_formats, "supportedFormats")?;
+            let supported_data_objects = FieldGuard::decode(
+                r,
+                &raw mut (*record).supported_data_objects,
+                "supportedDataObjects",
+            )?;
+            let supported_protocols = FieldGuard::decode(
+                r,
+                &raw mut (*record).supported_protocols,
+                "supportedProtocols",
+            )?;
+            let endpoint_capabilities = FieldGuard::decode(
+                r,
+                &raw mut (*record).endpoint_capabilities,
+                "endpointCapabilities",
+            )?;
+            application_name.keep();
+            application_version.keep();
+            contact_information.keep();
+            supported_compression.keep();
+            supported_encodings.keep();
+            supported_formats.keep();
+            supported_data_objects.keep();
+            supported_protocols.keep();
+            endpoint_capabilities.keep();
+        }
         Ok(())
     }
 
@@ -1705,10 +1863,21 @@ impl Avro for SupportedDataObject {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(SupportedDataObject {
-            qualified_type: crate::codec::field(r, "qualifiedType")?,
-            data_object_capabilities: crate::codec::field(r, "dataObjectCapabilities")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let qualified_type =
+                FieldGuard::decode(r, &raw mut (*record).qualified_type, "qualifiedType")?;
+            let data_object_capabilities = FieldGuard::decode(
+                r,
+                &raw mut (*record).data_object_capabilities,
+                "dataObjectCapabilities",
+            )?;
+            qualified_type.keep();
+            data_object_capabilities.keep();
+        }
         Ok(())
     }
 
@@ -1756,12 +1925,25 @@ impl Avro for SupportedProtocol {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(SupportedProtocol {
-            protocol: crate::codec::field(r, "protocol")?,
-            protocol_version: crate::codec::field(r, "protocolVersion")?,
-            role: crate::codec::field(r, "role")?,
-            protocol_capabilities: crate::codec::field(r, "protocolCapabilities")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let protocol = FieldGuard::decode(r, &raw mut (*record).protocol, "protocol")?;
+            let protocol_version =
+                FieldGuard::decode(r, &raw mut (*record).protocol_version, "protocolVersion")?;
+            let role = FieldGuard::decode(r, &raw mut (*record).role, "role")?;
+            let protocol_capabilities = FieldGuard::decode(
+                r,
+                &raw mut (*record).protocol_capabilities,
+                "protocolCapabilities",
+            )?;
+            protocol.keep();
+            protocol_version.keep();
+            role.keep();
+            protocol_capabilities.keep();
+        }
         Ok(())
     }
 
@@ -1819,12 +2001,20 @@ impl Avro for Version {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(Version {
-            major: crate::codec::field(r, "major")?,
-            minor: crate::codec::field(r, "minor")?,
-            revision: crate::codec::field(r, "revision")?,
-            patch: crate::codec::field(r, "patch")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let major = FieldGuard::decode(r, &raw mut (*record).major, "major")?;
+            let minor = FieldGuard::decode(r, &raw mut (*record).minor, "minor")?;
+            let revision = FieldGuard::decode(r, &raw mut (*record).revision, "revision")?;
+            let patch = FieldGuard::decode(r, &raw mut (*record).patch, "patch")?;
+            major.keep();
+            minor.keep();
+            revision.keep();
+            patch.keep();
+        }
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 use crate::EtpString;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::FieldGuard;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::types::datatypes::AttributeMetadataRecord;
@@ -35,10 +36,17 @@ impl Avro for ChannelChangeRequestInfo {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ChannelChangeRequestInfo {
-            since_change_time: crate::codec::field(r, "sinceChangeTime")?,
-            channel_ids: crate::codec::field(r, "channelIds")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let since_change_time =
+                FieldGuard::decode(r, &raw mut (*record).since_change_time, "sinceChangeTime")?;
+            let channel_ids = FieldGuard::decode(r, &raw mut (*record).channel_ids, "channelIds")?;
+            since_change_time.keep();
+            channel_ids.keep();
+        }
         Ok(())
     }
 
@@ -289,21 +297,48 @@ impl Avro for ChannelMetadataRecord {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ChannelMetadataRecord {
-            uri: crate::codec::field(r, "uri")?,
-            id: crate::codec::field(r, "id")?,
-            indexes: crate::codec::field(r, "indexes")?,
-            channel_name: crate::codec::field(r, "channelName")?,
-            data_kind: crate::codec::field(r, "dataKind")?,
-            uom: crate::codec::field(r, "uom")?,
-            depth_datum: crate::codec::field(r, "depthDatum")?,
-            channel_class_uri: crate::codec::field(r, "channelClassUri")?,
-            status: crate::codec::field(r, "status")?,
-            source: crate::codec::field(r, "source")?,
-            axis_vector_lengths: crate::codec::field(r, "axisVectorLengths")?,
-            attribute_metadata: crate::codec::field(r, "attributeMetadata")?,
-            custom_data: crate::codec::field(r, "customData")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let id = FieldGuard::decode(r, &raw mut (*record).id, "id")?;
+            let indexes = FieldGuard::decode(r, &raw mut (*record).indexes, "indexes")?;
+            let channel_name =
+                FieldGuard::decode(r, &raw mut (*record).channel_name, "channelName")?;
+            let data_kind = FieldGuard::decode(r, &raw mut (*record).data_kind, "dataKind")?;
+            let uom = FieldGuard::decode(r, &raw mut (*record).uom, "uom")?;
+            let depth_datum = FieldGuard::decode(r, &raw mut (*record).depth_datum, "depthDatum")?;
+            let channel_class_uri =
+                FieldGuard::decode(r, &raw mut (*record).channel_class_uri, "channelClassUri")?;
+            let status = FieldGuard::decode(r, &raw mut (*record).status, "status")?;
+            let source = FieldGuard::decode(r, &raw mut (*record).source, "source")?;
+            let axis_vector_lengths = FieldGuard::decode(
+                r,
+                &raw mut (*record).axis_vector_lengths,
+                "axisVectorLengths",
+            )?;
+            let attribute_metadata = FieldGuard::decode(
+                r,
+                &raw mut (*record).attribute_metadata,
+                "attributeMetadata",
+            )?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            id.keep();
+            indexes.keep();
+            channel_name.keep();
+            data_kind.keep();
+            uom.keep();
+            depth_datum.keep();
+            channel_class_uri.keep();
+            status.keep();
+            source.keep();
+            axis_vector_lengths.keep();
+            attribute_metadata.keep();
+            custom_data.keep();
+        }
         Ok(())
     }
 
@@ -382,11 +417,22 @@ impl Avro for ChannelRangeInfo {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ChannelRangeInfo {
-            channel_ids: crate::codec::field(r, "channelIds")?,
-            interval: crate::codec::field(r, "interval")?,
-            secondary_intervals: crate::codec::field(r, "secondaryIntervals")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let channel_ids = FieldGuard::decode(r, &raw mut (*record).channel_ids, "channelIds")?;
+            let interval = FieldGuard::decode(r, &raw mut (*record).interval, "interval")?;
+            let secondary_intervals = FieldGuard::decode(
+                r,
+                &raw mut (*record).secondary_intervals,
+                "secondaryIntervals",
+            )?;
+            channel_ids.keep();
+            interval.keep();
+            secondary_intervals.keep();
+        }
         Ok(())
     }
 
@@ -441,12 +487,25 @@ impl Avro for ChannelSubscribeInfo {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ChannelSubscribeInfo {
-            channel_id: crate::codec::field(r, "channelId")?,
-            start_index: crate::codec::field(r, "startIndex")?,
-            data_changes: crate::codec::field(r, "dataChanges")?,
-            request_latest_index_count: crate::codec::field(r, "requestLatestIndexCount")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let channel_id = FieldGuard::decode(r, &raw mut (*record).channel_id, "channelId")?;
+            let start_index = FieldGuard::decode(r, &raw mut (*record).start_index, "startIndex")?;
+            let data_changes =
+                FieldGuard::decode(r, &raw mut (*record).data_changes, "dataChanges")?;
+            let request_latest_index_count = FieldGuard::decode(
+                r,
+                &raw mut (*record).request_latest_index_count,
+                "requestLatestIndexCount",
+            )?;
+            channel_id.keep();
+            start_index.keep();
+            data_changes.keep();
+            request_latest_index_count.keep();
+        }
         Ok(())
     }
 
@@ -492,12 +551,21 @@ impl Avro for DataItem {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(DataItem {
-            channel_id: crate::codec::field(r, "channelId")?,
-            indexes: crate::codec::field(r, "indexes")?,
-            value: crate::codec::field(r, "value")?,
-            value_attributes: crate::codec::field(r, "valueAttributes")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let channel_id = FieldGuard::decode(r, &raw mut (*record).channel_id, "channelId")?;
+            let indexes = FieldGuard::decode(r, &raw mut (*record).indexes, "indexes")?;
+            let value = FieldGuard::decode(r, &raw mut (*record).value, "value")?;
+            let value_attributes =
+                FieldGuard::decode(r, &raw mut (*record).value_attributes, "valueAttributes")?;
+            channel_id.keep();
+            indexes.keep();
+            value.keep();
+            value_attributes.keep();
+        }
         Ok(())
     }
 
@@ -573,19 +641,47 @@ impl Avro for FrameChannelMetadataRecord {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(FrameChannelMetadataRecord {
-            uri: crate::codec::field(r, "uri")?,
-            channel_name: crate::codec::field(r, "channelName")?,
-            data_kind: crate::codec::field(r, "dataKind")?,
-            uom: crate::codec::field(r, "uom")?,
-            depth_datum: crate::codec::field(r, "depthDatum")?,
-            channel_property_kind_uri: crate::codec::field(r, "channelPropertyKindUri")?,
-            status: crate::codec::field(r, "status")?,
-            source: crate::codec::field(r, "source")?,
-            axis_vector_lengths: crate::codec::field(r, "axisVectorLengths")?,
-            attribute_metadata: crate::codec::field(r, "attributeMetadata")?,
-            custom_data: crate::codec::field(r, "customData")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let channel_name =
+                FieldGuard::decode(r, &raw mut (*record).channel_name, "channelName")?;
+            let data_kind = FieldGuard::decode(r, &raw mut (*record).data_kind, "dataKind")?;
+            let uom = FieldGuard::decode(r, &raw mut (*record).uom, "uom")?;
+            let depth_datum = FieldGuard::decode(r, &raw mut (*record).depth_datum, "depthDatum")?;
+            let channel_property_kind_uri = FieldGuard::decode(
+                r,
+                &raw mut (*record).channel_property_kind_uri,
+                "channelPropertyKindUri",
+            )?;
+            let status = FieldGuard::decode(r, &raw mut (*record).status, "status")?;
+            let source = FieldGuard::decode(r, &raw mut (*record).source, "source")?;
+            let axis_vector_lengths = FieldGuard::decode(
+                r,
+                &raw mut (*record).axis_vector_lengths,
+                "axisVectorLengths",
+            )?;
+            let attribute_metadata = FieldGuard::decode(
+                r,
+                &raw mut (*record).attribute_metadata,
+                "attributeMetadata",
+            )?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            channel_name.keep();
+            data_kind.keep();
+            uom.keep();
+            depth_datum.keep();
+            channel_property_kind_uri.keep();
+            status.keep();
+            source.keep();
+            axis_vector_lengths.keep();
+            attribute_metadata.keep();
+            custom_data.keep();
+        }
         Ok(())
     }
 
@@ -655,10 +751,17 @@ impl Avro for FramePoint {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(FramePoint {
-            value: crate::codec::field(r, "value")?,
-            value_attributes: crate::codec::field(r, "valueAttributes")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let value = FieldGuard::decode(r, &raw mut (*record).value, "value")?;
+            let value_attributes =
+                FieldGuard::decode(r, &raw mut (*record).value_attributes, "valueAttributes")?;
+            value.keep();
+            value_attributes.keep();
+        }
         Ok(())
     }
 
@@ -700,10 +803,16 @@ impl Avro for FrameRow {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(FrameRow {
-            indexes: crate::codec::field(r, "indexes")?,
-            points: crate::codec::field(r, "points")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let indexes = FieldGuard::decode(r, &raw mut (*record).indexes, "indexes")?;
+            let points = FieldGuard::decode(r, &raw mut (*record).points, "points")?;
+            indexes.keep();
+            points.keep();
+        }
         Ok(())
     }
 
@@ -838,16 +947,32 @@ impl Avro for IndexMetadataRecord {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(IndexMetadataRecord {
-            index_kind: crate::codec::field(r, "indexKind")?,
-            interval: crate::codec::field(r, "interval")?,
-            direction: crate::codec::field(r, "direction")?,
-            name: crate::codec::field(r, "name")?,
-            uom: crate::codec::field(r, "uom")?,
-            depth_datum: crate::codec::field(r, "depthDatum")?,
-            index_property_kind_uri: crate::codec::field(r, "indexPropertyKindUri")?,
-            filterable: crate::codec::field(r, "filterable")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let index_kind = FieldGuard::decode(r, &raw mut (*record).index_kind, "indexKind")?;
+            let interval = FieldGuard::decode(r, &raw mut (*record).interval, "interval")?;
+            let direction = FieldGuard::decode(r, &raw mut (*record).direction, "direction")?;
+            let name = FieldGuard::decode(r, &raw mut (*record).name, "name")?;
+            let uom = FieldGuard::decode(r, &raw mut (*record).uom, "uom")?;
+            let depth_datum = FieldGuard::decode(r, &raw mut (*record).depth_datum, "depthDatum")?;
+            let index_property_kind_uri = FieldGuard::decode(
+                r,
+                &raw mut (*record).index_property_kind_uri,
+                "indexPropertyKindUri",
+            )?;
+            let filterable = FieldGuard::decode(r, &raw mut (*record).filterable, "filterable")?;
+            index_kind.keep();
+            interval.keep();
+            direction.keep();
+            name.keep();
+            uom.keep();
+            depth_datum.keep();
+            index_property_kind_uri.keep();
+            filterable.keep();
+        }
         Ok(())
     }
 
@@ -908,11 +1033,20 @@ impl Avro for OpenChannelInfo {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(OpenChannelInfo {
-            metadata: crate::codec::field(r, "metadata")?,
-            prefer_realtime: crate::codec::field(r, "preferRealtime")?,
-            data_changes: crate::codec::field(r, "dataChanges")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let metadata = FieldGuard::decode(r, &raw mut (*record).metadata, "metadata")?;
+            let prefer_realtime =
+                FieldGuard::decode(r, &raw mut (*record).prefer_realtime, "preferRealtime")?;
+            let data_changes =
+                FieldGuard::decode(r, &raw mut (*record).data_changes, "dataChanges")?;
+            metadata.keep();
+            prefer_realtime.keep();
+            data_changes.keep();
+        }
         Ok(())
     }
 
@@ -1021,11 +1155,18 @@ impl Avro for PassIndexedDepth {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(PassIndexedDepth {
-            pass: crate::codec::field(r, "pass")?,
-            direction: crate::codec::field(r, "direction")?,
-            depth: crate::codec::field(r, "depth")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let pass = FieldGuard::decode(r, &raw mut (*record).pass, "pass")?;
+            let direction = FieldGuard::decode(r, &raw mut (*record).direction, "direction")?;
+            let depth = FieldGuard::decode(r, &raw mut (*record).depth, "depth")?;
+            pass.keep();
+            direction.keep();
+            depth.keep();
+        }
         Ok(())
     }
 
@@ -1061,10 +1202,17 @@ impl Avro for TruncateInfo {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(TruncateInfo {
-            channel_id: crate::codec::field(r, "channelId")?,
-            new_end_index: crate::codec::field(r, "newEndIndex")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let channel_id = FieldGuard::decode(r, &raw mut (*record).channel_id, "channelId")?;
+            let new_end_index =
+                FieldGuard::decode(r, &raw mut (*record).new_end_index, "newEndIndex")?;
+            channel_id.keep();
+            new_end_index.keep();
+        }
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 use crate::EtpString;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::FieldGuard;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::types::datatypes::AnyArray;
@@ -33,10 +34,16 @@ impl Avro for DataArray {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(DataArray {
-            dimensions: crate::codec::field(r, "dimensions")?,
-            data: crate::codec::field(r, "data")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let dimensions = FieldGuard::decode(r, &raw mut (*record).dimensions, "dimensions")?;
+            let data = FieldGuard::decode(r, &raw mut (*record).data, "data")?;
+            dimensions.keep();
+            data.keep();
+        }
         Ok(())
     }
 
@@ -78,10 +85,17 @@ impl Avro for DataArrayIdentifier {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(DataArrayIdentifier {
-            uri: crate::codec::field(r, "uri")?,
-            path_in_resource: crate::codec::field(r, "pathInResource")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let path_in_resource =
+                FieldGuard::decode(r, &raw mut (*record).path_in_resource, "pathInResource")?;
+            uri.keep();
+            path_in_resource.keep();
+        }
         Ok(())
     }
 
@@ -131,15 +145,37 @@ impl Avro for DataArrayMetadata {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(DataArrayMetadata {
-            dimensions: crate::codec::field(r, "dimensions")?,
-            preferred_subarray_dimensions: crate::codec::field(r, "preferredSubarrayDimensions")?,
-            transport_array_type: crate::codec::field(r, "transportArrayType")?,
-            logical_array_type: crate::codec::field(r, "logicalArrayType")?,
-            store_last_write: crate::codec::field(r, "storeLastWrite")?,
-            store_created: crate::codec::field(r, "storeCreated")?,
-            custom_data: crate::codec::field(r, "customData")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let dimensions = FieldGuard::decode(r, &raw mut (*record).dimensions, "dimensions")?;
+            let preferred_subarray_dimensions = FieldGuard::decode(
+                r,
+                &raw mut (*record).preferred_subarray_dimensions,
+                "preferredSubarrayDimensions",
+            )?;
+            let transport_array_type = FieldGuard::decode(
+                r,
+                &raw mut (*record).transport_array_type,
+                "transportArrayType",
+            )?;
+            let logical_array_type =
+                FieldGuard::decode(r, &raw mut (*record).logical_array_type, "logicalArrayType")?;
+            let store_last_write =
+                FieldGuard::decode(r, &raw mut (*record).store_last_write, "storeLastWrite")?;
+            let store_created =
+                FieldGuard::decode(r, &raw mut (*record).store_created, "storeCreated")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            dimensions.keep();
+            preferred_subarray_dimensions.keep();
+            transport_array_type.keep();
+            logical_array_type.keep();
+            store_last_write.keep();
+            store_created.keep();
+            custom_data.keep();
+        }
         Ok(())
     }
 
@@ -200,11 +236,18 @@ impl Avro for GetDataSubarraysType {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(GetDataSubarraysType {
-            uid: crate::codec::field(r, "uid")?,
-            starts: crate::codec::field(r, "starts")?,
-            counts: crate::codec::field(r, "counts")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uid = FieldGuard::decode(r, &raw mut (*record).uid, "uid")?;
+            let starts = FieldGuard::decode(r, &raw mut (*record).starts, "starts")?;
+            let counts = FieldGuard::decode(r, &raw mut (*record).counts, "counts")?;
+            uid.keep();
+            starts.keep();
+            counts.keep();
+        }
         Ok(())
     }
 
@@ -243,11 +286,18 @@ impl Avro for PutDataArraysType {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(PutDataArraysType {
-            uid: crate::codec::field(r, "uid")?,
-            array: crate::codec::field(r, "array")?,
-            custom_data: crate::codec::field(r, "customData")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uid = FieldGuard::decode(r, &raw mut (*record).uid, "uid")?;
+            let array = FieldGuard::decode(r, &raw mut (*record).array, "array")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uid.keep();
+            array.keep();
+            custom_data.keep();
+        }
         Ok(())
     }
 
@@ -297,12 +347,20 @@ impl Avro for PutDataSubarraysType {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(PutDataSubarraysType {
-            uid: crate::codec::field(r, "uid")?,
-            data: crate::codec::field(r, "data")?,
-            starts: crate::codec::field(r, "starts")?,
-            counts: crate::codec::field(r, "counts")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uid = FieldGuard::decode(r, &raw mut (*record).uid, "uid")?;
+            let data = FieldGuard::decode(r, &raw mut (*record).data, "data")?;
+            let starts = FieldGuard::decode(r, &raw mut (*record).starts, "starts")?;
+            let counts = FieldGuard::decode(r, &raw mut (*record).counts, "counts")?;
+            uid.keep();
+            data.keep();
+            starts.keep();
+            counts.keep();
+        }
         Ok(())
     }
 
@@ -351,10 +409,16 @@ impl Avro for PutUninitializedDataArrayType {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(PutUninitializedDataArrayType {
-            uid: crate::codec::field(r, "uid")?,
-            metadata: crate::codec::field(r, "metadata")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uid = FieldGuard::decode(r, &raw mut (*record).uid, "uid")?;
+            let metadata = FieldGuard::decode(r, &raw mut (*record).metadata, "metadata")?;
+            uid.keep();
+            metadata.keep();
+        }
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use crate::EtpString;
 use crate::Uuid;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::FieldGuard;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::types::datatypes::DataValue;
@@ -87,10 +88,16 @@ impl Avro for ChangeAnnotation {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ChangeAnnotation {
-            change_time: crate::codec::field(r, "changeTime")?,
-            interval: crate::codec::field(r, "interval")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let change_time = FieldGuard::decode(r, &raw mut (*record).change_time, "changeTime")?;
+            let interval = FieldGuard::decode(r, &raw mut (*record).interval, "interval")?;
+            change_time.keep();
+            interval.keep();
+        }
         Ok(())
     }
 
@@ -125,10 +132,20 @@ impl Avro for ChangeResponseInfo {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ChangeResponseInfo {
-            response_timestamp: crate::codec::field(r, "responseTimestamp")?,
-            changes: crate::codec::field(r, "changes")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let response_timestamp = FieldGuard::decode(
+                r,
+                &raw mut (*record).response_timestamp,
+                "responseTimestamp",
+            )?;
+            let changes = FieldGuard::decode(r, &raw mut (*record).changes, "changes")?;
+            response_timestamp.keep();
+            changes.keep();
+        }
         Ok(())
     }
 
@@ -175,14 +192,34 @@ impl Avro for ContextInfo {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ContextInfo {
-            uri: crate::codec::field(r, "uri")?,
-            depth: crate::codec::field(r, "depth")?,
-            data_object_types: crate::codec::field(r, "dataObjectTypes")?,
-            navigable_edges: crate::codec::field(r, "navigableEdges")?,
-            include_secondary_targets: crate::codec::field(r, "includeSecondaryTargets")?,
-            include_secondary_sources: crate::codec::field(r, "includeSecondarySources")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let depth = FieldGuard::decode(r, &raw mut (*record).depth, "depth")?;
+            let data_object_types =
+                FieldGuard::decode(r, &raw mut (*record).data_object_types, "dataObjectTypes")?;
+            let navigable_edges =
+                FieldGuard::decode(r, &raw mut (*record).navigable_edges, "navigableEdges")?;
+            let include_secondary_targets = FieldGuard::decode(
+                r,
+                &raw mut (*record).include_secondary_targets,
+                "includeSecondaryTargets",
+            )?;
+            let include_secondary_sources = FieldGuard::decode(
+                r,
+                &raw mut (*record).include_secondary_sources,
+                "includeSecondarySources",
+            )?;
+            uri.keep();
+            depth.keep();
+            data_object_types.keep();
+            navigable_edges.keep();
+            include_secondary_targets.keep();
+            include_secondary_sources.keep();
+        }
         Ok(())
     }
 
@@ -316,12 +353,20 @@ impl Avro for DataObject {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(DataObject {
-            resource: crate::codec::field(r, "resource")?,
-            format: crate::codec::field(r, "format")?,
-            blob_id: crate::codec::field(r, "blobId")?,
-            data: crate::codec::field(r, "data")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let resource = FieldGuard::decode(r, &raw mut (*record).resource, "resource")?;
+            let format = FieldGuard::decode(r, &raw mut (*record).format, "format")?;
+            let blob_id = FieldGuard::decode(r, &raw mut (*record).blob_id, "blobId")?;
+            let data = FieldGuard::decode(r, &raw mut (*record).data, "data")?;
+            resource.keep();
+            format.keep();
+            blob_id.keep();
+            data.keep();
+        }
         Ok(())
     }
 
@@ -379,13 +424,24 @@ impl Avro for Dataspace {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(Dataspace {
-            uri: crate::codec::field(r, "uri")?,
-            path: crate::codec::field(r, "path")?,
-            store_last_write: crate::codec::field(r, "storeLastWrite")?,
-            store_created: crate::codec::field(r, "storeCreated")?,
-            custom_data: crate::codec::field(r, "customData")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let path = FieldGuard::decode(r, &raw mut (*record).path, "path")?;
+            let store_last_write =
+                FieldGuard::decode(r, &raw mut (*record).store_last_write, "storeLastWrite")?;
+            let store_created =
+                FieldGuard::decode(r, &raw mut (*record).store_created, "storeCreated")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            path.keep();
+            store_last_write.keep();
+            store_created.keep();
+            custom_data.keep();
+        }
         Ok(())
     }
 
@@ -440,11 +496,19 @@ impl Avro for DeletedResource {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(DeletedResource {
-            uri: crate::codec::field(r, "uri")?,
-            deleted_time: crate::codec::field(r, "deletedTime")?,
-            custom_data: crate::codec::field(r, "customData")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let deleted_time =
+                FieldGuard::decode(r, &raw mut (*record).deleted_time, "deletedTime")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            deleted_time.keep();
+            custom_data.keep();
+        }
         Ok(())
     }
 
@@ -494,12 +558,21 @@ impl Avro for Edge {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(Edge {
-            source_uri: crate::codec::field(r, "sourceUri")?,
-            target_uri: crate::codec::field(r, "targetUri")?,
-            relationship_kind: crate::codec::field(r, "relationshipKind")?,
-            custom_data: crate::codec::field(r, "customData")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let source_uri = FieldGuard::decode(r, &raw mut (*record).source_uri, "sourceUri")?;
+            let target_uri = FieldGuard::decode(r, &raw mut (*record).target_uri, "targetUri")?;
+            let relationship_kind =
+                FieldGuard::decode(r, &raw mut (*record).relationship_kind, "relationshipKind")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            source_uri.keep();
+            target_uri.keep();
+            relationship_kind.keep();
+            custom_data.keep();
+        }
         Ok(())
     }
 
@@ -554,12 +627,20 @@ impl Avro for IndexInterval {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(IndexInterval {
-            start_index: crate::codec::field(r, "startIndex")?,
-            end_index: crate::codec::field(r, "endIndex")?,
-            uom: crate::codec::field(r, "uom")?,
-            depth_datum: crate::codec::field(r, "depthDatum")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let start_index = FieldGuard::decode(r, &raw mut (*record).start_index, "startIndex")?;
+            let end_index = FieldGuard::decode(r, &raw mut (*record).end_index, "endIndex")?;
+            let uom = FieldGuard::decode(r, &raw mut (*record).uom, "uom")?;
+            let depth_datum = FieldGuard::decode(r, &raw mut (*record).depth_datum, "depthDatum")?;
+            start_index.keep();
+            end_index.keep();
+            uom.keep();
+            depth_datum.keep();
+        }
         Ok(())
     }
 
@@ -602,11 +683,18 @@ impl Avro for ObjectChange {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ObjectChange {
-            change_kind: crate::codec::field(r, "changeKind")?,
-            change_time: crate::codec::field(r, "changeTime")?,
-            data_object: crate::codec::field(r, "dataObject")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let change_kind = FieldGuard::decode(r, &raw mut (*record).change_kind, "changeKind")?;
+            let change_time = FieldGuard::decode(r, &raw mut (*record).change_time, "changeTime")?;
+            let data_object = FieldGuard::decode(r, &raw mut (*record).data_object, "dataObject")?;
+            change_kind.keep();
+            change_time.keep();
+            data_object.keep();
+        }
         Ok(())
     }
 
@@ -735,10 +823,16 @@ impl Avro for ObjectPart {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(ObjectPart {
-            uid: crate::codec::field(r, "uid")?,
-            data: crate::codec::field(r, "data")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uid = FieldGuard::decode(r, &raw mut (*record).uid, "uid")?;
+            let data = FieldGuard::decode(r, &raw mut (*record).data, "data")?;
+            uid.keep();
+            data.keep();
+        }
         Ok(())
     }
 
@@ -786,12 +880,20 @@ impl Avro for PartsMetadataInfo {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(PartsMetadataInfo {
-            uri: crate::codec::field(r, "uri")?,
-            name: crate::codec::field(r, "name")?,
-            index: crate::codec::field(r, "index")?,
-            custom_data: crate::codec::field(r, "customData")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let name = FieldGuard::decode(r, &raw mut (*record).name, "name")?;
+            let index = FieldGuard::decode(r, &raw mut (*record).index, "index")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            name.keep();
+            index.keep();
+            custom_data.keep();
+        }
         Ok(())
     }
 
@@ -846,12 +948,36 @@ impl Avro for PutResponse {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(PutResponse {
-            created_contained_object_uris: crate::codec::field(r, "createdContainedObjectUris")?,
-            deleted_contained_object_uris: crate::codec::field(r, "deletedContainedObjectUris")?,
-            joined_contained_object_uris: crate::codec::field(r, "joinedContainedObjectUris")?,
-            unjoined_contained_object_uris: crate::codec::field(r, "unjoinedContainedObjectUris")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let created_contained_object_uris = FieldGuard::decode(
+                r,
+                &raw mut (*record).created_contained_object_uris,
+                "createdContainedObjectUris",
+            )?;
+            let deleted_contained_object_uris = FieldGuard::decode(
+                r,
+                &raw mut (*record).deleted_contained_object_uris,
+                "deletedContainedObjectUris",
+            )?;
+            let joined_contained_object_uris = FieldGuard::decode(
+                r,
+                &raw mut (*record).joined_contained_object_uris,
+                "joinedContainedObjectUris",
+            )?;
+            let unjoined_contained_object_uris = FieldGuard::decode(
+                r,
+                &raw mut (*record).unjoined_contained_object_uris,
+                "unjoinedContainedObjectUris",
+            )?;
+            created_contained_object_uris.keep();
+            deleted_contained_object_uris.keep();
+            joined_contained_object_uris.keep();
+            unjoined_contained_object_uris.keep();
+        }
         Ok(())
     }
 
@@ -975,18 +1101,39 @@ impl Avro for Resource {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(Resource {
-            uri: crate::codec::field(r, "uri")?,
-            alternate_uris: crate::codec::field(r, "alternateUris")?,
-            name: crate::codec::field(r, "name")?,
-            source_count: crate::codec::field(r, "sourceCount")?,
-            target_count: crate::codec::field(r, "targetCount")?,
-            last_changed: crate::codec::field(r, "lastChanged")?,
-            store_last_write: crate::codec::field(r, "storeLastWrite")?,
-            store_created: crate::codec::field(r, "storeCreated")?,
-            active_status: crate::codec::field(r, "activeStatus")?,
-            custom_data: crate::codec::field(r, "customData")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let alternate_uris =
+                FieldGuard::decode(r, &raw mut (*record).alternate_uris, "alternateUris")?;
+            let name = FieldGuard::decode(r, &raw mut (*record).name, "name")?;
+            let source_count =
+                FieldGuard::decode(r, &raw mut (*record).source_count, "sourceCount")?;
+            let target_count =
+                FieldGuard::decode(r, &raw mut (*record).target_count, "targetCount")?;
+            let last_changed =
+                FieldGuard::decode(r, &raw mut (*record).last_changed, "lastChanged")?;
+            let store_last_write =
+                FieldGuard::decode(r, &raw mut (*record).store_last_write, "storeLastWrite")?;
+            let store_created =
+                FieldGuard::decode(r, &raw mut (*record).store_created, "storeCreated")?;
+            let active_status =
+                FieldGuard::decode(r, &raw mut (*record).active_status, "activeStatus")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            alternate_uris.keep();
+            name.keep();
+            source_count.keep();
+            target_count.keep();
+            last_changed.keep();
+            store_last_write.keep();
+            store_created.keep();
+            active_status.keep();
+            custom_data.keep();
+        }
         Ok(())
     }
 
@@ -1074,13 +1221,27 @@ impl Avro for SubscriptionInfo {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(SubscriptionInfo {
-            context: crate::codec::field(r, "context")?,
-            scope: crate::codec::field(r, "scope")?,
-            request_uuid: crate::codec::field(r, "requestUuid")?,
-            include_object_data: crate::codec::field(r, "includeObjectData")?,
-            format: crate::codec::field(r, "format")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let context = FieldGuard::decode(r, &raw mut (*record).context, "context")?;
+            let scope = FieldGuard::decode(r, &raw mut (*record).scope, "scope")?;
+            let request_uuid =
+                FieldGuard::decode(r, &raw mut (*record).request_uuid, "requestUuid")?;
+            let include_object_data = FieldGuard::decode(
+                r,
+                &raw mut (*record).include_object_data,
+                "includeObjectData",
+            )?;
+            let format = FieldGuard::decode(r, &raw mut (*record).format, "format")?;
+            context.keep();
+            scope.keep();
+            request_uuid.keep();
+            include_object_data.keep();
+            format.keep();
+        }
         Ok(())
     }
 
@@ -1125,11 +1286,21 @@ impl Avro for SupportedType {
 
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        slot.write(SupportedType {
-            data_object_type: crate::codec::field(r, "dataObjectType")?,
-            object_count: crate::codec::field(r, "objectCount")?,
-            relationship_kind: crate::codec::field(r, "relationshipKind")?,
-        });
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let data_object_type =
+                FieldGuard::decode(r, &raw mut (*record).data_object_type, "dataObjectType")?;
+            let object_count =
+                FieldGuard::decode(r, &raw mut (*record).object_count, "objectCount")?;
+            let relationship_kind =
+                FieldGuard::decode(r, &raw mut (*record).relationship_kind, "relationshipKind")?;
+            data_object_type.keep();
+            object_count.keep();
+            relationship_kind.keep();
+        }
         Ok(())
     }
 
