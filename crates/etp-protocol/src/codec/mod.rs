@@ -278,7 +278,7 @@ impl Avro for i64 {
     const MIN_ENCODED_SIZE: usize = 1;
     #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        r.read_long()
+        r.read_long_value()
     }
     #[inline]
     fn encode(&self, out: &mut Vec<u8>) {
@@ -668,6 +668,20 @@ mod tests {
             err.kind(),
             DecodeErrorKind::CountExceedsInput { .. }
         ));
+        // A one-byte count (the inline path) too large for the input left.
+        let err = decode_exact::<Vec<f64>>(&[0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                DecodeErrorKind::CountExceedsInput { count: 5, .. }
+            ),
+            "{err}"
+        );
+        // Exactly enough input: one double, then the end of the array.
+        let mut bytes = vec![0x02];
+        bytes.extend(1.5f64.to_le_bytes());
+        bytes.push(0);
+        assert_eq!(decode_exact::<Vec<f64>>(&bytes).unwrap(), vec![1.5]);
         let mut bytes = Vec::new();
         writer::write_long(&mut bytes, i64::MIN);
         let err = decode_exact::<Vec<i64>>(&bytes).unwrap_err();

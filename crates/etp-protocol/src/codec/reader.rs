@@ -206,6 +206,21 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads a `long` value (a record field, an array item): like [`Reader::read_long`],
+    /// but varints of up to 8 bytes are decoded inline, not in a call. `long` values are
+    /// often large (a `Resource` has three timestamps of 8 bytes), while lengths, counts
+    /// and union indices, the other users of `read_long`, nearly always take one byte.
+    #[inline(always)]
+    pub fn read_long_value(&mut self) -> Result<i64, DecodeError> {
+        if let Some(word) = self.rest().first_chunk::<8>()
+            && let Some((value, len)) = decode_varint_word(u64::from_le_bytes(*word))
+        {
+            self.pos += len;
+            return Ok(unzigzag(value));
+        }
+        self.read_long_slow()
+    }
+
     #[inline(never)]
     fn read_long_slow(&mut self) -> Result<i64, DecodeError> {
         let (value, len) = decode_varint(self.rest()).map_err(|kind| self.error(kind))?;
@@ -248,8 +263,26 @@ impl<'a> Reader<'a> {
     /// of the sequence. A negative count is followed by the block's byte size, which is
     /// validated and otherwise ignored. The count is checked so that `count * min_item_size`
     /// fits in the input left, which bounds any allocation made for the block.
-    #[inline]
+    #[inline(always)]
     pub fn read_block_count(&mut self, min_item_size: usize) -> Result<usize, DecodeError> {
+        // Most blocks hold fewer than 64 items, a count of one byte, positive (even), or are
+        // the end of the sequence: checked inline, without a call.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b & 0x81 == 0
+        {
+            let count = usize::from(b >> 1);
+            // The items must fit in the input after the count byte.
+            if count.saturating_mul(min_item_size.max(1)) < self.remaining() {
+                self.pos += 1;
+                return Ok(count);
+            }
+        }
+        self.read_block_count_slow(min_item_size)
+    }
+
+    /// [`Reader::read_block_count`] for negative counts, large ones, and errors.
+    #[inline(never)]
+    fn read_block_count_slow(&mut self, min_item_size: usize) -> Result<usize, DecodeError> {
         let raw = self.read_long()?;
         let count = if raw < 0 {
             let size = self.read_long()?;
@@ -446,21 +479,30 @@ fn is_ascii(bytes: &[u8]) -> bool {
 /// before the stores had left the store buffer (half of `read_long_slow`'s time).
 #[inline(always)]
 fn decode_varint(bytes: &[u8]) -> Result<(u64, usize), DecodeErrorKind> {
-    if let Some(word) = bytes.first_chunk::<8>() {
-        let word = u64::from_le_bytes(*word);
-        let stops = !word & 0x8080_8080_8080_8080;
-        if stops != 0 {
-            // The high bit of the last byte: 7, 15, ..., 63.
-            let end_bit = stops.trailing_zeros();
-            let len = (end_bit as usize + 1) / 8;
-            let mut x = word & (u64::MAX >> (63 - end_bit)) & 0x7f7f_7f7f_7f7f_7f7f;
-            x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
-            x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
-            x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
-            return Ok((x, len));
-        }
+    if let Some(word) = bytes.first_chunk::<8>()
+        && let Some(decoded) = decode_varint_word(u64::from_le_bytes(*word))
+    {
+        return Ok(decoded);
     }
     decode_varint_bytewise(bytes)
+}
+
+/// The varint at the start of `word` (eight input bytes, little-endian) and its length,
+/// if it ends within them.
+#[inline(always)]
+fn decode_varint_word(word: u64) -> Option<(u64, usize)> {
+    let stops = !word & 0x8080_8080_8080_8080;
+    if stops == 0 {
+        return None;
+    }
+    // The high bit of the last byte: 7, 15, ..., 63.
+    let end_bit = stops.trailing_zeros();
+    let len = (end_bit as usize + 1) / 8;
+    let mut x = word & (u64::MAX >> (63 - end_bit)) & 0x7f7f_7f7f_7f7f_7f7f;
+    x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
+    x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
+    x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
+    Some((x, len))
 }
 
 /// [`decode_varint`] one byte at a time: varints of 9 or 10 bytes, and any varint in the
