@@ -435,6 +435,16 @@ impl<T: Avro> Avro for Option<T> {
             _ => Ok(Some(T::decode(r)?)),
         }
     }
+    /// Always inlined: optional fields are small (`sourceCount`), and the call cost more
+    /// than the decode.
+    #[inline(always)]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(match r.read_union_index(2)? {
+            0 => None,
+            _ => Some(T::decode(r)?),
+        });
+        Ok(())
+    }
     #[inline]
     fn encode(&self, out: &mut Vec<u8>) {
         match self {

@@ -202,7 +202,15 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 Ok(unzigzag(u64::from(b)))
             }
-            _ => self.read_long_slow(),
+            // Two bytes: the length of a string of 64 to 8,191 bytes (a URI).
+            Some(&b0) => match self.buf.get(self.pos + 1) {
+                Some(&b1) if b1 < 0x80 => {
+                    self.pos += 2;
+                    Ok(unzigzag(u64::from(b0 & 0x7f) | (u64::from(b1) << 7)))
+                }
+                _ => self.read_long_slow(),
+            },
+            None => self.read_long_slow(),
         }
     }
 
@@ -617,6 +625,40 @@ mod tests {
                     assert_eq!(err.offset(), 0);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn longs_read_alike_on_every_path() {
+        // One and two bytes (inline in `read_long`), up to eight (inline in
+        // `read_long_value`), and longer, with and without input after them.
+        let mut values: Vec<i64> = (-20_000..20_000).collect();
+        values.extend((0..64).flat_map(|b| {
+            [
+                1i64 << b,
+                (1i64 << b).wrapping_neg(),
+                (1i64 << b).wrapping_sub(1),
+            ]
+        }));
+        values.extend([i64::MIN, i64::MAX]);
+        for value in values {
+            let mut bytes = Vec::new();
+            crate::codec::writer::write_long(&mut bytes, value);
+            for trailing in [0, 8] {
+                let mut input = bytes.clone();
+                input.resize(bytes.len() + trailing, 0x80);
+                let mut r = Reader::new(&input);
+                assert_eq!(r.read_long().unwrap(), value);
+                assert_eq!(r.position(), bytes.len());
+                let mut r = Reader::new(&input);
+                assert_eq!(r.read_long_value().unwrap(), value);
+                assert_eq!(r.position(), bytes.len());
+            }
+        }
+        // Cut after a continuation byte.
+        for input in [&[0x80][..], &[0x80, 0x80], &[0xff; 9]] {
+            assert!(Reader::new(input).read_long().is_err());
+            assert!(Reader::new(input).read_long_value().is_err());
         }
     }
 
