@@ -834,11 +834,8 @@ impl<'s> ModuleGen<'s> {
             s,
             "    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {{"
         )?;
-        writeln!(
-            s,
-            "        Ok(match r.read_union_index({})? {{",
-            variants.len()
-        )?;
+        // The branch match, shared by `decode` and `decode_into`.
+        let mut arms = format!("match r.read_union_index({})? {{\n", variants.len());
         for (i, (v, payload, b)) in variants.iter().enumerate() {
             let arm = if i + 1 == variants.len() {
                 "_".to_owned()
@@ -846,15 +843,22 @@ impl<'s> ModuleGen<'s> {
                 i.to_string()
             };
             match payload {
-                None => writeln!(s, "            {arm} => {name}::{v},")?,
+                None => writeln!(arms, "            {arm} => {name}::{v},")?,
                 Some(_) => writeln!(
-                    s,
+                    arms,
                     "            {arm} => {name}::{v}(crate::codec::field(r, \"{}\")?),",
                     avro_type_text(b)
                 )?,
             }
         }
-        writeln!(s, "        }})\n    }}\n")?;
+        arms.push_str("        }");
+        writeln!(s, "        Ok({arms})\n    }}\n")?;
+        self.import("std::mem::MaybeUninit");
+        writeln!(
+            s,
+            "    #[inline]\n    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {{"
+        )?;
+        writeln!(s, "        slot.write({arms});\n        Ok(())\n    }}\n")?;
         writeln!(
             s,
             "    fn encode(&self, out: &mut Vec<u8>) {{\n        match self {{"
@@ -1090,6 +1094,39 @@ impl<'s> ModuleGen<'s> {
                 )?;
             }
             writeln!(out, "        }})\n    }}\n")?;
+            // The same, built in the caller's slot (see `Avro::decode_into`), for the
+            // records that can be items of arrays and maps (message bodies are not).
+            if message.is_none() {
+                self.import("std::mem::MaybeUninit");
+                self.import("crate::codec::FieldGuard");
+                writeln!(
+                    out,
+                    "    #[inline]\n    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {{"
+                )?;
+                // Each field in its own place, guarded until the record is complete.
+                // The pointer's name must not shadow a field's guard.
+                let mut this = String::from("record");
+                while rendered.iter().any(|(ident, _, _)| *ident == this) {
+                    this.push('_');
+                }
+                writeln!(out, "        let {this} = slot.as_mut_ptr();")?;
+                writeln!(
+                    out,
+                    "        // SAFETY: each field of `{this}` is decoded once, in its own place, and guarded\n        // until all are: on an error the guards drop the fields decoded so far and the\n        // slot is left uninitialised, as `decode_into` allows."
+                )?;
+                writeln!(out, "        unsafe {{")?;
+                for (ident, _, f) in &rendered {
+                    writeln!(
+                        out,
+                        "            let {ident} = FieldGuard::decode(r, &raw mut (*{this}).{ident}, \"{}\")?;",
+                        f.name
+                    )?;
+                }
+                for (ident, _, _) in &rendered {
+                    writeln!(out, "            {ident}.keep();")?;
+                }
+                writeln!(out, "        }}\n        Ok(())\n    }}\n")?;
+            }
             writeln!(out, "    fn encode(&self, out: &mut Vec<u8>) {{")?;
             for (ident, _, _) in &rendered {
                 writeln!(out, "        self.{ident}.encode(out);")?;

@@ -26,8 +26,11 @@ use std::hash::{BuildHasher, RandomState};
 use std::iter::FusedIterator;
 use std::ops::{Index, IndexMut};
 
+use std::mem::MaybeUninit;
+
 use hashbrown::HashTable;
 
+use super::{Avro, DecodeError, Reader, prealloc_items, reserve_items};
 use crate::EtpString;
 
 /// Number of entries up to which lookups scan the entries; a map that grows past it gets a
@@ -111,7 +114,7 @@ impl<V> Map<V> {
 
     /// Makes room for `additional` more entries.
     pub fn reserve(&mut self, additional: usize) {
-        self.entries.reserve(additional);
+        reserve_items(&mut self.entries, additional);
         let wanted = self.entries.len().saturating_add(additional);
         match &mut self.index {
             Some(index) => {
@@ -207,24 +210,8 @@ impl<V> Map<V> {
     /// Appends an entry whose key is known to be absent.
     #[inline]
     fn push_new(&mut self, key: EtpString, value: V) {
-        let position = self.entries.len();
-        match &mut self.index {
-            Some(index) => {
-                let hash = index.hash(&key);
-                self.entries.push((key, value));
-                let entries = &self.entries;
-                let hasher = &index.hasher;
-                index
-                    .table
-                    .insert_unique(hash, position, |&i| rehash(hasher, entries, i));
-            }
-            None => {
-                self.entries.push((key, value));
-                if self.entries.len() > INDEX_THRESHOLD {
-                    self.index = Some(Box::new(HashIndex::build(&self.entries, 0)));
-                }
-            }
-        }
+        self.entries.push((key, value));
+        self.index_last_entry();
     }
 
     /// Removes `key` and returns its value, keeping the order of the other entries
@@ -351,6 +338,81 @@ impl<V> Map<V> {
     /// The values in insertion order, by value.
     pub fn into_values(self) -> impl DoubleEndedIterator<Item = V> + ExactSizeIterator {
         self.entries.into_iter().map(|(_, v)| v)
+    }
+}
+
+impl<V: Avro> Map<V> {
+    /// Decodes `count` entries (key, then value) of a map block, each straight into the
+    /// first spare slot of the entries rather than into a temporary that is then moved
+    /// (see [`Avro::decode_into`]). A key that is already present replaces the earlier
+    /// value in place, as [`Map::insert`] does.
+    pub(crate) fn decode_entries(
+        &mut self,
+        r: &mut Reader<'_>,
+        count: usize,
+    ) -> Result<(), DecodeError> {
+        self.reserve(prealloc_items::<(EtpString, V)>(count, r.remaining()));
+        for _ in 0..count {
+            // A no-op unless the reservation above was capped by the input size.
+            self.entries.reserve(1);
+            let len = self.entries.len();
+            // `reserve(1)` guarantees one slot of spare capacity, so index 0 exists.
+            let entry = self.entries.spare_capacity_mut()[0].as_mut_ptr();
+            // SAFETY: `entry` points to the spare slot, valid for writes and not aliased;
+            // the two references are to its (disjoint) fields, as uninitialised memory.
+            let (key, value) = unsafe {
+                (
+                    &mut *(&raw mut (*entry).0).cast::<MaybeUninit<EtpString>>(),
+                    &mut *(&raw mut (*entry).1).cast::<MaybeUninit<V>>(),
+                )
+            };
+            r.read_str_into(key)?;
+            if let Err(e) = V::decode_into(r, value) {
+                // SAFETY: the key was written just above; the slot is not exposed.
+                unsafe { key.assume_init_drop() };
+                return Err(e.in_field("<value>"));
+            }
+            // SAFETY: both fields were written above.
+            let key = unsafe { key.assume_init_ref() };
+            match self.get_index_of(key) {
+                None => {
+                    // SAFETY: the slot at `len`, within the capacity, is fully initialised.
+                    unsafe { self.entries.set_len(len + 1) };
+                    self.index_last_entry();
+                }
+                Some(position) => {
+                    // SAFETY: initialised above, and read out exactly once: the slot stays
+                    // spare, so it is neither dropped nor exposed again.
+                    let (_, value) =
+                        unsafe { self.entries.spare_capacity_mut()[0].assume_init_read() };
+                    self.entries[position].1 = value;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<V> Map<V> {
+    /// Adds the last entry, just appended to `entries` and known to have a new key, to the
+    /// hash index, or builds the index if the map has just outgrown the threshold.
+    #[inline]
+    fn index_last_entry(&mut self) {
+        let position = self.entries.len() - 1;
+        match &mut self.index {
+            Some(index) => {
+                let entries = &self.entries;
+                let hasher = &index.hasher;
+                let hash = hasher.hash_one(entries[position].0.as_str());
+                index
+                    .table
+                    .insert_unique(hash, position, |&i| rehash(hasher, entries, i));
+            }
+            None if self.entries.len() > INDEX_THRESHOLD => {
+                self.index = Some(Box::new(HashIndex::build(&self.entries, 0)));
+            }
+            None => {}
+        }
     }
 }
 
@@ -691,6 +753,28 @@ mod tests {
         }
         out.push(0);
         out
+    }
+
+    #[test]
+    fn a_value_that_fails_to_decode_leaves_the_decoded_entries_intact() {
+        use crate::codec::{DecodeErrorKind, decode_exact, encode_to_vec};
+        // Long keys and values are shared slices, so a leak or a double drop of the
+        // half-decoded entry would show under Miri or a leak checker; the error names the
+        // map value, and every value decoded before it is dropped with the map.
+        let long = |i: usize| EtpString::from(format!("{i}-{}", "x".repeat(60)));
+        let map: Map<EtpString> = (0..INDEX_THRESHOLD + 3)
+            .map(|i| (long(i), long(i)))
+            .collect();
+        let bytes = encode_to_vec(&map);
+        assert_eq!(decode_exact::<Map<EtpString>>(&bytes).unwrap(), map);
+        // Cut inside the last value: its key is decoded, its value is not.
+        let cut = &bytes[..bytes.len() - 10];
+        let err = decode_exact::<Map<EtpString>>(cut).unwrap_err();
+        assert!(
+            matches!(err.kind(), DecodeErrorKind::LengthExceedsInput { .. }),
+            "{err}"
+        );
+        assert_eq!(err.field_path(), "<value>");
     }
 
     #[test]

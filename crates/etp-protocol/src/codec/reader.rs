@@ -1,8 +1,10 @@
+use std::mem::MaybeUninit;
+
 use bytes::Bytes;
 
 use super::error::{DecodeError, DecodeErrorKind};
 use crate::EtpString;
-use crate::string::INLINE_CAPACITY;
+use crate::string::{INLINE_BLOCK, INLINE_CAPACITY};
 
 /// A cursor over an Avro-encoded input.
 ///
@@ -99,45 +101,88 @@ impl<'a> Reader<'a> {
     /// Reads a length-prefixed UTF-8 string (Avro `string`), without copying it when the
     /// reader is shared. Invalid UTF-8 is an error at the string's start (its length).
     ///
-    /// Always inlined: returned from a call, the 40-byte string is written by the callee
-    /// and copied by the caller in pieces of other sizes, which defeats store-to-load
-    /// forwarding (those copies were a fifth of the `customData` map's decode time).
+    /// Always inlined, so that a short string is built in registers and stored once, in
+    /// its final place.
     #[inline(always)]
     pub fn read_str(&mut self) -> Result<EtpString, DecodeError> {
         let start = self.pos;
         let len = self.read_len()?;
-        // Most strings are short and followed by more input: copy a whole inline-sized
-        // block (a few fixed-size moves) rather than exactly `len` bytes (a `memmove` call).
+        if let Some(block) = self.take_short_str(start, len)? {
+            // SAFETY: `take_short_str` checked the length and validated the text.
+            return Ok(unsafe { EtpString::from_inline_block(len, block) });
+        }
+        let mut slot = MaybeUninit::uninit();
+        self.read_str_tail(start, len, &mut slot)?;
+        // SAFETY: `read_str_tail` returned `Ok`, so it initialised the slot.
+        Ok(unsafe { slot.assume_init() })
+    }
+
+    /// [`Reader::read_str`] into `slot`, which holds the string when this returns `Ok`.
+    ///
+    /// Each path writes the slot itself: with one `Result` for both, the compiler built
+    /// the string in a temporary and copied it into its place, reading back stores still
+    /// in flight (15 % of the `customData` map's decode).
+    #[inline(always)]
+    pub fn read_str_into(&mut self, slot: &mut MaybeUninit<EtpString>) -> Result<(), DecodeError> {
+        let start = self.pos;
+        let len = self.read_len()?;
+        if let Some(block) = self.take_short_str(start, len)? {
+            // SAFETY: `take_short_str` checked the length and validated the text.
+            slot.write(unsafe { EtpString::from_inline_block(len, block) });
+            return Ok(());
+        }
+        self.read_str_tail(start, len, slot)
+    }
+
+    /// The fast path of [`Reader::read_str`], after the string's length `len` was read
+    /// from `start`: for a string short enough to be stored inline and followed by more
+    /// input, validates the text, moves past it and returns the block of input that starts
+    /// at the length byte, which becomes the `EtpString` (five word loads: the text follows
+    /// the length as it follows the tag inside an `EtpString`; cheaper than copying exactly
+    /// `len` bytes, a `memmove` call). `None` leaves the string to the general path; so
+    /// does a length of at most 39 written in a longer, non-canonical form.
+    #[inline(always)]
+    fn take_short_str(
+        &mut self,
+        start: usize,
+        len: usize,
+    ) -> Result<Option<&'a [u8; INLINE_BLOCK]>, DecodeError> {
         if len <= INLINE_CAPACITY
-            && let Some(block) = self.rest().first_chunk::<INLINE_CAPACITY>()
+            && self.pos == start + 1
+            && let Some(block) = self.buf[start..].first_chunk::<INLINE_BLOCK>()
         {
-            if !is_utf8(&block[..len]) {
+            if !is_utf8(&block[1..1 + len]) {
                 return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, start));
             }
             self.pos += len;
-            // SAFETY: `len <= INLINE_CAPACITY` and `block[..len]` was just validated.
-            return Ok(unsafe { EtpString::from_inline_block(len, *block) });
+            return Ok(Some(block));
         }
-        self.read_str_tail(start, len)
+        Ok(None)
     }
 
     /// [`Reader::read_str`] for long strings and strings at the very end of the input.
     #[inline(never)]
-    fn read_str_tail(&mut self, start: usize, len: usize) -> Result<EtpString, DecodeError> {
+    fn read_str_tail(
+        &mut self,
+        start: usize,
+        len: usize,
+        slot: &mut MaybeUninit<EtpString>,
+    ) -> Result<(), DecodeError> {
         let text_start = self.pos;
         let slice = self.take(len)?;
         if !is_utf8(slice) {
             return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, start));
         }
         // SAFETY (both arms): `slice` was just validated as UTF-8.
-        Ok(match self.shared {
+        slot.write(match self.shared {
             // `slice` is `shared[text_start..][..len]` (`buf` is `shared`'s contents when
             // `shared` is set).
             Some(shared) => unsafe {
                 EtpString::from_shared_slice(slice, shared, text_start..text_start + len)
             },
             None => EtpString::from(unsafe { std::str::from_utf8_unchecked(slice) }),
-        })
+        });
+        Ok(())
     }
 
     /// Takes a fixed-size array of bytes.
@@ -157,8 +202,31 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 Ok(unzigzag(u64::from(b)))
             }
-            _ => self.read_long_slow(),
+            // Two bytes: the length of a string of 64 to 8,191 bytes (a URI).
+            Some(&b0) => match self.buf.get(self.pos + 1) {
+                Some(&b1) if b1 < 0x80 => {
+                    self.pos += 2;
+                    Ok(unzigzag(u64::from(b0 & 0x7f) | (u64::from(b1) << 7)))
+                }
+                _ => self.read_long_slow(),
+            },
+            None => self.read_long_slow(),
         }
+    }
+
+    /// Reads a `long` value (a record field, an array item): like [`Reader::read_long`],
+    /// but varints of up to 8 bytes are decoded inline, not in a call. `long` values are
+    /// often large (a `Resource` has three timestamps of 8 bytes), while lengths, counts
+    /// and union indices, the other users of `read_long`, nearly always take one byte.
+    #[inline(always)]
+    pub fn read_long_value(&mut self) -> Result<i64, DecodeError> {
+        if let Some(word) = self.rest().first_chunk::<8>()
+            && let Some((value, len)) = decode_varint_word(u64::from_le_bytes(*word))
+        {
+            self.pos += len;
+            return Ok(unzigzag(value));
+        }
+        self.read_long_slow()
     }
 
     #[inline(never)]
@@ -203,8 +271,26 @@ impl<'a> Reader<'a> {
     /// of the sequence. A negative count is followed by the block's byte size, which is
     /// validated and otherwise ignored. The count is checked so that `count * min_item_size`
     /// fits in the input left, which bounds any allocation made for the block.
-    #[inline]
+    #[inline(always)]
     pub fn read_block_count(&mut self, min_item_size: usize) -> Result<usize, DecodeError> {
+        // Most blocks hold fewer than 64 items, a count of one byte, positive (even), or are
+        // the end of the sequence: checked inline, without a call.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b & 0x81 == 0
+        {
+            let count = usize::from(b >> 1);
+            // The items must fit in the input after the count byte.
+            if count.saturating_mul(min_item_size.max(1)) < self.remaining() {
+                self.pos += 1;
+                return Ok(count);
+            }
+        }
+        self.read_block_count_slow(min_item_size)
+    }
+
+    /// [`Reader::read_block_count`] for negative counts, large ones, and errors.
+    #[inline(never)]
+    fn read_block_count_slow(&mut self, min_item_size: usize) -> Result<usize, DecodeError> {
         let raw = self.read_long()?;
         let count = if raw < 0 {
             let size = self.read_long()?;
@@ -396,23 +482,35 @@ fn is_ascii(bytes: &[u8]) -> bool {
 /// Varints of up to 8 bytes with 8 bytes of input available (timestamps take 8) are
 /// decoded from one 64-bit load without a loop: the first byte without its high bit
 /// ends the varint, and three mask-and-shift steps pack the 7-bit groups together.
-#[inline]
+///
+/// Always inlined: its result, returned through memory, was read back by the caller
+/// before the stores had left the store buffer (half of `read_long_slow`'s time).
+#[inline(always)]
 fn decode_varint(bytes: &[u8]) -> Result<(u64, usize), DecodeErrorKind> {
-    if let Some(word) = bytes.first_chunk::<8>() {
-        let word = u64::from_le_bytes(*word);
-        let stops = !word & 0x8080_8080_8080_8080;
-        if stops != 0 {
-            // The high bit of the last byte: 7, 15, ..., 63.
-            let end_bit = stops.trailing_zeros();
-            let len = (end_bit as usize + 1) / 8;
-            let mut x = word & (u64::MAX >> (63 - end_bit)) & 0x7f7f_7f7f_7f7f_7f7f;
-            x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
-            x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
-            x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
-            return Ok((x, len));
-        }
+    if let Some(word) = bytes.first_chunk::<8>()
+        && let Some(decoded) = decode_varint_word(u64::from_le_bytes(*word))
+    {
+        return Ok(decoded);
     }
     decode_varint_bytewise(bytes)
+}
+
+/// The varint at the start of `word` (eight input bytes, little-endian) and its length,
+/// if it ends within them.
+#[inline(always)]
+fn decode_varint_word(word: u64) -> Option<(u64, usize)> {
+    let stops = !word & 0x8080_8080_8080_8080;
+    if stops == 0 {
+        return None;
+    }
+    // The high bit of the last byte: 7, 15, ..., 63.
+    let end_bit = stops.trailing_zeros();
+    let len = (end_bit as usize + 1) / 8;
+    let mut x = word & (u64::MAX >> (63 - end_bit)) & 0x7f7f_7f7f_7f7f_7f7f;
+    x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
+    x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
+    x = (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4);
+    Some((x, len))
 }
 
 /// [`decode_varint`] one byte at a time: varints of 9 or 10 bytes, and any varint in the
@@ -528,6 +626,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn longs_read_alike_on_every_path() {
+        // One and two bytes (inline in `read_long`), up to eight (inline in
+        // `read_long_value`), and longer, with and without input after them.
+        let mut values: Vec<i64> = (-20_000..20_000).collect();
+        values.extend((0..64).flat_map(|b| {
+            [
+                1i64 << b,
+                (1i64 << b).wrapping_neg(),
+                (1i64 << b).wrapping_sub(1),
+            ]
+        }));
+        values.extend([i64::MIN, i64::MAX]);
+        for value in values {
+            let mut bytes = Vec::new();
+            crate::codec::writer::write_long(&mut bytes, value);
+            for trailing in [0, 8] {
+                let mut input = bytes.clone();
+                input.resize(bytes.len() + trailing, 0x80);
+                let mut r = Reader::new(&input);
+                assert_eq!(r.read_long().unwrap(), value);
+                assert_eq!(r.position(), bytes.len());
+                let mut r = Reader::new(&input);
+                assert_eq!(r.read_long_value().unwrap(), value);
+                assert_eq!(r.position(), bytes.len());
+            }
+        }
+        // Cut after a continuation byte.
+        for input in [&[0x80][..], &[0x80, 0x80], &[0xff; 9]] {
+            assert!(Reader::new(input).read_long().is_err());
+            assert!(Reader::new(input).read_long_value().is_err());
+        }
+    }
+
+    #[test]
+    fn a_short_string_with_a_non_canonical_length_decodes() {
+        // Length 3 written in two bytes (0x86 0x00), then the text and a block of input.
+        let mut input = vec![0x86, 0x00, b'a', b'b', b'c'];
+        input.extend([b'z'; 64]);
+        let mut r = Reader::new(&input);
+        assert_eq!(r.read_str().unwrap(), "abc");
+        assert_eq!(r.position(), 5);
     }
 
     #[test]

@@ -7,11 +7,13 @@ pub mod object;
 use crate::EtpString;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::FieldGuard;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::types::datatypes::channel_data::ChannelDataKind;
 use crate::types::datatypes::channel_data::PassIndexedDepth;
 use bytes::Bytes;
+use std::mem::MaybeUninit;
 
 /// `Energistics.Etp.v12.Datatypes.AnyArray`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -27,6 +29,19 @@ impl Avro for AnyArray {
         Ok(AnyArray {
             item: crate::codec::field(r, "item")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let item = FieldGuard::decode(r, &raw mut (*record).item, "item")?;
+            item.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -294,6 +309,19 @@ impl Avro for AnySparseArray {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let slices = FieldGuard::decode(r, &raw mut (*record).slices, "slices")?;
+            slices.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.slices.encode(out);
     }
@@ -326,6 +354,21 @@ impl Avro for AnySubarray {
             start: crate::codec::field(r, "start")?,
             slice: crate::codec::field(r, "slice")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let start = FieldGuard::decode(r, &raw mut (*record).start, "start")?;
+            let slice = FieldGuard::decode(r, &raw mut (*record).slice, "slice")?;
+            start.keep();
+            slice.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -361,6 +404,19 @@ impl Avro for ArrayOfBoolean {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.values.encode(out);
     }
@@ -384,6 +440,19 @@ impl Avro for ArrayOfBytes {
         Ok(ArrayOfBytes {
             values: crate::codec::field(r, "values")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -417,6 +486,19 @@ impl Avro for ArrayOfDouble {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.values.encode(out);
     }
@@ -440,6 +522,19 @@ impl Avro for ArrayOfFloat {
         Ok(ArrayOfFloat {
             values: crate::codec::field(r, "values")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -467,6 +562,19 @@ impl Avro for ArrayOfInt {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.values.encode(out);
     }
@@ -490,6 +598,19 @@ impl Avro for ArrayOfLong {
         Ok(ArrayOfLong {
             values: crate::codec::field(r, "values")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -517,6 +638,19 @@ impl Avro for ArrayOfNullableBoolean {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.values.encode(out);
     }
@@ -540,6 +674,19 @@ impl Avro for ArrayOfNullableInt {
         Ok(ArrayOfNullableInt {
             values: crate::codec::field(r, "values")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -567,6 +714,19 @@ impl Avro for ArrayOfNullableLong {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.values.encode(out);
     }
@@ -590,6 +750,19 @@ impl Avro for ArrayOfString {
         Ok(ArrayOfString {
             values: crate::codec::field(r, "values")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let values = FieldGuard::decode(r, &raw mut (*record).values, "values")?;
+            values.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -633,6 +806,41 @@ impl Avro for AttributeMetadataRecord {
             attribute_property_kind_uri: crate::codec::field(r, "attributePropertyKindUri")?,
             axis_vector_lengths: crate::codec::field(r, "axisVectorLengths")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let attribute_id =
+                FieldGuard::decode(r, &raw mut (*record).attribute_id, "attributeId")?;
+            let attribute_name =
+                FieldGuard::decode(r, &raw mut (*record).attribute_name, "attributeName")?;
+            let data_kind = FieldGuard::decode(r, &raw mut (*record).data_kind, "dataKind")?;
+            let uom = FieldGuard::decode(r, &raw mut (*record).uom, "uom")?;
+            let depth_datum = FieldGuard::decode(r, &raw mut (*record).depth_datum, "depthDatum")?;
+            let attribute_property_kind_uri = FieldGuard::decode(
+                r,
+                &raw mut (*record).attribute_property_kind_uri,
+                "attributePropertyKindUri",
+            )?;
+            let axis_vector_lengths = FieldGuard::decode(
+                r,
+                &raw mut (*record).axis_vector_lengths,
+                "axisVectorLengths",
+            )?;
+            attribute_id.keep();
+            attribute_name.keep();
+            data_kind.keep();
+            uom.keep();
+            depth_datum.keep();
+            attribute_property_kind_uri.keep();
+            axis_vector_lengths.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -681,6 +889,29 @@ impl Avro for Contact {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let organization_name =
+                FieldGuard::decode(r, &raw mut (*record).organization_name, "organizationName")?;
+            let contact_name =
+                FieldGuard::decode(r, &raw mut (*record).contact_name, "contactName")?;
+            let contact_phone =
+                FieldGuard::decode(r, &raw mut (*record).contact_phone, "contactPhone")?;
+            let contact_email =
+                FieldGuard::decode(r, &raw mut (*record).contact_email, "contactEmail")?;
+            organization_name.keep();
+            contact_name.keep();
+            contact_phone.keep();
+            contact_email.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.organization_name.encode(out);
         self.contact_name.encode(out);
@@ -713,6 +944,23 @@ impl Avro for DataAttribute {
             attribute_id: crate::codec::field(r, "attributeId")?,
             attribute_value: crate::codec::field(r, "attributeValue")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let attribute_id =
+                FieldGuard::decode(r, &raw mut (*record).attribute_id, "attributeId")?;
+            let attribute_value =
+                FieldGuard::decode(r, &raw mut (*record).attribute_value, "attributeValue")?;
+            attribute_id.keep();
+            attribute_value.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -828,6 +1076,19 @@ impl Avro for DataValue {
         Ok(DataValue {
             item: crate::codec::field(r, "item")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let item = FieldGuard::decode(r, &raw mut (*record).item, "item")?;
+            item.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -988,6 +1249,21 @@ impl Avro for ErrorInfo {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let message = FieldGuard::decode(r, &raw mut (*record).message, "message")?;
+            let code = FieldGuard::decode(r, &raw mut (*record).code, "code")?;
+            message.keep();
+            code.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.message.encode(out);
         self.code.encode(out);
@@ -1012,6 +1288,19 @@ impl Avro for IndexValue {
         Ok(IndexValue {
             item: crate::codec::field(r, "item")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let item = FieldGuard::decode(r, &raw mut (*record).item, "item")?;
+            item.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1051,6 +1340,30 @@ impl Avro for MessageHeader {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let protocol = FieldGuard::decode(r, &raw mut (*record).protocol, "protocol")?;
+            let message_type =
+                FieldGuard::decode(r, &raw mut (*record).message_type, "messageType")?;
+            let correlation_id =
+                FieldGuard::decode(r, &raw mut (*record).correlation_id, "correlationId")?;
+            let message_id = FieldGuard::decode(r, &raw mut (*record).message_id, "messageId")?;
+            let message_flags =
+                FieldGuard::decode(r, &raw mut (*record).message_flags, "messageFlags")?;
+            protocol.keep();
+            message_type.keep();
+            correlation_id.keep();
+            message_id.keep();
+            message_flags.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.protocol.encode(out);
         self.message_type.encode(out);
@@ -1082,6 +1395,19 @@ impl Avro for MessageHeaderExtension {
         Ok(MessageHeaderExtension {
             extension: crate::codec::field(r, "extension")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let extension = FieldGuard::decode(r, &raw mut (*record).extension, "extension")?;
+            extension.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1418,6 +1744,65 @@ impl Avro for ServerCapabilities {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let application_name =
+                FieldGuard::decode(r, &raw mut (*record).application_name, "applicationName")?;
+            let application_version = FieldGuard::decode(
+                r,
+                &raw mut (*record).application_version,
+                "applicationVersion",
+            )?;
+            let contact_information = FieldGuard::decode(
+                r,
+                &raw mut (*record).contact_information,
+                "contactInformation",
+            )?;
+            let supported_compression = FieldGuard::decode(
+                r,
+                &raw mut (*record).supported_compression,
+                "supportedCompression",
+            )?;
+            let supported_encodings = FieldGuard::decode(
+                r,
+                &raw mut (*record).supported_encodings,
+                "supportedEncodings",
+            )?;
+            let supported_formats =
+                FieldGuard::decode(r, &raw mut (*record).supported_formats, "supportedFormats")?;
+            let supported_data_objects = FieldGuard::decode(
+                r,
+                &raw mut (*record).supported_data_objects,
+                "supportedDataObjects",
+            )?;
+            let supported_protocols = FieldGuard::decode(
+                r,
+                &raw mut (*record).supported_protocols,
+                "supportedProtocols",
+            )?;
+            let endpoint_capabilities = FieldGuard::decode(
+                r,
+                &raw mut (*record).endpoint_capabilities,
+                "endpointCapabilities",
+            )?;
+            application_name.keep();
+            application_version.keep();
+            contact_information.keep();
+            supported_compression.keep();
+            supported_encodings.keep();
+            supported_formats.keep();
+            supported_data_objects.keep();
+            supported_protocols.keep();
+            endpoint_capabilities.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.application_name.encode(out);
         self.application_version.encode(out);
@@ -1476,6 +1861,26 @@ impl Avro for SupportedDataObject {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let qualified_type =
+                FieldGuard::decode(r, &raw mut (*record).qualified_type, "qualifiedType")?;
+            let data_object_capabilities = FieldGuard::decode(
+                r,
+                &raw mut (*record).data_object_capabilities,
+                "dataObjectCapabilities",
+            )?;
+            qualified_type.keep();
+            data_object_capabilities.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.qualified_type.encode(out);
         self.data_object_capabilities.encode(out);
@@ -1516,6 +1921,30 @@ impl Avro for SupportedProtocol {
             role: crate::codec::field(r, "role")?,
             protocol_capabilities: crate::codec::field(r, "protocolCapabilities")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let protocol = FieldGuard::decode(r, &raw mut (*record).protocol, "protocol")?;
+            let protocol_version =
+                FieldGuard::decode(r, &raw mut (*record).protocol_version, "protocolVersion")?;
+            let role = FieldGuard::decode(r, &raw mut (*record).role, "role")?;
+            let protocol_capabilities = FieldGuard::decode(
+                r,
+                &raw mut (*record).protocol_capabilities,
+                "protocolCapabilities",
+            )?;
+            protocol.keep();
+            protocol_version.keep();
+            role.keep();
+            protocol_capabilities.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1570,6 +1999,25 @@ impl Avro for Version {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let major = FieldGuard::decode(r, &raw mut (*record).major, "major")?;
+            let minor = FieldGuard::decode(r, &raw mut (*record).minor, "minor")?;
+            let revision = FieldGuard::decode(r, &raw mut (*record).revision, "revision")?;
+            let patch = FieldGuard::decode(r, &raw mut (*record).patch, "patch")?;
+            major.keep();
+            minor.keep();
+            revision.keep();
+            patch.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.major.encode(out);
         self.minor.encode(out);
@@ -1622,6 +2070,20 @@ impl Avro for AnyArrayItem {
             5 => AnyArrayItem::ArrayOfString(crate::codec::field(r, "ArrayOfString")?),
             _ => AnyArrayItem::Bytes(crate::codec::field(r, "bytes")?),
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(match r.read_union_index(7)? {
+            0 => AnyArrayItem::ArrayOfBoolean(crate::codec::field(r, "ArrayOfBoolean")?),
+            1 => AnyArrayItem::ArrayOfInt(crate::codec::field(r, "ArrayOfInt")?),
+            2 => AnyArrayItem::ArrayOfLong(crate::codec::field(r, "ArrayOfLong")?),
+            3 => AnyArrayItem::ArrayOfFloat(crate::codec::field(r, "ArrayOfFloat")?),
+            4 => AnyArrayItem::ArrayOfDouble(crate::codec::field(r, "ArrayOfDouble")?),
+            5 => AnyArrayItem::ArrayOfString(crate::codec::field(r, "ArrayOfString")?),
+            _ => AnyArrayItem::Bytes(crate::codec::field(r, "bytes")?),
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1778,6 +2240,37 @@ impl Avro for DataValueItem {
             17 => DataValueItem::Bytes(crate::codec::field(r, "bytes")?),
             _ => DataValueItem::AnySparseArray(crate::codec::field(r, "AnySparseArray")?),
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(match r.read_union_index(19)? {
+            0 => DataValueItem::Null,
+            1 => DataValueItem::Boolean(crate::codec::field(r, "boolean")?),
+            2 => DataValueItem::Int(crate::codec::field(r, "int")?),
+            3 => DataValueItem::Long(crate::codec::field(r, "long")?),
+            4 => DataValueItem::Float(crate::codec::field(r, "float")?),
+            5 => DataValueItem::Double(crate::codec::field(r, "double")?),
+            6 => DataValueItem::String(crate::codec::field(r, "string")?),
+            7 => DataValueItem::ArrayOfBoolean(crate::codec::field(r, "ArrayOfBoolean")?),
+            8 => DataValueItem::ArrayOfNullableBoolean(crate::codec::field(
+                r,
+                "ArrayOfNullableBoolean",
+            )?),
+            9 => DataValueItem::ArrayOfInt(crate::codec::field(r, "ArrayOfInt")?),
+            10 => DataValueItem::ArrayOfNullableInt(crate::codec::field(r, "ArrayOfNullableInt")?),
+            11 => DataValueItem::ArrayOfLong(crate::codec::field(r, "ArrayOfLong")?),
+            12 => {
+                DataValueItem::ArrayOfNullableLong(crate::codec::field(r, "ArrayOfNullableLong")?)
+            }
+            13 => DataValueItem::ArrayOfFloat(crate::codec::field(r, "ArrayOfFloat")?),
+            14 => DataValueItem::ArrayOfDouble(crate::codec::field(r, "ArrayOfDouble")?),
+            15 => DataValueItem::ArrayOfString(crate::codec::field(r, "ArrayOfString")?),
+            16 => DataValueItem::ArrayOfBytes(crate::codec::field(r, "ArrayOfBytes")?),
+            17 => DataValueItem::Bytes(crate::codec::field(r, "bytes")?),
+            _ => DataValueItem::AnySparseArray(crate::codec::field(r, "AnySparseArray")?),
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -1986,6 +2479,17 @@ impl Avro for IndexValueItem {
             2 => IndexValueItem::Double(crate::codec::field(r, "double")?),
             _ => IndexValueItem::PassIndexedDepth(crate::codec::field(r, "PassIndexedDepth")?),
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        slot.write(match r.read_union_index(4)? {
+            0 => IndexValueItem::Null,
+            1 => IndexValueItem::Long(crate::codec::field(r, "long")?),
+            2 => IndexValueItem::Double(crate::codec::field(r, "double")?),
+            _ => IndexValueItem::PassIndexedDepth(crate::codec::field(r, "PassIndexedDepth")?),
+        });
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {

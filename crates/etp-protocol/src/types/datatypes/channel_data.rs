@@ -4,6 +4,7 @@
 use crate::EtpString;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::FieldGuard;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::types::datatypes::AttributeMetadataRecord;
@@ -12,6 +13,7 @@ use crate::types::datatypes::DataValue;
 use crate::types::datatypes::IndexValue;
 use crate::types::datatypes::object::ActiveStatusKind;
 use crate::types::datatypes::object::IndexInterval;
+use std::mem::MaybeUninit;
 
 /// `Energistics.Etp.v12.Datatypes.ChannelData.ChannelChangeRequestInfo`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -30,6 +32,22 @@ impl Avro for ChannelChangeRequestInfo {
             since_change_time: crate::codec::field(r, "sinceChangeTime")?,
             channel_ids: crate::codec::field(r, "channelIds")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let since_change_time =
+                FieldGuard::decode(r, &raw mut (*record).since_change_time, "sinceChangeTime")?;
+            let channel_ids = FieldGuard::decode(r, &raw mut (*record).channel_ids, "channelIds")?;
+            since_change_time.keep();
+            channel_ids.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -277,6 +295,53 @@ impl Avro for ChannelMetadataRecord {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let id = FieldGuard::decode(r, &raw mut (*record).id, "id")?;
+            let indexes = FieldGuard::decode(r, &raw mut (*record).indexes, "indexes")?;
+            let channel_name =
+                FieldGuard::decode(r, &raw mut (*record).channel_name, "channelName")?;
+            let data_kind = FieldGuard::decode(r, &raw mut (*record).data_kind, "dataKind")?;
+            let uom = FieldGuard::decode(r, &raw mut (*record).uom, "uom")?;
+            let depth_datum = FieldGuard::decode(r, &raw mut (*record).depth_datum, "depthDatum")?;
+            let channel_class_uri =
+                FieldGuard::decode(r, &raw mut (*record).channel_class_uri, "channelClassUri")?;
+            let status = FieldGuard::decode(r, &raw mut (*record).status, "status")?;
+            let source = FieldGuard::decode(r, &raw mut (*record).source, "source")?;
+            let axis_vector_lengths = FieldGuard::decode(
+                r,
+                &raw mut (*record).axis_vector_lengths,
+                "axisVectorLengths",
+            )?;
+            let attribute_metadata = FieldGuard::decode(
+                r,
+                &raw mut (*record).attribute_metadata,
+                "attributeMetadata",
+            )?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            id.keep();
+            indexes.keep();
+            channel_name.keep();
+            data_kind.keep();
+            uom.keep();
+            depth_datum.keep();
+            channel_class_uri.keep();
+            status.keep();
+            source.keep();
+            axis_vector_lengths.keep();
+            attribute_metadata.keep();
+            custom_data.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uri.encode(out);
         self.id.encode(out);
@@ -350,6 +415,27 @@ impl Avro for ChannelRangeInfo {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let channel_ids = FieldGuard::decode(r, &raw mut (*record).channel_ids, "channelIds")?;
+            let interval = FieldGuard::decode(r, &raw mut (*record).interval, "interval")?;
+            let secondary_intervals = FieldGuard::decode(
+                r,
+                &raw mut (*record).secondary_intervals,
+                "secondaryIntervals",
+            )?;
+            channel_ids.keep();
+            interval.keep();
+            secondary_intervals.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.channel_ids.encode(out);
         self.interval.encode(out);
@@ -399,6 +485,30 @@ impl Avro for ChannelSubscribeInfo {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let channel_id = FieldGuard::decode(r, &raw mut (*record).channel_id, "channelId")?;
+            let start_index = FieldGuard::decode(r, &raw mut (*record).start_index, "startIndex")?;
+            let data_changes =
+                FieldGuard::decode(r, &raw mut (*record).data_changes, "dataChanges")?;
+            let request_latest_index_count = FieldGuard::decode(
+                r,
+                &raw mut (*record).request_latest_index_count,
+                "requestLatestIndexCount",
+            )?;
+            channel_id.keep();
+            start_index.keep();
+            data_changes.keep();
+            request_latest_index_count.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.channel_id.encode(out);
         self.start_index.encode(out);
@@ -437,6 +547,26 @@ impl Avro for DataItem {
             value: crate::codec::field(r, "value")?,
             value_attributes: crate::codec::field(r, "valueAttributes")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let channel_id = FieldGuard::decode(r, &raw mut (*record).channel_id, "channelId")?;
+            let indexes = FieldGuard::decode(r, &raw mut (*record).indexes, "indexes")?;
+            let value = FieldGuard::decode(r, &raw mut (*record).value, "value")?;
+            let value_attributes =
+                FieldGuard::decode(r, &raw mut (*record).value_attributes, "valueAttributes")?;
+            channel_id.keep();
+            indexes.keep();
+            value.keep();
+            value_attributes.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -509,6 +639,52 @@ impl Avro for FrameChannelMetadataRecord {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let channel_name =
+                FieldGuard::decode(r, &raw mut (*record).channel_name, "channelName")?;
+            let data_kind = FieldGuard::decode(r, &raw mut (*record).data_kind, "dataKind")?;
+            let uom = FieldGuard::decode(r, &raw mut (*record).uom, "uom")?;
+            let depth_datum = FieldGuard::decode(r, &raw mut (*record).depth_datum, "depthDatum")?;
+            let channel_property_kind_uri = FieldGuard::decode(
+                r,
+                &raw mut (*record).channel_property_kind_uri,
+                "channelPropertyKindUri",
+            )?;
+            let status = FieldGuard::decode(r, &raw mut (*record).status, "status")?;
+            let source = FieldGuard::decode(r, &raw mut (*record).source, "source")?;
+            let axis_vector_lengths = FieldGuard::decode(
+                r,
+                &raw mut (*record).axis_vector_lengths,
+                "axisVectorLengths",
+            )?;
+            let attribute_metadata = FieldGuard::decode(
+                r,
+                &raw mut (*record).attribute_metadata,
+                "attributeMetadata",
+            )?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            channel_name.keep();
+            data_kind.keep();
+            uom.keep();
+            depth_datum.keep();
+            channel_property_kind_uri.keep();
+            status.keep();
+            source.keep();
+            axis_vector_lengths.keep();
+            attribute_metadata.keep();
+            custom_data.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uri.encode(out);
         self.channel_name.encode(out);
@@ -573,6 +749,22 @@ impl Avro for FramePoint {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let value = FieldGuard::decode(r, &raw mut (*record).value, "value")?;
+            let value_attributes =
+                FieldGuard::decode(r, &raw mut (*record).value_attributes, "valueAttributes")?;
+            value.keep();
+            value_attributes.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.value.encode(out);
         self.value_attributes.encode(out);
@@ -607,6 +799,21 @@ impl Avro for FrameRow {
             indexes: crate::codec::field(r, "indexes")?,
             points: crate::codec::field(r, "points")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let indexes = FieldGuard::decode(r, &raw mut (*record).indexes, "indexes")?;
+            let points = FieldGuard::decode(r, &raw mut (*record).points, "points")?;
+            indexes.keep();
+            points.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -738,6 +945,37 @@ impl Avro for IndexMetadataRecord {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let index_kind = FieldGuard::decode(r, &raw mut (*record).index_kind, "indexKind")?;
+            let interval = FieldGuard::decode(r, &raw mut (*record).interval, "interval")?;
+            let direction = FieldGuard::decode(r, &raw mut (*record).direction, "direction")?;
+            let name = FieldGuard::decode(r, &raw mut (*record).name, "name")?;
+            let uom = FieldGuard::decode(r, &raw mut (*record).uom, "uom")?;
+            let depth_datum = FieldGuard::decode(r, &raw mut (*record).depth_datum, "depthDatum")?;
+            let index_property_kind_uri = FieldGuard::decode(
+                r,
+                &raw mut (*record).index_property_kind_uri,
+                "indexPropertyKindUri",
+            )?;
+            let filterable = FieldGuard::decode(r, &raw mut (*record).filterable, "filterable")?;
+            index_kind.keep();
+            interval.keep();
+            direction.keep();
+            name.keep();
+            uom.keep();
+            depth_datum.keep();
+            index_property_kind_uri.keep();
+            filterable.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.index_kind.encode(out);
         self.interval.encode(out);
@@ -791,6 +1029,25 @@ impl Avro for OpenChannelInfo {
             prefer_realtime: crate::codec::field(r, "preferRealtime")?,
             data_changes: crate::codec::field(r, "dataChanges")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let metadata = FieldGuard::decode(r, &raw mut (*record).metadata, "metadata")?;
+            let prefer_realtime =
+                FieldGuard::decode(r, &raw mut (*record).prefer_realtime, "preferRealtime")?;
+            let data_changes =
+                FieldGuard::decode(r, &raw mut (*record).data_changes, "dataChanges")?;
+            metadata.keep();
+            prefer_realtime.keep();
+            data_changes.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -896,6 +1153,23 @@ impl Avro for PassIndexedDepth {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let pass = FieldGuard::decode(r, &raw mut (*record).pass, "pass")?;
+            let direction = FieldGuard::decode(r, &raw mut (*record).direction, "direction")?;
+            let depth = FieldGuard::decode(r, &raw mut (*record).depth, "depth")?;
+            pass.keep();
+            direction.keep();
+            depth.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.pass.encode(out);
         self.direction.encode(out);
@@ -924,6 +1198,22 @@ impl Avro for TruncateInfo {
             channel_id: crate::codec::field(r, "channelId")?,
             new_end_index: crate::codec::field(r, "newEndIndex")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let channel_id = FieldGuard::decode(r, &raw mut (*record).channel_id, "channelId")?;
+            let new_end_index =
+                FieldGuard::decode(r, &raw mut (*record).new_end_index, "newEndIndex")?;
+            channel_id.keep();
+            new_end_index.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {

@@ -4,12 +4,14 @@
 use crate::EtpString;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::FieldGuard;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::types::datatypes::AnyArray;
 use crate::types::datatypes::AnyArrayType;
 use crate::types::datatypes::AnyLogicalArrayType;
 use crate::types::datatypes::DataValue;
+use std::mem::MaybeUninit;
 
 /// `Energistics.Etp.v12.Datatypes.DataArrayTypes.DataArray`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -28,6 +30,21 @@ impl Avro for DataArray {
             dimensions: crate::codec::field(r, "dimensions")?,
             data: crate::codec::field(r, "data")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let dimensions = FieldGuard::decode(r, &raw mut (*record).dimensions, "dimensions")?;
+            let data = FieldGuard::decode(r, &raw mut (*record).data, "data")?;
+            dimensions.keep();
+            data.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -64,6 +81,22 @@ impl Avro for DataArrayIdentifier {
             uri: crate::codec::field(r, "uri")?,
             path_in_resource: crate::codec::field(r, "pathInResource")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let path_in_resource =
+                FieldGuard::decode(r, &raw mut (*record).path_in_resource, "pathInResource")?;
+            uri.keep();
+            path_in_resource.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -108,6 +141,42 @@ impl Avro for DataArrayMetadata {
             store_created: crate::codec::field(r, "storeCreated")?,
             custom_data: crate::codec::field(r, "customData")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let dimensions = FieldGuard::decode(r, &raw mut (*record).dimensions, "dimensions")?;
+            let preferred_subarray_dimensions = FieldGuard::decode(
+                r,
+                &raw mut (*record).preferred_subarray_dimensions,
+                "preferredSubarrayDimensions",
+            )?;
+            let transport_array_type = FieldGuard::decode(
+                r,
+                &raw mut (*record).transport_array_type,
+                "transportArrayType",
+            )?;
+            let logical_array_type =
+                FieldGuard::decode(r, &raw mut (*record).logical_array_type, "logicalArrayType")?;
+            let store_last_write =
+                FieldGuard::decode(r, &raw mut (*record).store_last_write, "storeLastWrite")?;
+            let store_created =
+                FieldGuard::decode(r, &raw mut (*record).store_created, "storeCreated")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            dimensions.keep();
+            preferred_subarray_dimensions.keep();
+            transport_array_type.keep();
+            logical_array_type.keep();
+            store_last_write.keep();
+            store_created.keep();
+            custom_data.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -165,6 +234,23 @@ impl Avro for GetDataSubarraysType {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uid = FieldGuard::decode(r, &raw mut (*record).uid, "uid")?;
+            let starts = FieldGuard::decode(r, &raw mut (*record).starts, "starts")?;
+            let counts = FieldGuard::decode(r, &raw mut (*record).counts, "counts")?;
+            uid.keep();
+            starts.keep();
+            counts.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uid.encode(out);
         self.starts.encode(out);
@@ -196,6 +282,23 @@ impl Avro for PutDataArraysType {
             array: crate::codec::field(r, "array")?,
             custom_data: crate::codec::field(r, "customData")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uid = FieldGuard::decode(r, &raw mut (*record).uid, "uid")?;
+            let array = FieldGuard::decode(r, &raw mut (*record).array, "array")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uid.keep();
+            array.keep();
+            custom_data.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -242,6 +345,25 @@ impl Avro for PutDataSubarraysType {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uid = FieldGuard::decode(r, &raw mut (*record).uid, "uid")?;
+            let data = FieldGuard::decode(r, &raw mut (*record).data, "data")?;
+            let starts = FieldGuard::decode(r, &raw mut (*record).starts, "starts")?;
+            let counts = FieldGuard::decode(r, &raw mut (*record).counts, "counts")?;
+            uid.keep();
+            data.keep();
+            starts.keep();
+            counts.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uid.encode(out);
         self.data.encode(out);
@@ -283,6 +405,21 @@ impl Avro for PutUninitializedDataArrayType {
             uid: crate::codec::field(r, "uid")?,
             metadata: crate::codec::field(r, "metadata")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uid = FieldGuard::decode(r, &raw mut (*record).uid, "uid")?;
+            let metadata = FieldGuard::decode(r, &raw mut (*record).metadata, "metadata")?;
+            uid.keep();
+            metadata.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {

@@ -5,12 +5,14 @@ use crate::EtpString;
 use crate::Uuid;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::FieldGuard;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::types::datatypes::DataValue;
 use crate::types::datatypes::IndexValue;
 use crate::types::datatypes::channel_data::IndexMetadataRecord;
 use bytes::Bytes;
+use std::mem::MaybeUninit;
 
 /// `Energistics.Etp.v12.Datatypes.Object.ActiveStatusKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
@@ -84,6 +86,21 @@ impl Avro for ChangeAnnotation {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let change_time = FieldGuard::decode(r, &raw mut (*record).change_time, "changeTime")?;
+            let interval = FieldGuard::decode(r, &raw mut (*record).interval, "interval")?;
+            change_time.keep();
+            interval.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.change_time.encode(out);
         self.interval.encode(out);
@@ -111,6 +128,25 @@ impl Avro for ChangeResponseInfo {
             response_timestamp: crate::codec::field(r, "responseTimestamp")?,
             changes: crate::codec::field(r, "changes")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let response_timestamp = FieldGuard::decode(
+                r,
+                &raw mut (*record).response_timestamp,
+                "responseTimestamp",
+            )?;
+            let changes = FieldGuard::decode(r, &raw mut (*record).changes, "changes")?;
+            response_timestamp.keep();
+            changes.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -152,6 +188,39 @@ impl Avro for ContextInfo {
             include_secondary_targets: crate::codec::field(r, "includeSecondaryTargets")?,
             include_secondary_sources: crate::codec::field(r, "includeSecondarySources")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let depth = FieldGuard::decode(r, &raw mut (*record).depth, "depth")?;
+            let data_object_types =
+                FieldGuard::decode(r, &raw mut (*record).data_object_types, "dataObjectTypes")?;
+            let navigable_edges =
+                FieldGuard::decode(r, &raw mut (*record).navigable_edges, "navigableEdges")?;
+            let include_secondary_targets = FieldGuard::decode(
+                r,
+                &raw mut (*record).include_secondary_targets,
+                "includeSecondaryTargets",
+            )?;
+            let include_secondary_sources = FieldGuard::decode(
+                r,
+                &raw mut (*record).include_secondary_sources,
+                "includeSecondarySources",
+            )?;
+            uri.keep();
+            depth.keep();
+            data_object_types.keep();
+            navigable_edges.keep();
+            include_secondary_targets.keep();
+            include_secondary_sources.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -282,6 +351,25 @@ impl Avro for DataObject {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let resource = FieldGuard::decode(r, &raw mut (*record).resource, "resource")?;
+            let format = FieldGuard::decode(r, &raw mut (*record).format, "format")?;
+            let blob_id = FieldGuard::decode(r, &raw mut (*record).blob_id, "blobId")?;
+            let data = FieldGuard::decode(r, &raw mut (*record).data, "data")?;
+            resource.keep();
+            format.keep();
+            blob_id.keep();
+            data.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.resource.encode(out);
         self.format.encode(out);
@@ -334,6 +422,29 @@ impl Avro for Dataspace {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let path = FieldGuard::decode(r, &raw mut (*record).path, "path")?;
+            let store_last_write =
+                FieldGuard::decode(r, &raw mut (*record).store_last_write, "storeLastWrite")?;
+            let store_created =
+                FieldGuard::decode(r, &raw mut (*record).store_created, "storeCreated")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            path.keep();
+            store_last_write.keep();
+            store_created.keep();
+            custom_data.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uri.encode(out);
         self.path.encode(out);
@@ -383,6 +494,24 @@ impl Avro for DeletedResource {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let deleted_time =
+                FieldGuard::decode(r, &raw mut (*record).deleted_time, "deletedTime")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            deleted_time.keep();
+            custom_data.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uri.encode(out);
         self.deleted_time.encode(out);
@@ -425,6 +554,26 @@ impl Avro for Edge {
             relationship_kind: crate::codec::field(r, "relationshipKind")?,
             custom_data: crate::codec::field(r, "customData")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let source_uri = FieldGuard::decode(r, &raw mut (*record).source_uri, "sourceUri")?;
+            let target_uri = FieldGuard::decode(r, &raw mut (*record).target_uri, "targetUri")?;
+            let relationship_kind =
+                FieldGuard::decode(r, &raw mut (*record).relationship_kind, "relationshipKind")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            source_uri.keep();
+            target_uri.keep();
+            relationship_kind.keep();
+            custom_data.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -476,6 +625,25 @@ impl Avro for IndexInterval {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let start_index = FieldGuard::decode(r, &raw mut (*record).start_index, "startIndex")?;
+            let end_index = FieldGuard::decode(r, &raw mut (*record).end_index, "endIndex")?;
+            let uom = FieldGuard::decode(r, &raw mut (*record).uom, "uom")?;
+            let depth_datum = FieldGuard::decode(r, &raw mut (*record).depth_datum, "depthDatum")?;
+            start_index.keep();
+            end_index.keep();
+            uom.keep();
+            depth_datum.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.start_index.encode(out);
         self.end_index.encode(out);
@@ -511,6 +679,23 @@ impl Avro for ObjectChange {
             change_time: crate::codec::field(r, "changeTime")?,
             data_object: crate::codec::field(r, "dataObject")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let change_kind = FieldGuard::decode(r, &raw mut (*record).change_kind, "changeKind")?;
+            let change_time = FieldGuard::decode(r, &raw mut (*record).change_time, "changeTime")?;
+            let data_object = FieldGuard::decode(r, &raw mut (*record).data_object, "dataObject")?;
+            change_kind.keep();
+            change_time.keep();
+            data_object.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -636,6 +821,21 @@ impl Avro for ObjectPart {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uid = FieldGuard::decode(r, &raw mut (*record).uid, "uid")?;
+            let data = FieldGuard::decode(r, &raw mut (*record).data, "data")?;
+            uid.keep();
+            data.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uid.encode(out);
         self.data.encode(out);
@@ -676,6 +876,25 @@ impl Avro for PartsMetadataInfo {
             index: crate::codec::field(r, "index")?,
             custom_data: crate::codec::field(r, "customData")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let name = FieldGuard::decode(r, &raw mut (*record).name, "name")?;
+            let index = FieldGuard::decode(r, &raw mut (*record).index, "index")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            name.keep();
+            index.keep();
+            custom_data.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -725,6 +944,41 @@ impl Avro for PutResponse {
             joined_contained_object_uris: crate::codec::field(r, "joinedContainedObjectUris")?,
             unjoined_contained_object_uris: crate::codec::field(r, "unjoinedContainedObjectUris")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let created_contained_object_uris = FieldGuard::decode(
+                r,
+                &raw mut (*record).created_contained_object_uris,
+                "createdContainedObjectUris",
+            )?;
+            let deleted_contained_object_uris = FieldGuard::decode(
+                r,
+                &raw mut (*record).deleted_contained_object_uris,
+                "deletedContainedObjectUris",
+            )?;
+            let joined_contained_object_uris = FieldGuard::decode(
+                r,
+                &raw mut (*record).joined_contained_object_uris,
+                "joinedContainedObjectUris",
+            )?;
+            let unjoined_contained_object_uris = FieldGuard::decode(
+                r,
+                &raw mut (*record).unjoined_contained_object_uris,
+                "unjoinedContainedObjectUris",
+            )?;
+            created_contained_object_uris.keep();
+            deleted_contained_object_uris.keep();
+            joined_contained_object_uris.keep();
+            unjoined_contained_object_uris.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -845,6 +1099,44 @@ impl Avro for Resource {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let uri = FieldGuard::decode(r, &raw mut (*record).uri, "uri")?;
+            let alternate_uris =
+                FieldGuard::decode(r, &raw mut (*record).alternate_uris, "alternateUris")?;
+            let name = FieldGuard::decode(r, &raw mut (*record).name, "name")?;
+            let source_count =
+                FieldGuard::decode(r, &raw mut (*record).source_count, "sourceCount")?;
+            let target_count =
+                FieldGuard::decode(r, &raw mut (*record).target_count, "targetCount")?;
+            let last_changed =
+                FieldGuard::decode(r, &raw mut (*record).last_changed, "lastChanged")?;
+            let store_last_write =
+                FieldGuard::decode(r, &raw mut (*record).store_last_write, "storeLastWrite")?;
+            let store_created =
+                FieldGuard::decode(r, &raw mut (*record).store_created, "storeCreated")?;
+            let active_status =
+                FieldGuard::decode(r, &raw mut (*record).active_status, "activeStatus")?;
+            let custom_data = FieldGuard::decode(r, &raw mut (*record).custom_data, "customData")?;
+            uri.keep();
+            alternate_uris.keep();
+            name.keep();
+            source_count.keep();
+            target_count.keep();
+            last_changed.keep();
+            store_last_write.keep();
+            store_created.keep();
+            active_status.keep();
+            custom_data.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.uri.encode(out);
         self.alternate_uris.encode(out);
@@ -927,6 +1219,32 @@ impl Avro for SubscriptionInfo {
         })
     }
 
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let context = FieldGuard::decode(r, &raw mut (*record).context, "context")?;
+            let scope = FieldGuard::decode(r, &raw mut (*record).scope, "scope")?;
+            let request_uuid =
+                FieldGuard::decode(r, &raw mut (*record).request_uuid, "requestUuid")?;
+            let include_object_data = FieldGuard::decode(
+                r,
+                &raw mut (*record).include_object_data,
+                "includeObjectData",
+            )?;
+            let format = FieldGuard::decode(r, &raw mut (*record).format, "format")?;
+            context.keep();
+            scope.keep();
+            request_uuid.keep();
+            include_object_data.keep();
+            format.keep();
+        }
+        Ok(())
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         self.context.encode(out);
         self.scope.encode(out);
@@ -964,6 +1282,26 @@ impl Avro for SupportedType {
             object_count: crate::codec::field(r, "objectCount")?,
             relationship_kind: crate::codec::field(r, "relationshipKind")?,
         })
+    }
+
+    #[inline]
+    fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
+        let record = slot.as_mut_ptr();
+        // SAFETY: each field of `record` is decoded once, in its own place, and guarded
+        // until all are: on an error the guards drop the fields decoded so far and the
+        // slot is left uninitialised, as `decode_into` allows.
+        unsafe {
+            let data_object_type =
+                FieldGuard::decode(r, &raw mut (*record).data_object_type, "dataObjectType")?;
+            let object_count =
+                FieldGuard::decode(r, &raw mut (*record).object_count, "objectCount")?;
+            let relationship_kind =
+                FieldGuard::decode(r, &raw mut (*record).relationship_kind, "relationshipKind")?;
+            data_object_type.keep();
+            object_count.keep();
+            relationship_kind.keep();
+        }
+        Ok(())
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
