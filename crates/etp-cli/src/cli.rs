@@ -136,6 +136,10 @@ pub struct ServerOverrides {
     /// ChangeRetentionPeriod: seconds deleted-resource records are kept.
     #[arg(long, env = "ETP_CHANGE_RETENTION_SECS", value_name = "SECS")]
     pub change_retention_secs: Option<u64>,
+    /// Bytes of the store's cache of object records and array chunks; 0 sizes it from
+    /// the machine's memory (half of what is beyond 1 GiB, 256 MiB – 32 GiB).
+    #[arg(long, env = "ETP_CACHE_BYTES", value_name = "BYTES")]
+    pub cache_bytes: Option<u64>,
 }
 
 /// Copies every given override into the config.
@@ -175,6 +179,7 @@ impl ServerOverrides {
             transaction_timeout_secs,
             write_lock_wait_secs,
             change_retention_secs,
+            cache_bytes,
         );
     }
 }

@@ -181,3 +181,36 @@ fn ping_reports_unreachable_server() {
     assert!(!ok);
     assert!(err.contains("cannot"), "{err}");
 }
+
+#[test]
+fn cache_size_comes_from_file_env_or_flag_and_zero_means_the_machines() {
+    let (ok, out, err) = run(etp().args(["serve", "--print-config"]));
+    assert!(ok, "{err}");
+    let printed: ServerConfig = toml::from_str(&out).unwrap();
+    assert_eq!(printed.cache_bytes, 256 << 20);
+
+    let zero = parse_config_file("cache_bytes = 0\n").unwrap();
+    assert_eq!(zero.store_cache_bytes(), etp_store::machine_cache_bytes());
+
+    let file = parse_config_file("cache_bytes = 1073741824\n").unwrap();
+    assert_eq!(file.cache_bytes, 1 << 30);
+    assert_eq!(file.store_cache_bytes(), 1 << 30);
+
+    let (ok, out, err) = run(etp()
+        .args(["serve", "--print-config"])
+        .env("ETP_CACHE_BYTES", "5000000"));
+    assert!(ok, "{err}");
+    let printed: ServerConfig = toml::from_str(&out).unwrap();
+    assert_eq!(printed.cache_bytes, 5_000_000);
+
+    let (ok, out, err) = run(etp()
+        .args(["serve", "--print-config", "--cache-bytes", "7000000"])
+        .env("ETP_CACHE_BYTES", "5000000"));
+    assert!(ok, "{err}");
+    let printed: ServerConfig = toml::from_str(&out).unwrap();
+    assert_eq!(printed.cache_bytes, 7_000_000, "flag beats env");
+
+    let (ok, _, err) = run(etp().args(["serve", "--print-config", "--cache-bytes", "lots"]));
+    assert!(!ok);
+    assert!(err.contains("--cache-bytes"), "{err}");
+}

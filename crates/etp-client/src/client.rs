@@ -6,6 +6,12 @@
 //! (even, from 2, +2 per message, in send order), patches the header in place and writes
 //! the frame. A request is registered in the pending table by the writer *before* its frame
 //! is written, so an answer can never overtake the registration.
+//!
+//! The reader task decodes every message, except the answers of requests sent with
+//! [`Client::request_undecoded`]: those keep their payload as it came off the socket and
+//! are decoded by the caller, on the caller's task. For bulk answers (array blocks) that
+//! moves the decoding off the one reader task, which then only receives frames, and lets
+//! the caller copy values once, straight into their destination.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -127,7 +133,9 @@ struct Waiter {
     /// Receives the messageId the writer assigned, so that a timed-out caller can remove
     /// its entry.
     slot: Arc<AtomicI64>,
-    tx: oneshot::Sender<Result<Vec<Message>, ClientError>>,
+    tx: oneshot::Sender<Result<Vec<AnswerPart>, ClientError>>,
+    /// Whether the answer's bodies are left undecoded ([`Client::request_undecoded`]).
+    undecoded: bool,
 }
 
 /// One or more messages to write back to back (a multipart request).
@@ -151,9 +159,77 @@ enum Command {
 }
 
 struct Pending {
-    parts: Vec<Message>,
+    parts: Vec<AnswerPart>,
     error: Option<ClientError>,
-    tx: oneshot::Sender<Result<Vec<Message>, ClientError>>,
+    tx: oneshot::Sender<Result<Vec<AnswerPart>, ClientError>>,
+    undecoded: bool,
+}
+
+/// One message of an answer to [`Client::request_undecoded`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerPart {
+    /// Decoded by the reader as usual: ProtocolExceptions, compressed messages and messages
+    /// with a header extension always come this way.
+    Decoded(Box<Message>),
+    /// Left as it came: the caller decodes the body.
+    Undecoded(UndecodedMessage),
+}
+
+impl AnswerPart {
+    /// The message's header.
+    pub fn header(&self) -> &MessageHeader {
+        match self {
+            AnswerPart::Decoded(m) => &m.header,
+            AnswerPart::Undecoded(m) => &m.header,
+        }
+    }
+
+    /// The decoded message (decoding it now if it was left undecoded).
+    pub fn into_message(self, options: &DecodeOptions) -> Result<Message, ClientError> {
+        match self {
+            AnswerPart::Decoded(m) => Ok(*m),
+            AnswerPart::Undecoded(m) => m.decode(options),
+        }
+    }
+}
+
+/// A message whose header was read but whose body was not decoded: uncompressed, without
+/// header extension, not a ProtocolException. The payload is the WebSocket message as
+/// received, shared, not copied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UndecodedMessage {
+    /// The decoded header.
+    pub header: MessageHeader,
+    payload: Bytes,
+    body_start: usize,
+}
+
+impl UndecodedMessage {
+    /// The whole WebSocket message: the header, then the body from
+    /// [`UndecodedMessage::body_start`].
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// Where the Avro body starts in [`UndecodedMessage::payload`].
+    pub fn body_start(&self) -> usize {
+        self.body_start
+    }
+
+    /// The Avro body.
+    pub fn body(&self) -> &[u8] {
+        self.payload.get(self.body_start..).unwrap_or_default()
+    }
+
+    /// Decodes the message as the reader would have.
+    pub fn decode(&self, options: &DecodeOptions) -> Result<Message, ClientError> {
+        decode_message(&self.payload, options).map_err(|error| {
+            ClientError::Decode(format!(
+                "message {} (protocol {}, type {}): {error}",
+                self.header.message_id, self.header.protocol, self.header.message_type
+            ))
+        })
+    }
 }
 
 struct State {
@@ -169,6 +245,8 @@ struct Shared {
     send_limit: AtomicUsize,
     max_decompressed_size: usize,
     in_flight: AtomicUsize,
+    /// Requests waiting for undecoded answers: while 0, the reader skips looking for them.
+    undecoded_waiting: AtomicUsize,
     socket_closed: watch::Sender<bool>,
     notifications: mpsc::Sender<Message>,
 }
@@ -308,6 +386,7 @@ impl Client {
             send_limit: AtomicUsize::new(config.max_message_size),
             max_decompressed_size: config.max_decompressed_size,
             in_flight: AtomicUsize::new(0),
+            undecoded_waiting: AtomicUsize::new(0),
             socket_closed,
             notifications: notify_tx,
         });
@@ -468,6 +547,30 @@ impl Client {
         self.request(body).await?.into_all()
     }
 
+    /// Sends `body` (FIN, correlationId 0) and returns its answer with the bodies left
+    /// undecoded where possible ([`AnswerPart::Undecoded`]), sorted by messageId. For bulk
+    /// answers the caller decodes on its own task, straight into where the data goes;
+    /// ProtocolExceptions, compressed messages and messages with a header extension still
+    /// come decoded. Waits at most the configured request timeout.
+    pub async fn request_undecoded(
+        &self,
+        body: impl Into<Body>,
+    ) -> Result<Vec<AnswerPart>, ClientError> {
+        let part = self.inner.conn.encode(&body.into(), flags::FIN);
+        let (_, mut parts) = self
+            .inner
+            .conn
+            .exchange_parts(vec![part], self.inner.request_timeout, true)
+            .await?;
+        parts.sort_by_key(|p| p.header().message_id);
+        Ok(parts)
+    }
+
+    /// How this session's answers are decoded (for [`UndecodedMessage::decode`]).
+    pub fn decode_options(&self) -> DecodeOptions {
+        self.inner.conn.decode_options()
+    }
+
     /// Sends a multipart request: `first` without FIN (correlationId 0), then each of
     /// `rest` with correlationId = the first part's messageId, the last one with FIN (for
     /// example PutDataObjects followed by Chunks). Waits for the response set correlated to
@@ -612,11 +715,35 @@ impl Conn {
             .map_err(|_| ClientError::Closed(self.shared.close_reason()))?
     }
 
+    fn decode_options(&self) -> DecodeOptions {
+        DecodeOptions {
+            compression_negotiated: self.shared.compression.load(Ordering::Acquire),
+            max_decompressed_size: self.shared.max_decompressed_size,
+        }
+    }
+
     async fn exchange(
         &self,
         parts: Vec<Encoded>,
         timeout: Duration,
     ) -> Result<Response, ClientError> {
+        let (request_id, parts) = self.exchange_parts(parts, timeout, false).await?;
+        let options = self.decode_options();
+        let messages = parts
+            .into_iter()
+            .map(|part| part.into_message(&options))
+            .collect::<Result<Vec<Message>, ClientError>>()?;
+        Ok(Response::new(request_id, messages))
+    }
+
+    /// Sends the parts of one request and waits for its whole answer; returns the
+    /// request's messageId and the answer's parts (undecoded where allowed, if asked).
+    async fn exchange_parts(
+        &self,
+        parts: Vec<Encoded>,
+        timeout: Duration,
+        undecoded: bool,
+    ) -> Result<(i64, Vec<AnswerPart>), ClientError> {
         self.check_open()?;
         let (tx, rx) = oneshot::channel();
         let slot = Arc::new(AtomicI64::new(0));
@@ -625,12 +752,14 @@ impl Conn {
             shared: &self.shared,
             slot: slot.clone(),
         };
+        let _undecoded_guard = undecoded.then(|| UndecodedGuard::new(&self.shared));
         let outgoing = Outgoing {
             parts,
             correlation_id: 0,
             waiter: Some(Waiter {
                 slot: slot.clone(),
                 tx,
+                undecoded,
             }),
             written: None,
         };
@@ -644,10 +773,28 @@ impl Conn {
                 Err(_) => Err(ClientError::Closed(self.shared.close_reason())),
             }
         };
-        let messages = tokio::time::timeout(timeout, wait)
+        let parts = tokio::time::timeout(timeout, wait)
             .await
             .map_err(|_| ClientError::Timeout(timeout))??;
-        Ok(Response::new(slot.load(Ordering::Acquire), messages))
+        Ok((slot.load(Ordering::Acquire), parts))
+    }
+}
+
+/// Counts a request waiting for an undecoded answer while it lives.
+struct UndecodedGuard<'a> {
+    shared: &'a Shared,
+}
+
+impl<'a> UndecodedGuard<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.undecoded_waiting.fetch_add(1, Ordering::AcqRel);
+        UndecodedGuard { shared }
+    }
+}
+
+impl Drop for UndecodedGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.undecoded_waiting.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -833,6 +980,7 @@ impl Writer {
                     parts: Vec::new(),
                     error: None,
                     tx: w.tx,
+                    undecoded: w.undecoded,
                 },
             );
         }
@@ -933,6 +1081,9 @@ fn reply(commands: &mpsc::Sender<Command>, body: Body, protocol: i32, correlatio
 }
 
 fn handle_message(payload: Bytes, commands: &mpsc::Sender<Command>, shared: &Shared) -> Flow {
+    let Some(payload) = take_undecoded(payload, commands, shared) else {
+        return Flow::Continue;
+    };
     let options = DecodeOptions {
         compression_negotiated: shared.compression.load(Ordering::Acquire),
         max_decompressed_size: shared.max_decompressed_size,
@@ -993,7 +1144,7 @@ fn handle_message(payload: Bytes, commands: &mpsc::Sender<Command>, shared: &Sha
             match st.pending.get_mut(&header.correlation_id) {
                 Some(p) => {
                     let fin = message.is_final();
-                    p.parts.push(message);
+                    p.parts.push(AnswerPart::Decoded(Box::new(message)));
                     let finished = if fin {
                         st.pending.remove(&header.correlation_id)
                     } else {
@@ -1050,6 +1201,60 @@ fn handle_message(payload: Bytes, commands: &mpsc::Sender<Command>, shared: &Sha
         Err(mpsc::error::TrySendError::Closed(_)) => {}
     }
     Flow::Continue
+}
+
+/// Hands `payload` undecoded to the request it answers when that request asked for it
+/// ([`Client::request_undecoded`]) and the message can go undecoded; returns the payload
+/// when it must be decoded here instead.
+fn take_undecoded(
+    payload: Bytes,
+    commands: &mpsc::Sender<Command>,
+    shared: &Shared,
+) -> Option<Bytes> {
+    if shared.undecoded_waiting.load(Ordering::Acquire) == 0 {
+        return Some(payload);
+    }
+    let mut reader = Reader::new(&payload);
+    let Ok(header) = MessageHeader::decode(&mut reader) else {
+        return Some(payload);
+    };
+    let must_decode = header.correlation_id == 0
+        || header.message_flags & (flags::COMPRESSED | flags::HEADER_EXTENSION) != 0
+        || etp_protocol::message::never_compressed(header.protocol, header.message_type);
+    if must_decode {
+        return Some(payload);
+    }
+    let body_start = reader.position();
+    let finished = {
+        let mut st = shared.lock();
+        match st.pending.get_mut(&header.correlation_id) {
+            Some(p) if p.undecoded => {
+                p.parts.push(AnswerPart::Undecoded(UndecodedMessage {
+                    header,
+                    payload,
+                    body_start,
+                }));
+                if header.message_flags & flags::FIN != 0 {
+                    st.pending.remove(&header.correlation_id)
+                } else {
+                    None
+                }
+            }
+            _ => return Some(payload),
+        }
+    };
+    if header.message_flags & flags::ACKNOWLEDGE != 0 {
+        reply(
+            commands,
+            Acknowledge {}.into(),
+            header.protocol,
+            header.message_id,
+        );
+    }
+    if let Some(p) = finished {
+        deliver(p);
+    }
+    None
 }
 
 fn deliver(pending: Pending) {

@@ -40,12 +40,12 @@ mod response;
 mod tls;
 mod transport;
 
-pub use client::Client;
+pub use client::{AnswerPart, Client, UndecodedMessage};
 pub use config::{
     ClientConfig, DEFAULT_DATA_OBJECTS, DEFAULT_PROTOCOLS, ETP12_SUBPROTOCOL, TlsOptions,
 };
 pub use error::ClientError;
-pub use etp_protocol::message::Message;
+pub use etp_protocol::message::{DecodeOptions, Message};
 pub use pool::{ClientPool, connect_with_retry};
 pub use response::Response;
 pub use transport::{CAPABILITIES_PATH, capabilities_url, fetch_server_capabilities};

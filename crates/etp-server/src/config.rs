@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// The store's cache size unless told otherwise (fjall's block cache: object records and
+/// array chunks).
+pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
+
 /// Everything `etp serve` can be told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -59,6 +63,13 @@ pub struct ServerConfig {
     pub write_lock_wait_secs: u64,
     /// `ChangeRetentionPeriod`: seconds deleted-resource records are kept.
     pub change_retention_secs: u64,
+    /// Bytes of the store's cache of object records and array chunks (default 256 MiB);
+    /// 0 sizes it from the machine: half of the memory beyond 1 GiB, 256 MiB – 32 GiB
+    /// ([`ServerConfig::store_cache_bytes`]). A chunk served from the cache goes out
+    /// without a copy; the cache only takes memory as it fills, and keeps it. A large
+    /// cache makes repeated reads of big arrays faster and first reads slower (fresh
+    /// memory for every chunk read until it is full): see docs/design/storage.md §4.
+    pub cache_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +95,7 @@ impl Default for ServerConfig {
             transaction_timeout_secs: 600,
             write_lock_wait_secs: 10,
             change_retention_secs: 86_400,
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -112,8 +124,35 @@ impl ServerConfig {
         Ok(())
     }
 
+    /// The store's cache size: `cache_bytes`, or when it is 0 the size chosen from the
+    /// machine's memory ([`etp_store::machine_cache_bytes`]).
+    pub fn store_cache_bytes(&self) -> u64 {
+        match self.cache_bytes {
+            0 => etp_store::machine_cache_bytes(),
+            bytes => bytes,
+        }
+    }
+
     /// The handshake timeout as a duration.
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.handshake_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_size_is_256_mib_given_or_the_machines() {
+        let mut config = ServerConfig::default();
+        assert_eq!(config.cache_bytes, 256 << 20);
+        assert_eq!(config.store_cache_bytes(), 256 << 20);
+        config.cache_bytes = 3 << 20;
+        assert_eq!(config.store_cache_bytes(), 3 << 20);
+        assert!(config.validate().is_ok());
+        config.cache_bytes = 0;
+        assert_eq!(config.store_cache_bytes(), etp_store::machine_cache_bytes());
+        assert!(config.validate().is_ok());
     }
 }

@@ -77,10 +77,17 @@ impl Server {
             source,
         })?;
         let store_dir = config.data_dir.join("store");
-        let store = tokio::task::spawn_blocking(move || etp_store::FjallStore::open(&store_dir))
-            .await
-            .map_err(|e| ServerError::Store(e.to_string()))?
-            .map_err(|e| ServerError::Store(e.to_string()))?;
+        let store_config = etp_store::StoreConfig {
+            cache_bytes: config.store_cache_bytes(),
+            ..etp_store::StoreConfig::default()
+        };
+        tracing::debug!(cache_bytes = store_config.cache_bytes, "opening the store");
+        let store = tokio::task::spawn_blocking(move || {
+            etp_store::FjallStore::open_with(&store_dir, store_config)
+        })
+        .await
+        .map_err(|e| ServerError::Store(e.to_string()))?
+        .map_err(|e| ServerError::Store(e.to_string()))?;
         let store: Arc<dyn etp_store::Store> = Arc::new(store);
         let access = Arc::new(access::DataAccess::new(
             store.clone(),

@@ -37,7 +37,10 @@ use std::ops::Range;
 use bytes::Bytes;
 
 pub use array::{CHUNK_BYTES, STRING_CHUNK_ELEMS};
-pub use engine::{EngineCounts, FjallStore, StoreConfig};
+pub use engine::{
+    EngineCounts, FjallStore, MAX_MACHINE_CACHE_BYTES, MIN_MACHINE_CACHE_BYTES, StoreConfig,
+    cache_bytes_for_memory, machine_cache_bytes,
+};
 pub use error::{Result, StoreError};
 pub use format::FORMAT_VERSION;
 pub use locks::{DataspaceGuard, DataspaceLocks, LockScope};

@@ -37,8 +37,9 @@ use etp_protocol::types::datatypes::ErrorInfo;
 use crate::{Client, ClientError, Response};
 
 pub use arrays::{
-    ArraySink, ArraySource, ArrayTransfer, ArrayValues, Block, BlockPlan, CollectSink, get_array,
-    get_array_metadata, get_arrays_metadata, put_array,
+    ArraySink, ArraySource, ArrayTransfer, ArrayValues, Block, BlockPlan, CollectSink,
+    EncodedValues, SliceElement, SliceSink, get_array, get_array_metadata, get_arrays_metadata,
+    put_array,
 };
 pub use dataspaces::{create_dataspaces, delete_dataspaces, list_dataspaces};
 pub use discovery::{ResourceQuery, Resources, get_deleted_resources, get_resources};

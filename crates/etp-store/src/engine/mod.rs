@@ -29,6 +29,13 @@ pub(crate) use write::recount_references;
 pub struct StoreConfig {
     /// Block cache size in bytes (the engine's "chunk cache": hot object
     /// records and array chunks). Arrays larger than this are streamed.
+    ///
+    /// An array chunk read from the cache goes to the socket as it is, shared with the
+    /// cache; one that is not is read from its blob file into a new buffer (a copy, a
+    /// checksum) and then cached. The cache holds only what was read, not what was
+    /// written, and takes memory only as it fills: its capacity can be much larger than
+    /// what is in use. [`machine_cache_bytes`] sizes it from the machine's memory; the
+    /// default here is 256 MiB, for embedded and test stores.
     pub cache_bytes: u64,
     /// Store object documents in separate blob files (key-value separation)
     /// instead of inside the LSM tree. Less rewrite work in compactions for
@@ -59,6 +66,51 @@ impl Default for StoreConfig {
             string_chunk_elems: crate::array::STRING_CHUNK_ELEMS,
             listing_memtable_bytes: 4 << 20,
         }
+    }
+}
+
+/// Smallest cache [`machine_cache_bytes`] chooses.
+pub const MIN_MACHINE_CACHE_BYTES: u64 = 256 << 20;
+/// Largest cache [`machine_cache_bytes`] chooses (a bigger one must be asked for).
+pub const MAX_MACHINE_CACHE_BYTES: u64 = 32 << 30;
+
+/// A cache size for a store that has the machine to itself: half of what is left of
+/// the memory after 1 GiB for everything else (the rule of WiredTiger, MongoDB's engine),
+/// at least [`MIN_MACHINE_CACHE_BYTES`], at most [`MAX_MACHINE_CACHE_BYTES`]. The memory
+/// is the smaller of the machine's (`MemTotal` in `/proc/meminfo`) and the process's
+/// cgroup limit (`memory.max`, cgroup v2) where those can be read; elsewhere the minimum.
+/// The cache takes memory only as it fills, so an idle server does not pay for it.
+pub fn machine_cache_bytes() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| mem_total_bytes(&text));
+    let limit = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    let memory = match (total, limit) {
+        (Some(t), Some(l)) => Some(t.min(l)),
+        (t, l) => t.or(l),
+    };
+    cache_bytes_for_memory(memory)
+}
+
+/// [`machine_cache_bytes`] for `memory` bytes (`None`: unknown).
+pub fn cache_bytes_for_memory(memory: Option<u64>) -> u64 {
+    let Some(memory) = memory else {
+        return MIN_MACHINE_CACHE_BYTES;
+    };
+    (memory.saturating_sub(1 << 30) / 2).clamp(MIN_MACHINE_CACHE_BYTES, MAX_MACHINE_CACHE_BYTES)
+}
+
+/// `MemTotal` of a `/proc/meminfo` text, in bytes.
+fn mem_total_bytes(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let mut words = line.split_whitespace().skip(1);
+    let value: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") => value.checked_mul(1024),
+        None => Some(value),
+        Some(_) => None,
     }
 }
 
@@ -474,5 +526,40 @@ impl Store for FjallStore {
         }
         tx.commit()?.map_err(|_| StoreError::Conflict)?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_cache_is_half_of_the_memory_beyond_one_gibibyte_within_bounds() {
+        const GIB: u64 = 1 << 30;
+        assert_eq!(cache_bytes_for_memory(Some(24 * GIB)), 23 * GIB / 2);
+        assert_eq!(cache_bytes_for_memory(Some(9 * GIB)), 4 * GIB);
+        assert_eq!(cache_bytes_for_memory(Some(GIB)), MIN_MACHINE_CACHE_BYTES);
+        assert_eq!(cache_bytes_for_memory(Some(0)), MIN_MACHINE_CACHE_BYTES);
+        assert_eq!(
+            cache_bytes_for_memory(Some(512 * GIB)),
+            MAX_MACHINE_CACHE_BYTES
+        );
+        assert_eq!(
+            cache_bytes_for_memory(Some(u64::MAX)),
+            MAX_MACHINE_CACHE_BYTES
+        );
+        assert_eq!(cache_bytes_for_memory(None), MIN_MACHINE_CACHE_BYTES);
+        let cache = machine_cache_bytes();
+        assert!((MIN_MACHINE_CACHE_BYTES..=MAX_MACHINE_CACHE_BYTES).contains(&cache));
+    }
+
+    #[test]
+    fn mem_total_is_read_in_kibibytes() {
+        let meminfo = "MemTotal:       24684092 kB\nMemFree:         3686640 kB\n";
+        assert_eq!(mem_total_bytes(meminfo), Some(24_684_092 * 1024));
+        assert_eq!(mem_total_bytes("MemFree: 1 kB\n"), None);
+        assert_eq!(mem_total_bytes("MemTotal: lots kB\n"), None);
+        assert_eq!(mem_total_bytes("MemTotal: 5 MB\n"), None);
+        assert_eq!(mem_total_bytes("MemTotal: 5\n"), Some(5));
     }
 }

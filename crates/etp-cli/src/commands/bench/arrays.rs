@@ -7,7 +7,20 @@
 //! fetpapi split arrays, 12-dataarray.md §5), `--window` requests in flight on one session.
 //! Put = PutUninitializedDataArrays, every PutDataSubarrays, and the commit when the server
 //! offers transactions; get = GetDataArrayMetadata and every GetDataSubarrays, each block
-//! checked. MB/s are decimal megabytes of array values per second.
+//! copied once from the received message into a block-sized buffer reused for every block
+//! (a consumer that streams the array, as the bench did when the client decoded each block
+//! into a new vector), then checked. MB/s are decimal megabytes of array values per
+//! second.
+//!
+//! Where the get reads from: every run puts the array anew (new chunks), so each get reads
+//! chunks written moments before and never read since. The server's chunk cache only holds
+//! what was read, so the get is served from the store's files (which the operating system
+//! has in its page cache on a machine with memory to spare), not from the server's cache.
+//! A second get of the same array follows (`get_cached_*`, same baseline): it is served
+//! from the server's cache when the array fits it (the in-process server has the default
+//! cache, 256 MiB, so a 1 GiB array is read from the files again; `cache_bytes = 0` would
+//! size it from the machine), from the files otherwise; the note of that figure says
+//! which.
 //!
 //! Baselines, in the same run, replaying the blocks the client just moved (same count,
 //! same size, same window): bare WebSocket upload (each block acknowledged) and download
@@ -20,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use etp_client::Client;
-use etp_client::ops::{self, ArraySink, ArraySource, ArrayTransfer, ArrayValues};
+use etp_client::ops::{self, ArraySink, ArraySource, ArrayTransfer, ArrayValues, EncodedValues};
 use etp_protocol::types::datatypes::data_array_types::DataArrayIdentifier;
 use etp_protocol::types::datatypes::{AnyArrayType, AnyLogicalArrayType};
 
@@ -86,9 +99,20 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
         .unwrap_or(1 << 20);
     // No block can carry more values than its message has bytes / 8.
     let source = Arc::new(surface(largest / 8));
+    // One block's worth, reused: touched now (NaN, not zero, so no page stays unmapped).
+    let mut destination = vec![f64::NAN; largest / 8];
     let result = async {
         for &size in &settings.message_sizes {
-            measure_size(env, report, &dataspace, &epc, size, transactions, &source).await?;
+            measure_size(
+                env,
+                report,
+                (&dataspace, &epc),
+                size,
+                transactions,
+                &source,
+                &mut destination,
+            )
+            .await?;
         }
         anyhow::Ok(())
     }
@@ -101,11 +125,11 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
 async fn measure_size(
     env: &Env,
     report: &mut Report,
-    dataspace: &str,
-    epc: &str,
+    (dataspace, epc): (&str, &str),
     size: usize,
     transactions: bool,
     source: &Arc<Vec<f64>>,
+    destination: &mut [f64],
 ) -> anyhow::Result<()> {
     let settings = &env.settings;
     let mib = size >> 20;
@@ -140,6 +164,17 @@ async fn measure_size(
         "bare WS download, same blocks",
     )
     .goal(Goal::RatioAtLeast(0.7));
+    let mut get_cached = Series::new(
+        "arrays",
+        &format!("get_cached_{mib}mib"),
+        format!("DataArray get again (read before), {mib} MiB messages"),
+        "MB/s",
+        Better::Higher,
+    )
+    .baseline(
+        &format!("bare.download_{mib}mib"),
+        "bare WS download, same blocks",
+    );
     let mut bare_upload = Series::new(
         "arrays",
         &format!("bare_upload_{mib}mib"),
@@ -198,7 +233,7 @@ async fn measure_size(
 
         util::settle(SETTLE_LIMIT).await;
         let mark = util::phase(format!("arrays.get_{mib}mib"));
-        let received = etp_get(&client, epc, &array_path, window, source).await?;
+        let received = etp_get(&client, epc, &array_path, window, source, destination).await?;
         drop(mark);
         let (_, elapsed) = BareClient::connect(env.bare_addr())
             .await?
@@ -210,6 +245,12 @@ async fn measure_size(
             .await?;
         let download = util::mb_per_s(received.blocks * received.max_block_bytes() as u64, elapsed);
         get.push_pair(util::mb_per_s(bytes, received.elapsed), download);
+
+        util::settle(SETTLE_LIMIT).await;
+        let mark = util::phase(format!("arrays.get_cached_{mib}mib"));
+        let again = etp_get(&client, epc, &array_path, window, source, destination).await?;
+        drop(mark);
+        get_cached.push_pair(util::mb_per_s(bytes, again.elapsed), download);
         if run == 0 {
             put.add_note(format!(
                 "{} MiB as [{}, {ROW}] float64 in {} blocks of up to {} rows, {window} in flight \
@@ -236,6 +277,24 @@ async fn measure_size(
     report.add(bare_upload);
     report.add(disk);
     report.add(get);
+    // The in-process server runs with the default cache size (see `in_process_config`).
+    let in_process_cache = env
+        .in_process()
+        .then(|| etp_server::ServerConfig::default().store_cache_bytes());
+    get_cached.add_note(match in_process_cache {
+        Some(cache) if cache >= bytes => format!(
+            "served from the server's cache ({} MiB, the array is {} MiB)",
+            cache >> 20,
+            bytes >> 20
+        ),
+        Some(cache) => format!(
+            "the array ({} MiB) exceeds the server's cache ({} MiB): read from its files again",
+            bytes >> 20,
+            cache >> 20
+        ),
+        None => "server at --url: its cache size is unknown".to_string(),
+    });
+    report.add(get_cached);
     Ok(())
 }
 
@@ -290,23 +349,34 @@ impl ArraySource for Source {
     }
 }
 
-/// Checks every downloaded block against what [`Source`] sent.
-struct Sink {
+/// Copies every downloaded block into the reused block buffer, then checks it against
+/// what [`Source`] sent.
+struct Sink<'a> {
     values: Arc<Vec<f64>>,
+    destination: &'a mut [f64],
     blocks: u64,
     max_block_values: usize,
 }
 
-impl ArraySink for Sink {
-    fn write(&mut self, offset: u64, values: ArrayValues) -> std::io::Result<()> {
-        let ArrayValues::Double(values) = values else {
-            return Err(std::io::Error::other("a block that is not arrayOfDouble"));
-        };
-        let n = values.len();
+impl Sink<'_> {
+    /// Where the `n` values of the block at `offset` go.
+    fn place(&mut self, offset: u64, n: usize) -> std::io::Result<&mut [f64]> {
+        let room = self.destination.len();
+        self.destination.get_mut(..n).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "block at {offset} of {n} values, larger than the {room} prepared"
+            ))
+        })
+    }
+
+    /// Checks the block just copied.
+    fn check(&mut self, offset: u64, n: usize) -> std::io::Result<()> {
+        let block = self.place(offset, n)?;
+        let (first, last) = (block.first().copied(), block.last().copied());
         let intact = n > 0
             && n <= self.values.len()
-            && values[0] == offset as f64
-            && values[n - 1] == self.values[n - 1];
+            && first == Some(offset as f64)
+            && last == Some(self.values[n - 1]);
         if !intact {
             return Err(std::io::Error::other(format!(
                 "block at offset {offset} ({n} values) came back wrong"
@@ -315,6 +385,21 @@ impl ArraySink for Sink {
         self.blocks += 1;
         self.max_block_values = self.max_block_values.max(n);
         Ok(())
+    }
+}
+
+impl ArraySink for Sink<'_> {
+    fn write(&mut self, offset: u64, values: ArrayValues) -> std::io::Result<()> {
+        let ArrayValues::Double(values) = values else {
+            return Err(std::io::Error::other("a block that is not arrayOfDouble"));
+        };
+        self.place(offset, values.len())?.copy_from_slice(&values);
+        self.check(offset, values.len())
+    }
+
+    fn write_encoded(&mut self, offset: u64, values: &EncodedValues) -> std::io::Result<()> {
+        values.copy_to_f64(self.place(offset, values.len())?)?;
+        self.check(offset, values.len())
     }
 }
 
@@ -362,18 +447,21 @@ pub async fn etp_put(
     })
 }
 
-/// Downloads the whole array with `etp_client::ops::get_array`, checking every block;
-/// returns what it took.
+/// Downloads the whole array with `etp_client::ops::get_array`, each block copied into
+/// `destination` (at least a block's size, reused), checking every block; returns what it
+/// took.
 pub async fn etp_get(
     client: &Client,
     epc: &str,
     path: &str,
     window: usize,
     values: &Arc<Vec<f64>>,
+    destination: &mut [f64],
 ) -> anyhow::Result<Transfer> {
     let start = Instant::now();
     let mut sink = Sink {
         values: values.clone(),
+        destination,
         blocks: 0,
         max_block_values: 0,
     };
@@ -413,19 +501,35 @@ mod tests {
             blocks: 0,
             max_block_values: 0,
         };
+        let mut destination = vec![f64::NAN; 2 * ROW];
         let mut sink = Sink {
             values,
+            destination: &mut destination,
             blocks: 0,
             max_block_values: 0,
         };
-        for offset in [0u64, 2048, 4096] {
+        for offset in [0u64, 2048] {
             let block = source.read(offset, 2 * ROW).unwrap();
             sink.write(offset, block).unwrap();
         }
+        // The same block as it lies in a received message.
+        let ArrayValues::Double(block) = source.read(4096, 2 * ROW).unwrap() else {
+            panic!("the source gives doubles");
+        };
+        let bytes: Vec<u8> = block.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let encoded =
+            EncodedValues::from_le_bytes(AnyArrayType::ArrayOfDouble, bytes.into()).unwrap();
+        sink.write_encoded(4096, &encoded).unwrap();
         assert_eq!((source.blocks, source.max_block_values), (3, 2 * ROW));
         assert_eq!((sink.blocks, sink.max_block_values), (3, 2 * ROW));
         let block = source.read(2048, ROW).unwrap();
         assert!(sink.write(4096, block).is_err(), "a misplaced block");
+        assert!(
+            sink.write_encoded(0, &encoded).is_err(),
+            "a misplaced encoded block"
+        );
+        let big = source.read(0, 3 * ROW).unwrap();
+        assert!(sink.write(0, big).is_err(), "larger than the buffer");
         assert!(source.read(0, 5 * ROW).is_err(), "more than prepared");
         assert!(sink.write(0, ArrayValues::Long(vec![0])).is_err());
     }

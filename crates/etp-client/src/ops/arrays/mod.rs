@@ -8,6 +8,14 @@
 //! answers are handed to an [`ArraySink`] in flat order, so an array bigger than memory
 //! streams straight to its destination.
 //!
+//! Answers with `double`, `float` or `bytes` values are not decoded by the session's
+//! reader: [`get_array`] takes them undecoded ([`Client::request_undecoded`]) and hands
+//! the sink the values as they lie in the received message ([`EncodedValues`],
+//! [`ArraySink::write_encoded`]), so a sink that knows where they go (e.g. [`SliceSink`]
+//! into a preallocated array) copies each value once, on the operation's task, while the
+//! reader goes on receiving. Sinks that only implement [`ArraySink::write`] get the values
+//! decoded into vectors as before.
+//!
 //! [`put_array`] declares the array with `PutUninitializedDataArrays` (dimensions,
 //! transport and logical types), then sends it whole with `PutDataArrays` when it fits,
 //! else block by block with pipelined `PutDataSubarrays`, reading each block from an
@@ -30,6 +38,7 @@
 //! the blocks fill the budget.
 
 mod blocks;
+mod encoded;
 mod values;
 
 use std::future::Future;
@@ -37,6 +46,8 @@ use std::pin::Pin;
 
 use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
+use etp_protocol::message::{EtpMessage, MessageInfo};
+use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::data_array_types::{
     DataArray, DataArrayIdentifier, DataArrayMetadata, GetDataSubarraysType, PutDataArraysType,
     PutDataSubarraysType, PutUninitializedDataArrayType,
@@ -50,20 +61,39 @@ use etp_protocol::types::protocol::data_array::{
 };
 
 pub use blocks::{Block, BlockPlan, element_count, preferred_block_elements};
+pub use encoded::EncodedValues;
 pub use values::{ArrayValues, default_logical_type, max_element_size};
+
+use encoded::{BlockValues, parse_data_array_map};
 
 use super::pipeline::{self, batches};
 use super::{
-    DEFAULT_MAX_IN_FLIGHT, KeyError, KeyedResults, OpsError, keyed_response, merge, message_budget,
+    DEFAULT_MAX_IN_FLIGHT, KeyError, KeyedResults, OpsError, keyed_outcome, keyed_response, merge,
+    message_budget,
 };
-use crate::Client;
+use crate::{AnswerPart, Client, ClientError, DecodeOptions};
 
 /// Where downloaded array values go. Called on the operation's async task: keep each call
 /// short (buffered file writes are fine).
 pub trait ArraySink: Send {
+    /// Called once with the array's metadata before any values (element count and
+    /// transport type are known from here on). The default does nothing.
+    fn start(&mut self, metadata: &DataArrayMetadata) -> std::io::Result<()> {
+        let _ = metadata;
+        Ok(())
+    }
+
     /// Receives elements `offset .. offset + values.len()` of the row-major flattening.
     /// Calls come in increasing offset order without gaps or overlaps.
     fn write(&mut self, offset: u64, values: ArrayValues) -> std::io::Result<()>;
+
+    /// Receives `double`, `float` or `bytes` elements `offset .. offset + values.len()` as
+    /// they lie in the received message, before any decoding: implement it to copy them
+    /// straight to where they go (once). Calls interleave with [`ArraySink::write`] in the
+    /// same offset order. The default decodes them into a vector and calls `write`.
+    fn write_encoded(&mut self, offset: u64, values: &EncodedValues) -> std::io::Result<()> {
+        self.write(offset, values.to_values())
+    }
 }
 
 /// Where uploaded array values come from. Called on the operation's async task, only when
@@ -92,14 +122,47 @@ impl ArraySource for ArrayValues {
     }
 }
 
-/// A sink keeping everything in memory (small arrays, tests).
+/// Elements [`CollectSink`] reserves before the first block at most: the metadata comes
+/// from the server, which must not make the client reserve more than this on its word.
+const COLLECT_RESERVE_MAX: u64 = 1 << 25;
+
+/// A sink keeping everything in memory (small arrays, tests). The vector is reserved from
+/// the metadata (up to 2^25 elements) when the transfer starts, and `double` / `float` /
+/// `bytes` blocks are copied into it once, straight from the received message.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CollectSink {
-    /// The values received so far, `None` before the first block.
+    /// The values received so far: `None` before the transfer starts and after it for an
+    /// empty array.
     pub values: Option<ArrayValues>,
 }
 
 impl ArraySink for CollectSink {
+    fn start(&mut self, metadata: &DataArrayMetadata) -> std::io::Result<()> {
+        let count = shape(&metadata.dimensions).map_or(0, |(_, count)| count);
+        if count > 0 && self.values.is_none() {
+            let reserve = usize::try_from(count.min(COLLECT_RESERVE_MAX)).unwrap_or(0);
+            self.values = Some(ArrayValues::with_capacity(
+                metadata.transport_array_type,
+                reserve,
+            ));
+        }
+        Ok(())
+    }
+
+    fn write_encoded(&mut self, offset: u64, values: &EncodedValues) -> std::io::Result<()> {
+        let Some(all) = &mut self.values else {
+            return self.write(offset, values.to_values());
+        };
+        if !all.extend_from_encoded(values) {
+            return Err(std::io::Error::other(format!(
+                "block of {} after values of {}",
+                values.transport_type(),
+                all.transport_type()
+            )));
+        }
+        Ok(())
+    }
+
     fn write(&mut self, _offset: u64, values: ArrayValues) -> std::io::Result<()> {
         match &mut self.values {
             None => self.values = Some(values),
@@ -111,6 +174,122 @@ impl ArraySink for CollectSink {
                 ))
             })?,
         }
+        Ok(())
+    }
+}
+
+/// Element types a [`SliceSink`] can fill: one per transport type of fixed width.
+pub trait SliceElement: Copy + Send + 'static {
+    /// The transport type whose values have this element type.
+    const TRANSPORT: AnyArrayType;
+    /// Copies values as they lie in a received message into `dest` (exactly as long).
+    fn copy_encoded(values: &EncodedValues, dest: &mut [Self]) -> std::io::Result<()>;
+    /// The vector inside decoded values of this type.
+    fn decoded(values: &ArrayValues) -> Option<&[Self]>;
+}
+
+macro_rules! slice_element {
+    ($t:ty, $transport:ident, $variant:ident, $copy:expr) => {
+        impl SliceElement for $t {
+            const TRANSPORT: AnyArrayType = AnyArrayType::$transport;
+            fn copy_encoded(values: &EncodedValues, dest: &mut [Self]) -> std::io::Result<()> {
+                $copy(values, dest)
+            }
+            fn decoded(values: &ArrayValues) -> Option<&[Self]> {
+                match values {
+                    ArrayValues::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+/// For types that never travel as [`EncodedValues`].
+fn never_encoded<T>(values: &EncodedValues, _: &mut [T]) -> std::io::Result<()> {
+    Err(std::io::Error::other(format!(
+        "{} values for a destination of another type",
+        values.transport_type()
+    )))
+}
+
+slice_element!(f64, ArrayOfDouble, Double, EncodedValues::copy_to_f64);
+slice_element!(f32, ArrayOfFloat, Float, EncodedValues::copy_to_f32);
+slice_element!(u8, Bytes, Bytes, EncodedValues::copy_to_u8);
+slice_element!(i32, ArrayOfInt, Int, never_encoded);
+slice_element!(i64, ArrayOfLong, Long, never_encoded);
+slice_element!(bool, ArrayOfBoolean, Boolean, never_encoded);
+
+/// A sink filling a caller's slice, e.g. an array allocated once for the whole download:
+/// each value is copied once, from the received message into its place. The array's
+/// transport type must match the element type and its element count the slice's length
+/// (checked when the transfer starts).
+#[derive(Debug)]
+pub struct SliceSink<'a, T: SliceElement> {
+    dest: &'a mut [T],
+    filled: u64,
+}
+
+impl<'a, T: SliceElement> SliceSink<'a, T> {
+    /// A sink writing into `dest`.
+    pub fn new(dest: &'a mut [T]) -> Self {
+        SliceSink { dest, filled: 0 }
+    }
+
+    /// Elements written so far (all of them once `get_array` returned `Ok`).
+    pub fn filled(&self) -> u64 {
+        self.filled
+    }
+
+    /// The part of the destination for `count` elements at `offset`.
+    fn place(&mut self, offset: u64, count: usize) -> std::io::Result<&mut [T]> {
+        let len = self.dest.len();
+        usize::try_from(offset)
+            .ok()
+            .and_then(|start| self.dest.get_mut(start..start.checked_add(count)?))
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{count} values at offset {offset} overrun a destination of {len}"),
+                )
+            })
+    }
+}
+
+impl<T: SliceElement> ArraySink for SliceSink<'_, T> {
+    fn start(&mut self, metadata: &DataArrayMetadata) -> std::io::Result<()> {
+        let (_, count) = shape(&metadata.dimensions)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        if metadata.transport_array_type != T::TRANSPORT || count != self.dest.len() as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "an array of {count} {} does not fit a destination of {} {}",
+                    metadata.transport_array_type,
+                    self.dest.len(),
+                    T::TRANSPORT
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, offset: u64, values: ArrayValues) -> std::io::Result<()> {
+        let Some(decoded) = T::decoded(&values) else {
+            return Err(std::io::Error::other(format!(
+                "{} values for a destination of {}",
+                values.transport_type(),
+                T::TRANSPORT
+            )));
+        };
+        self.place(offset, decoded.len())?.copy_from_slice(decoded);
+        self.filled += decoded.len() as u64;
+        Ok(())
+    }
+
+    fn write_encoded(&mut self, offset: u64, values: &EncodedValues) -> std::io::Result<()> {
+        T::copy_encoded(values, self.place(offset, values.len())?)?;
+        self.filled += values.len() as u64;
         Ok(())
     }
 }
@@ -255,6 +434,7 @@ pub async fn get_array(
 ) -> Result<DataArrayMetadata, OpsError> {
     let metadata = get_array_metadata(client, uid).await?;
     let (dims, count) = shape(&metadata.dimensions).map_err(OpsError::Inconsistent)?;
+    sink.start(&metadata)?;
     if count == 0 {
         return Ok(metadata);
     }
@@ -264,7 +444,7 @@ pub async fn get_array(
     if count <= max_elements {
         match get_whole(client, uid, transport, count).await {
             Ok(values) => {
-                sink.write(0, values)?;
+                write_block(sink, 0, values)?;
                 return Ok(metadata);
             }
             // Strings longer than the hint: go on with halves.
@@ -288,14 +468,13 @@ pub async fn get_array(
             Ok(plan.next().map(|block| {
                 let client = client.clone();
                 let uid = uid.clone();
-                async move {
-                    let values = get_block(client, uid, block.clone(), transport).await?;
-                    Ok((block, values))
-                }
+                async move { get_block(client, uid, block, transport).await }
             }))
         },
-        |(block, values): (Block, ArrayValues)| {
-            sink.write(block.offset, values)?;
+        |pieces: Vec<(u64, BlockValues)>| {
+            for (offset, values) in pieces {
+                write_block(sink, offset, values)?;
+            }
             Ok(())
         },
     )
@@ -309,26 +488,95 @@ async fn get_whole(
     uid: &DataArrayIdentifier,
     transport: AnyArrayType,
     count: u64,
-) -> Result<ArrayValues, OpsError> {
+) -> Result<BlockValues, OpsError> {
     let mut data_arrays = Map::new();
     data_arrays.insert(key_of(uid).into(), uid.clone());
-    let response = client.request(GetDataArrays { data_arrays }).await?;
+    let parts = client
+        .request_undecoded(GetDataArrays { data_arrays })
+        .await?;
     let keys = [key_of(uid)];
-    let outcome = keyed_response(response, &keys, |part: GetDataArraysResponse, ok| {
-        ok.extend(part.data_arrays);
-    })?;
-    let array = single(outcome, uid)?;
-    checked_values(array, transport, count, "the array")
+    let options = client.decode_options();
+    let outcome = keyed_arrays(
+        &options,
+        parts,
+        &keys,
+        GetDataArraysResponse::INFO,
+        |body| {
+            GetDataArraysResponse::try_from(body)
+                .ok()
+                .map(|r| r.data_arrays)
+        },
+    )?;
+    let values = single(outcome, uid)?;
+    checked_values(values, transport, count, "the array")
+}
+
+/// Hands one block's values to the sink: as they came when they were left undecoded.
+fn write_block(sink: &mut dyn ArraySink, offset: u64, values: BlockValues) -> std::io::Result<()> {
+    match values {
+        BlockValues::Encoded(encoded) => sink.write_encoded(offset, &encoded),
+        BlockValues::Decoded(decoded) => sink.write(offset, decoded),
+    }
+}
+
+/// The per-key outcome of an array answer (a `map<DataArray>` body of type `info`) taken
+/// undecoded: fixed-width values stay in the messages, everything else is decoded here;
+/// `decoded` gets the map out of a body the reader had to decode (e.g. a compressed one).
+fn keyed_arrays(
+    options: &DecodeOptions,
+    parts: Vec<AnswerPart>,
+    request_keys: &[String],
+    info: MessageInfo,
+    decoded: impl Fn(Body) -> Option<Map<DataArray>>,
+) -> Result<KeyedResults<BlockValues>, OpsError> {
+    let mut reported = Vec::new();
+    let mut ok = Map::new();
+    for part in parts {
+        let header = *part.header();
+        if let AnswerPart::Undecoded(message) = &part
+            && (header.protocol, header.message_type) == (info.protocol, info.message_type)
+        {
+            let entries =
+                parse_data_array_map(message.payload(), message.body_start()).map_err(|e| {
+                    ClientError::Decode(format!(
+                        "message {} ({}): {e}",
+                        header.message_id, info.name
+                    ))
+                })?;
+            for (key, _dimensions, values) in entries {
+                ok.insert(key.into(), values);
+            }
+            continue;
+        }
+        match part.into_message(options)?.body {
+            Body::ProtocolException(pe) => {
+                reported.extend(pe.error.map(|e| (None, e)));
+                reported.extend(pe.errors.into_iter().map(|(k, e)| (Some(k.to_string()), e)));
+            }
+            body => {
+                let got = body.info().name;
+                let arrays = decoded(body).ok_or_else(|| {
+                    ClientError::UnexpectedResponse(format!("expected {}, got {got}", info.name))
+                })?;
+                for (key, array) in arrays {
+                    ok.insert(
+                        key,
+                        BlockValues::Decoded(ArrayValues::from_any_array(array.data)),
+                    );
+                }
+            }
+        }
+    }
+    Ok(keyed_outcome(reported, request_keys, ok))
 }
 
 /// The values of a DataArray answer, checked for type and size.
 fn checked_values(
-    array: DataArray,
+    values: BlockValues,
     transport: AnyArrayType,
     count: u64,
     what: &str,
-) -> Result<ArrayValues, OpsError> {
-    let values = ArrayValues::from_any_array(array.data);
+) -> Result<BlockValues, OpsError> {
     if values.transport_type() != transport {
         return Err(OpsError::Inconsistent(format!(
             "{what} came as {} but the metadata says {transport}",
@@ -344,6 +592,10 @@ fn checked_values(
     Ok(values)
 }
 
+/// Values of a block in flat order, with their offsets: one piece, or more when the block
+/// had to be halved.
+type Pieces = Vec<(u64, BlockValues)>;
+
 /// GetDataSubarrays for one block; halves it and retries when the store says the answer
 /// would be too big.
 fn get_block(
@@ -351,7 +603,7 @@ fn get_block(
     uid: DataArrayIdentifier,
     block: Block,
     transport: AnyArrayType,
-) -> Pin<Box<dyn Future<Output = Result<ArrayValues, OpsError>> + Send>> {
+) -> Pin<Box<dyn Future<Output = Result<Pieces, OpsError>> + Send>> {
     Box::pin(async move {
         let mut data_subarrays = Map::new();
         data_subarrays.insert(
@@ -362,28 +614,38 @@ fn get_block(
                 counts: block.counts_i64(),
             },
         );
-        let response = client.request(GetDataSubarrays { data_subarrays }).await?;
+        let parts = client
+            .request_undecoded(GetDataSubarrays { data_subarrays })
+            .await?;
         let keys = [key_of(&uid)];
-        let outcome = keyed_response(response, &keys, |part: GetDataSubarraysResponse, ok| {
-            ok.extend(part.data_subarrays);
-        })?;
+        let outcome = keyed_arrays(
+            &client.decode_options(),
+            parts,
+            &keys,
+            GetDataSubarraysResponse::INFO,
+            |body| {
+                GetDataSubarraysResponse::try_from(body)
+                    .ok()
+                    .map(|r| r.data_subarrays)
+            },
+        )?;
         match single(outcome, &uid) {
-            Ok(array) => checked_values(
-                array,
-                transport,
-                block.len,
-                &format!("block at {:?}", block.starts),
-            ),
+            Ok(values) => Ok(vec![(
+                block.offset,
+                checked_values(
+                    values,
+                    transport,
+                    block.len,
+                    &format!("block at {:?}", block.starts),
+                )?,
+            )]),
             Err(e) if e.code() == Some(ErrorCode::EMAXSIZE_EXCEEDED) => {
                 let Some((first, second)) = block.split() else {
                     return Err(e);
                 };
-                let mut values = get_block(client.clone(), uid.clone(), first, transport).await?;
-                let rest = get_block(client, uid, second, transport).await?;
-                values.append(rest).map_err(|_| {
-                    OpsError::Inconsistent("halves of a block came with different types".into())
-                })?;
-                Ok(values)
+                let mut pieces = get_block(client.clone(), uid.clone(), first, transport).await?;
+                pieces.extend(get_block(client, uid, second, transport).await?);
+                Ok(pieces)
             }
             Err(e) => Err(e),
         }
@@ -607,4 +869,108 @@ fn put_block(
         )?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use etp_protocol::message::{Message, flags};
+    use etp_protocol::types::datatypes::data_array_types::DataArray;
+    use etp_protocol::types::datatypes::{ErrorInfo, MessageHeader};
+    use etp_protocol::types::protocol::core::ProtocolException;
+
+    use super::*;
+
+    fn decoded(id: i64, body: Body, flags: i32) -> AnswerPart {
+        let info = body.info();
+        AnswerPart::Decoded(Box::new(Message {
+            header: MessageHeader {
+                protocol: info.protocol,
+                message_type: info.message_type,
+                correlation_id: 2,
+                message_id: id,
+                message_flags: flags,
+            },
+            extension: None,
+            body,
+        }))
+    }
+
+    fn subarrays(key: &str, values: ArrayValues) -> Body {
+        let mut data_subarrays = Map::new();
+        data_subarrays.insert(
+            key.to_string().into(),
+            DataArray {
+                dimensions: vec![values.len() as i64],
+                data: values.into_any_array(),
+            },
+        );
+        GetDataSubarraysResponse { data_subarrays }.into()
+    }
+
+    fn keyed(parts: Vec<AnswerPart>, keys: &[&str]) -> Result<KeyedResults<BlockValues>, OpsError> {
+        let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        keyed_arrays(
+            &DecodeOptions::default(),
+            parts,
+            &keys,
+            GetDataSubarraysResponse::INFO,
+            |body| {
+                GetDataSubarraysResponse::try_from(body)
+                    .ok()
+                    .map(|r| r.data_subarrays)
+            },
+        )
+    }
+
+    #[test]
+    fn answers_the_reader_decoded_are_taken_as_they_are() {
+        // A gzipped answer arrives decoded; a keyed error in a ProtocolException.
+        let mut errors = Map::new();
+        errors.insert(
+            "b".to_string().into(),
+            ErrorInfo {
+                message: "no such array".into(),
+                code: 11,
+            },
+        );
+        let parts = vec![
+            decoded(3, subarrays("a", ArrayValues::Double(vec![1.0, 2.0])), 0),
+            decoded(
+                5,
+                ProtocolException {
+                    error: None,
+                    errors,
+                }
+                .into(),
+                flags::FIN,
+            ),
+        ];
+        let outcome = keyed(parts, &["a", "b", "c"]).unwrap();
+        assert_eq!(
+            outcome.ok.get("a"),
+            Some(&BlockValues::Decoded(ArrayValues::Double(vec![1.0, 2.0])))
+        );
+        assert_eq!(outcome.errors.get("b").map(|e| e.code.code()), Some(11));
+        assert_eq!(
+            outcome.errors.get("c").map(|e| e.code),
+            Some(KeyError::NO_ANSWER)
+        );
+    }
+
+    #[test]
+    fn answers_of_another_type_are_refused() {
+        let parts = vec![decoded(
+            3,
+            GetDataArraysResponse {
+                data_arrays: Map::new(),
+            }
+            .into(),
+            flags::FIN,
+        )];
+        let err = keyed(parts, &["a"]).unwrap_err();
+        assert!(
+            err.to_string().contains("GetDataSubarraysResponse"),
+            "{err}"
+        );
+    }
 }

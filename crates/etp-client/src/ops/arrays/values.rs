@@ -1,6 +1,8 @@
 //! Typed array values, one variant per ETP transport type (`AnyArray` branches).
 
 use bytes::Bytes;
+
+use super::EncodedValues;
 use etp_protocol::types::datatypes::{
     AnyArray, AnyArrayItem, AnyArrayType, AnyLogicalArrayType, ArrayOfBoolean, ArrayOfDouble,
     ArrayOfFloat, ArrayOfInt, ArrayOfLong, ArrayOfString,
@@ -38,6 +40,45 @@ impl ArrayValues {
             AnyArrayType::ArrayOfString => ArrayValues::String(Vec::new()),
             AnyArrayType::Bytes => ArrayValues::Bytes(Vec::new()),
         }
+    }
+
+    /// No values yet, with room for `capacity` of the given transport type.
+    pub fn with_capacity(transport: AnyArrayType, capacity: usize) -> ArrayValues {
+        match transport {
+            AnyArrayType::ArrayOfBoolean => ArrayValues::Boolean(Vec::with_capacity(capacity)),
+            AnyArrayType::ArrayOfInt => ArrayValues::Int(Vec::with_capacity(capacity)),
+            AnyArrayType::ArrayOfLong => ArrayValues::Long(Vec::with_capacity(capacity)),
+            AnyArrayType::ArrayOfFloat => ArrayValues::Float(Vec::with_capacity(capacity)),
+            AnyArrayType::ArrayOfDouble => ArrayValues::Double(Vec::with_capacity(capacity)),
+            AnyArrayType::ArrayOfString => ArrayValues::String(Vec::with_capacity(capacity)),
+            AnyArrayType::Bytes => ArrayValues::Bytes(Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends values as they lie in a received message (one copy); `false`, with nothing
+    /// appended, if their transport type differs.
+    pub fn extend_from_encoded(&mut self, values: &EncodedValues) -> bool {
+        let at = self.len();
+        let n = values.len();
+        // The copies cannot fail: type and length were just matched.
+        match self {
+            ArrayValues::Double(v) if values.transport_type() == AnyArrayType::ArrayOfDouble => {
+                v.resize(at + n, 0.0);
+                let _ = values.copy_to_f64(&mut v[at..]);
+            }
+            ArrayValues::Float(v) if values.transport_type() == AnyArrayType::ArrayOfFloat => {
+                v.resize(at + n, 0.0);
+                let _ = values.copy_to_f32(&mut v[at..]);
+            }
+            ArrayValues::Bytes(v) if values.transport_type() == AnyArrayType::Bytes => {
+                v.reserve(n);
+                for bytes in values.le_bytes() {
+                    v.extend_from_slice(bytes);
+                }
+            }
+            _ => return false,
+        }
+        true
     }
 
     /// The transport type of these values.
