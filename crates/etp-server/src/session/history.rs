@@ -87,7 +87,8 @@ impl SessionHistory {
     }
 
     /// Writes the final record of a session once its open record is written; purges old
-    /// records when the last purge is more than a day old. Bounded by [`WRITE_TIMEOUT`].
+    /// records when the last purge is more than a day old. Waits at most [`WRITE_TIMEOUT`];
+    /// the write itself goes on.
     pub(crate) async fn record_close(&self, opened: JoinHandle<()>, record: SessionRecord) {
         let now = crate::now_micros();
         let last = self.last_purge.load(Ordering::Relaxed);
@@ -113,9 +114,13 @@ impl SessionHistory {
             })
             .await
         };
+        // Spawned, so that giving up waiting does not cancel the write: a timeout that
+        // dropped the future while it still awaited the open record would lose the final
+        // record (seen when 10,000 sessions close at once).
+        let write = tokio::spawn(write);
         match tokio::time::timeout(WRITE_TIMEOUT, write).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => warn!(error = %e, "session record task failed"),
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e)) | Err(e)) => warn!(error = %e, "session record task failed"),
             Err(_) => warn!(
                 timeout = ?WRITE_TIMEOUT,
                 "the session record is still being written; not waiting any longer"
