@@ -342,8 +342,13 @@ impl EtpString {
     /// The text and owner of an [`OWNED`] string.
     #[inline(always)]
     fn as_owned(&self) -> Option<OwnedText> {
-        // SAFETY: `body` holds an `OwnedText` exactly when the tag says so.
-        (self.tag() == OWNED).then(|| unsafe { self.body.owned })
+        if self.tag() == OWNED {
+            // SAFETY: `body` holds an `OwnedText` exactly when the tag says so. (Read only
+            // then: other bodies may hold a zero where its `NonNull` is.)
+            Some(unsafe { self.body.owned })
+        } else {
+            None
+        }
     }
 
     /// The text's bytes.
