@@ -734,6 +734,13 @@ impl<'s> ModuleGen<'s> {
                 "Bytes".into()
             }
             AvroType::Named(full) => self.named_ref(full)?,
+            // Arrays of strings nearly always hold zero or one item (`alternateUris`,
+            // `supportedFormats`): one is kept inline, without an allocation.
+            AvroType::Array(t) if **t == AvroType::String => {
+                self.import("crate::EtpString");
+                self.import("crate::codec::InlineVec");
+                "InlineVec<EtpString>".into()
+            }
             AvroType::Array(t) => format!("Vec<{}>", self.rust_type(t, owner, field)?),
             AvroType::Map(t) => {
                 self.import("crate::codec::Map");
@@ -1028,6 +1035,7 @@ impl<'s> ModuleGen<'s> {
                 d.as_str(),
                 "Default::default()"
                     | "Vec::new()"
+                    | "InlineVec::new()"
                     | "Map::new()"
                     | "EtpString::new()"
                     | "Bytes::new()"
@@ -1176,13 +1184,22 @@ impl<'s> ModuleGen<'s> {
             (AvroType::String, Value::String(s)) if s.is_empty() => "EtpString::new()".into(),
             (AvroType::Bytes, Value::String(s)) if s.is_empty() => "Bytes::new()".into(),
             (AvroType::String, Value::String(s)) => format!("EtpString::from_static({s:?})"),
+            (AvroType::Array(item), Value::Array(items))
+                if items.is_empty() && **item == AvroType::String =>
+            {
+                "InlineVec::new()".into()
+            }
             (AvroType::Array(_), Value::Array(items)) if items.is_empty() => "Vec::new()".into(),
             (AvroType::Array(item), Value::Array(items)) => {
                 let parts = items
                     .iter()
                     .map(|i| self.default_value(item, i))
                     .collect::<Result<Vec<_>>>()?;
-                format!("vec![{}]", parts.join(", "))
+                if **item == AvroType::String {
+                    format!("InlineVec::from([{}])", parts.join(", "))
+                } else {
+                    format!("vec![{}]", parts.join(", "))
+                }
             }
             (AvroType::Map(_), Value::Object(o)) if o.is_empty() => "Map::new()".into(),
             (AvroType::Union(bs), Value::Null) if bs.first() == Some(&AvroType::Null) => {
@@ -1658,7 +1675,7 @@ const STRATEGIES_PRELUDE: &str = r#"//! Proptest strategies for every type of th
 
 use bytes::Bytes;
 use etp_protocol::EtpString;
-use etp_protocol::codec::Map;
+use etp_protocol::codec::{InlineVec, Map};
 use proptest::prelude::*;
 use proptest::strategy::Union;
 
@@ -1706,6 +1723,13 @@ where
     S: Strategy + 'static,
 {
     proptest::collection::vec(items, 0..=max).boxed()
+}
+
+/// Arrays of strings (an [`InlineVec`]) of at most [`MAX_ITEMS`] items.
+pub fn string_arrays() -> BoxedStrategy<InlineVec<EtpString>> {
+    arrays(strings(), MAX_ITEMS)
+        .prop_map(InlineVec::from)
+        .boxed()
 }
 
 /// Maps of at most [`MAX_ITEMS`] entries (a repeated key keeps the last value).
@@ -1806,6 +1830,9 @@ impl StrategyGen<'_> {
                     | AvroType::Double => "MAX_PRIMITIVE_ITEMS",
                     _ => "MAX_ITEMS",
                 };
+                if **item == AvroType::String {
+                    return Ok("string_arrays()".into());
+                }
                 format!("arrays({}, {max})", self.expr(item, owner, field)?)
             }
             AvroType::Map(value) => format!("maps({})", self.expr(value, owner, field)?),

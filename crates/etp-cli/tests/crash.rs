@@ -189,7 +189,7 @@ async fn write_one(
         .request_one(StartTransaction {
             read_only: false,
             message: format!("crash test {i}").into(),
-            dataspace_uris: vec![DATASPACE.into()],
+            dataspace_uris: vec![DATASPACE.into()].into(),
         })
         .await
         .map_err(e)?;

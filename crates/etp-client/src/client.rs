@@ -845,11 +845,11 @@ fn request_session(config: &ClientConfig) -> RequestSession {
             })
             .collect(),
         supported_compression: if config.compression {
-            vec!["gzip".into()]
+            vec!["gzip".into()].into()
         } else {
-            Vec::new()
+            Default::default()
         },
-        supported_formats: vec!["xml".into()],
+        supported_formats: vec!["xml".into()].into(),
         current_date_time: etp_protocol::now_micros(),
         earliest_retained_change_time: 0,
         server_authorization_required: false,

@@ -184,7 +184,7 @@ fn resource(rng: &mut Rng, i: usize) -> (Resource, Uuid) {
         },
     );
     let resource = Resource {
-        alternate_uris: vec![format!("{uri}/version('{}')", 1 + i % 4).into()],
+        alternate_uris: vec![format!("{uri}/version('{}')", 1 + i % 4).into()].into(),
         uri: uri.into(),
         name: format!(
             "{} grid {:04} (v{})",

@@ -6,13 +6,22 @@
 //!
 //! - a string of at most [`INLINE_CAPACITY`] bytes (map keys, names, qualified types,
 //!   formats, most values) is stored inline, copied out of the input;
-//! - a longer one (URIs, long titles) is a [`Bytes`]: decoding through
-//!   [`Reader::from_bytes`](crate::codec::Reader::from_bytes) makes it a slice of the
-//!   received buffer (a reference-count increment), otherwise it is copied once.
+//! - a longer one (URIs, long titles) decoded through
+//!   [`Reader::from_bytes`](crate::codec::Reader::from_bytes) points into the received
+//!   buffer, which it keeps alive through a reference count shared by all the strings
+//!   decoded from that buffer (see below); built otherwise, it is a [`Bytes`].
 //!
-//! Short strings are not shared slices as well because a `Bytes` clone and drop are two
-//! atomic read-modify-writes on the buffer's counter; for a few bytes, copying them is
-//! cheaper, and they do not keep the received buffer alive.
+//! Short strings are not shared slices as well because a shared string costs atomic
+//! read-modify-writes on a counter; for a few bytes, copying them is cheaper, and they do
+//! not keep the received buffer alive.
+//!
+//! A long string decoded from a buffer does not hold a `Bytes` slice of it: cloning a
+//! `Bytes` is an indirect call and an atomic increment of the buffer's counter, dropping it
+//! another call and an atomic decrement, and these were 15–18 % of the decode of a
+//! `Resource` (two URIs) in the profile. Instead the reader puts the buffer in one
+//! [`Owner`] per message, takes references to it from the owner's counter in batches (one
+//! atomic add per [`OWNER_BATCH`] strings) and hands one to each long string; dropping the
+//! string is one inlined atomic decrement.
 //!
 //! It behaves like an immutable `String`: it dereferences to `str`, compares, orders and
 //! hashes exactly like `str` (so a `Map` keyed by it is looked up with a `&str`), prints and
@@ -31,7 +40,9 @@ use std::hash::{Hash, Hasher};
 use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
 use std::ops::Deref;
+use std::ptr::NonNull;
 use std::str::Utf8Error;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering, fence};
 
 use bytes::Bytes;
 
@@ -43,9 +54,12 @@ pub const INLINE_CAPACITY: usize = 39;
 /// Bytes an `EtpString` takes: the tag byte and the inline text.
 pub(crate) const INLINE_BLOCK: usize = INLINE_CAPACITY + 1;
 
-/// The tag of a shared string; an inline string's tag is its length plus one (1..=40), so
-/// no tag is zero and `head` is never zero.
+/// The tag of a shared string (a `Bytes`); an inline string's tag is its length plus one
+/// (1..=40), so no tag is zero and `head` is never zero.
 const SHARED: u8 = 0xff;
+
+/// The tag of a string that points into a buffer kept alive by an [`Owner`].
+const OWNED: u8 = 0xfe;
 
 /// An immutable, cheaply cloned UTF-8 string: inline when short, else backed by [`Bytes`].
 ///
@@ -56,7 +70,7 @@ const SHARED: u8 = 0xff;
 ///
 /// Five 64-bit words. Byte 0 (in memory order) is the tag; an inline string's text is
 /// bytes 1 to 1 + len, i.e. the rest of `head` and then `body`; a shared one keeps its
-/// `Bytes` in `body`. The decoder builds an inline string from one 40-byte block of input
+/// `Bytes` in `body`, one decoded from a buffer its text and owner ([`OwnedText`]). The decoder builds an inline string from one 40-byte block of input
 /// (the string's one-byte length and its text) as five word loads, with the length byte
 /// replaced by the tag, and every copy of the value moves it as whole words. The earlier
 /// layout, a Rust enum with a tag byte and a length byte before a byte array, was copied in
@@ -76,6 +90,158 @@ pub struct EtpString {
 union Body {
     text: [u64; 4],
     shared: ManuallyDrop<Bytes>,
+    owned: OwnedText,
+}
+
+/// The body of an [`OWNED`] string: its text, inside the buffer of `owner`, which holds one
+/// reference count for this string.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct OwnedText {
+    ptr: *const u8,
+    len: usize,
+    owner: NonNull<Owner>,
+}
+
+// SAFETY: an `EtpString` is immutable text. Inline text is plain bytes; a shared string's
+// `Bytes` is `Send + Sync`; an owned string's text lies in a `Bytes` (`Send + Sync`) kept
+// alive by its `Owner`, whose counter is atomic and only ever changed atomically (clone,
+// drop), so the value may move to or be shared with another thread like an
+// `Arc<Bytes>` could.
+unsafe impl Send for EtpString {}
+// SAFETY: see `Send`: nothing is mutated through `&EtpString`, except the owner's atomic
+// counter on `clone`.
+unsafe impl Sync for EtpString {}
+
+/// References to an [`Owner`] taken from its counter at once by [`OwnerRefs::take`].
+pub(crate) const OWNER_BATCH: usize = 256;
+
+/// A received buffer kept alive for the long strings decoded from it: one allocation per
+/// decoded message that has long strings, with an atomic count of the references held
+/// (one per string, plus those [`OwnerRefs`] holds).
+pub(crate) struct Owner {
+    refs: AtomicUsize,
+    bytes: Bytes,
+}
+
+impl Owner {
+    /// Gives back `n` references to `owner`, freeing it with the last.
+    ///
+    /// # Safety
+    /// The caller holds `n` references to `owner` and uses none of them after this.
+    #[inline(always)]
+    unsafe fn release(owner: NonNull<Owner>, n: usize) {
+        // SAFETY: the caller's references keep `owner` alive until this decrement.
+        // `Release` orders this holder's reads of the text before the decrement, and the
+        // `Acquire` fence below orders every holder's reads before the free (as `Arc`).
+        if unsafe { owner.as_ref() }
+            .refs
+            .fetch_sub(n, AtomicOrdering::Release)
+            == n
+        {
+            // SAFETY: those were the last references.
+            unsafe { Owner::free(owner) }
+        }
+    }
+
+    /// # Safety
+    /// No references to `owner` are left.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free(owner: NonNull<Owner>) {
+        fence(AtomicOrdering::Acquire);
+        // SAFETY: `owner` came from `Box::into_raw` (`OwnerRefs::new`) and, with no
+        // reference left, nothing else can reach it.
+        drop(unsafe { Box::from_raw(owner.as_ptr()) });
+    }
+
+    /// Adds `n` references to `owner`, aborting (like `Arc`) rather than letting the count
+    /// overflow.
+    ///
+    /// # Safety
+    /// The caller holds a reference to `owner`.
+    #[inline]
+    unsafe fn acquire(owner: NonNull<Owner>, n: usize) {
+        // SAFETY: the caller's reference keeps it alive. `Relaxed`, as `Arc::clone`: a new
+        // reference is made from an existing one, which already orders the accesses.
+        let old = unsafe { owner.as_ref() }
+            .refs
+            .fetch_add(n, AtomicOrdering::Relaxed);
+        // Each reference is held by a string (40 bytes of memory) or by a reader's batch,
+        // so this is unreachable short of leaking strings on purpose.
+        if old > isize::MAX as usize {
+            std::process::abort();
+        }
+    }
+}
+
+/// A reader's references to the [`Owner`] of its input: one of its own while it lives,
+/// and `prepaid` more taken in a batch and not yet handed to strings. Dropping it gives
+/// back all of them.
+pub(crate) struct OwnerRefs {
+    owner: NonNull<Owner>,
+    prepaid: usize,
+}
+
+// SAFETY: it holds counted references to an `Owner`, which is `Send + Sync` in substance
+// (an atomic counter and a `Bytes`), like an `Arc<Owner>` would.
+unsafe impl Send for OwnerRefs {}
+// SAFETY: as `Send`; nothing is reachable through `&OwnerRefs` but the pointer.
+unsafe impl Sync for OwnerRefs {}
+
+impl OwnerRefs {
+    /// An owner of `bytes` (a clone is kept), with its first batch of references.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn new(bytes: &Bytes) -> Self {
+        let owner = Box::new(Owner {
+            refs: AtomicUsize::new(1 + OWNER_BATCH),
+            bytes: bytes.clone(),
+        });
+        OwnerRefs {
+            owner: NonNull::from(Box::leak(owner)),
+            prepaid: OWNER_BATCH,
+        }
+    }
+
+    /// A string of `text`, holding one reference to the owner (meant for long text: short
+    /// text is cheaper inline).
+    ///
+    /// # Safety
+    /// `text` is valid UTF-8 and lies within the contents of the `Bytes` this owner was
+    /// made from (`OwnerRefs::new`).
+    #[inline(always)]
+    pub(crate) unsafe fn string(&mut self, text: &[u8]) -> EtpString {
+        if self.prepaid == 0 {
+            self.refill();
+        }
+        self.prepaid -= 1;
+        EtpString {
+            head: head_with_tag([0; 8], OWNED),
+            body: Body {
+                owned: OwnedText {
+                    ptr: text.as_ptr(),
+                    len: text.len(),
+                    owner: self.owner,
+                },
+            },
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self) {
+        // SAFETY: this holds its own reference.
+        unsafe { Owner::acquire(self.owner, OWNER_BATCH) };
+        self.prepaid = OWNER_BATCH;
+    }
+}
+
+impl Drop for OwnerRefs {
+    fn drop(&mut self) {
+        // SAFETY: this holds its own reference and `prepaid` more, unused after this.
+        unsafe { Owner::release(self.owner, self.prepaid + 1) }
+    }
 }
 
 /// `head` of a shared string, or of an inline one whose first 8 block bytes are `first`.
@@ -132,20 +298,6 @@ impl EtpString {
         inline(&bytes).unwrap_or_else(|| EtpString::shared(bytes))
     }
 
-    /// A string of `text`'s bytes, which must be valid UTF-8, copying short ones inline
-    /// and slicing long ones out of `shared` (which holds `text` at `range`).
-    ///
-    /// # Safety
-    /// `text` must be valid UTF-8 and equal to `shared[range]`.
-    #[inline]
-    pub(crate) unsafe fn from_shared_slice(
-        text: &[u8],
-        shared: &Bytes,
-        range: std::ops::Range<usize>,
-    ) -> Self {
-        inline(text).unwrap_or_else(|| EtpString::shared(shared.slice(range)))
-    }
-
     /// An inline string of the `len` bytes of `block` after its first byte.
     ///
     /// # Safety
@@ -187,9 +339,31 @@ impl EtpString {
         (self.tag() == SHARED).then(|| unsafe { &*self.body.shared })
     }
 
+    /// The text and owner of an [`OWNED`] string.
+    #[inline(always)]
+    fn as_owned(&self) -> Option<OwnedText> {
+        if self.tag() == OWNED {
+            // SAFETY: `body` holds an `OwnedText` exactly when the tag says so. (Read only
+            // then: other bodies may hold a zero where its `NonNull` is.)
+            Some(unsafe { self.body.owned })
+        } else {
+            None
+        }
+    }
+
     /// The text's bytes.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
+        let tag = self.tag();
+        if tag == OWNED {
+            // SAFETY: the tag says `body` is an `OwnedText`, whose `len` bytes at `ptr` lie
+            // in its owner's buffer, alive while this string holds its reference (at least
+            // as long as the borrow of `self`) and never mutated.
+            return unsafe {
+                let owned = self.body.owned;
+                std::slice::from_raw_parts(owned.ptr, owned.len)
+            };
+        }
         match self.as_shared() {
             Some(bytes) => bytes,
             // SAFETY: an inline string's text is `len = tag - 1 <= INLINE_CAPACITY` bytes
@@ -217,6 +391,13 @@ impl EtpString {
     /// The UTF-8 bytes as a `Bytes` (a reference-count increment for long text, a copy of
     /// short text).
     pub fn to_bytes(&self) -> Bytes {
+        if let Some(owned) = self.as_owned() {
+            // SAFETY: this string holds a reference to its owner, so it is alive.
+            let buffer = unsafe { &owned.owner.as_ref().bytes };
+            // The text lies within the owner's buffer (the invariant of `OwnedText`), so
+            // `slice_ref` finds it there and does not panic.
+            return buffer.slice_ref(self.as_bytes());
+        }
         match self.as_shared() {
             Some(bytes) => bytes.clone(),
             None => Bytes::copy_from_slice(self.as_bytes()),
@@ -230,16 +411,17 @@ impl EtpString {
 
     /// A copy of the text that no longer keeps alive the buffer it was decoded from.
     pub fn compact(&self) -> Self {
-        match self.as_shared() {
-            Some(bytes) => EtpString::shared(Bytes::copy_from_slice(bytes)),
-            None => self.clone(),
+        if self.is_inline() {
+            self.clone()
+        } else {
+            EtpString::shared(Bytes::copy_from_slice(self.as_bytes()))
         }
     }
 
-    /// Whether the text is stored inline (for tests of the representation).
-    #[cfg(test)]
+    /// Whether the text is stored inline.
+    #[inline(always)]
     fn is_inline(&self) -> bool {
-        self.as_shared().is_none()
+        self.tag() <= INLINE_BLOCK as u8
     }
 }
 
@@ -258,9 +440,13 @@ fn inline(text: &[u8]) -> Option<EtpString> {
 impl Drop for EtpString {
     #[inline]
     fn drop(&mut self) {
-        if self.tag() == SHARED {
+        match self.tag() {
+            // SAFETY: the tag says `body` holds an `OwnedText`, whose reference to its
+            // owner this string holds and gives back once, here.
+            OWNED => unsafe { Owner::release(self.body.owned.owner, 1) },
             // SAFETY: the tag says `body` holds a `Bytes`; it is dropped once, here.
-            unsafe { ManuallyDrop::drop(&mut self.body.shared) }
+            SHARED => unsafe { ManuallyDrop::drop(&mut self.body.shared) },
+            _ => {}
         }
     }
 }
@@ -268,6 +454,14 @@ impl Drop for EtpString {
 impl Clone for EtpString {
     #[inline]
     fn clone(&self) -> Self {
+        if let Some(owned) = self.as_owned() {
+            // SAFETY: this string holds a reference to the owner; the clone gets its own.
+            unsafe { Owner::acquire(owned.owner, 1) };
+            return EtpString {
+                head: self.head,
+                body: Body { owned },
+            };
+        }
         match self.as_shared() {
             Some(bytes) => EtpString::shared(bytes.clone()),
             None => EtpString {
@@ -361,6 +555,7 @@ impl From<EtpString> for String {
 impl From<EtpString> for Bytes {
     fn from(text: EtpString) -> Self {
         if text.as_shared().is_none() {
+            // Inline (a copy) or owned (a slice of the owner's buffer).
             return text.to_bytes();
         }
         let text = ManuallyDrop::new(text);
@@ -570,6 +765,59 @@ mod tests {
         let long = Bytes::from_static(LONG.as_bytes());
         let s = EtpString::from_utf8(long.clone()).unwrap();
         assert_eq!(s.as_ptr(), long.as_ptr());
+    }
+
+    #[test]
+    fn decoded_long_strings_share_one_owner_and_release_it() {
+        use crate::codec::{Avro, Reader};
+        // More strings than one batch of references, so the reader refills.
+        let texts: Vec<String> = (0..2 * OWNER_BATCH + 3)
+            .map(|i| format!("{LONG}/{i}"))
+            .collect();
+        let items: Vec<EtpString> = texts.iter().map(EtpString::from).collect();
+        let input = Bytes::from(crate::codec::encode_to_vec(&items));
+        let mut r = Reader::from_bytes(&input);
+        let decoded = Vec::<EtpString>::decode(&mut r).unwrap();
+        assert!(!input.is_unique());
+        // The strings outlive their reader (and move to another thread).
+        drop(r);
+        let decoded = std::thread::spawn(move || decoded).join().unwrap();
+        assert_eq!(decoded, items);
+        for (s, text) in decoded.iter().zip(&texts) {
+            assert_eq!(s.tag(), OWNED);
+            assert!(input.as_ptr_range().contains(&s.as_ptr()));
+            assert_eq!(s.to_bytes(), text.as_bytes());
+            assert_eq!(s.to_bytes().as_ptr(), s.as_ptr());
+        }
+        let clone = decoded[1].clone();
+        let as_bytes = Bytes::from(decoded[2].clone());
+        let compact = decoded[3].compact();
+        assert_eq!(compact.tag(), SHARED);
+        assert!(!input.as_ptr_range().contains(&compact.as_ptr()));
+        drop(decoded);
+        // The clone and the `Bytes` keep the buffer; the compact copy does not.
+        assert!(!input.is_unique());
+        assert_eq!(clone, texts[1].as_str());
+        assert_eq!(as_bytes, texts[2].as_bytes());
+        drop(clone);
+        assert!(!input.is_unique());
+        drop(as_bytes);
+        assert!(input.is_unique());
+        assert_eq!(compact, texts[3].as_str());
+        // A reader that decoded no long string makes no owner; one that decoded one and
+        // failed later releases it.
+        let short = Bytes::from(crate::codec::encode_to_vec(&EtpString::from("abc")));
+        let mut r = Reader::from_bytes(&short);
+        EtpString::decode(&mut r).unwrap();
+        assert!(r.finish().is_ok());
+        drop(r);
+        assert!(short.is_unique());
+        let cut = input.slice(..input.len() - 5);
+        let mut r = Reader::from_bytes(&cut);
+        assert!(Vec::<EtpString>::decode(&mut r).is_err());
+        drop(r);
+        drop(cut);
+        assert!(input.is_unique());
     }
 
     #[test]

@@ -137,8 +137,8 @@ fn request_session() -> RequestSession {
             qualified_type: "resqml20.*".into(),
             data_object_capabilities: Map::new(),
         }],
-        supported_compression: vec!["gzip".into()],
-        supported_formats: vec!["xml".into()],
+        supported_compression: vec!["gzip".into()].into(),
+        supported_formats: vec!["xml".into()].into(),
         current_date_time: DATE_TIME,
         earliest_retained_change_time: 0,
         server_authorization_required: false,
@@ -155,7 +155,7 @@ fn resource(i: usize) -> Resource {
     Resource {
         uri: format!("eml:///dataspace('demo')/resqml20.obj_TriangulatedSetRepresentation({i:08})")
             .into(),
-        alternate_uris: vec![],
+        alternate_uris: vec![].into(),
         name: format!("Horizon {i}").into(),
         source_count: Some(2),
         target_count: None,

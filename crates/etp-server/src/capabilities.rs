@@ -32,9 +32,9 @@ pub fn server_capabilities(server: &ServerState) -> ServerCapabilities {
         application_name: APPLICATION_NAME.into(),
         application_version: env!("CARGO_PKG_VERSION").into(),
         contact_information: Contact::default(),
-        supported_compression: vec!["gzip".into()],
-        supported_encodings: vec!["binary".into()],
-        supported_formats: vec!["xml".into()],
+        supported_compression: vec!["gzip".into()].into(),
+        supported_encodings: vec!["binary".into()].into(),
+        supported_formats: vec!["xml".into()].into(),
         supported_data_objects: supported_data_objects(),
         supported_protocols: offer
             .protocols

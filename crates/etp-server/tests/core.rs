@@ -277,8 +277,8 @@ fn request_session(protocols: &[i32]) -> RequestSession {
         client_instance_id: Uuid::new_v4(),
         requested_protocols: protocols.iter().map(|&p| requested(p, "store")).collect(),
         supported_data_objects: declared(&["eml20.*", "resqml20.*"]),
-        supported_compression: Vec::new(),
-        supported_formats: vec!["xml".into()],
+        supported_compression: Default::default(),
+        supported_formats: vec!["xml".into()].into(),
         current_date_time: etp_server::now_micros(),
         ..Default::default()
     }
@@ -550,7 +550,7 @@ async fn no_protocol_in_common_is_enosupportedprotocols_then_close() {
 async fn open_session_answers_xml_and_lists_data_object_wildcards() {
     let server = TestServer::start().await;
     let mut request = request_session(&[24]);
-    request.supported_formats = vec!["json".into(), "xml".into()];
+    request.supported_formats = vec!["json".into(), "xml".into()].into();
     // pyetp declares `resqml20.` without the '*'; it must not upset negotiation.
     request.supported_data_objects = declared(&["resqml20.", "eml20.*"]);
     let (mut raw, open) = Raw::open_with(server.addr, request).await;
@@ -586,7 +586,7 @@ async fn open_session_answers_xml_and_lists_data_object_wildcards() {
     // Formats without xml: ENOSUPPORTEDFORMATS, then close.
     let mut raw = Raw::connect(server.addr).await;
     let mut request = request_session(&[24]);
-    request.supported_formats = vec!["json".into()];
+    request.supported_formats = vec!["json".into()].into();
     let id = raw.send(request).await;
     raw.expect_error(ErrorCode::ENOSUPPORTEDFORMATS, 0, id)
         .await;
@@ -793,7 +793,7 @@ async fn compressed_messages_without_gzip_or_in_core_are_ecompression_notsupport
 
     // With gzip negotiated, Core still must never be compressed.
     let mut request = request_session(&[24]);
-    request.supported_compression = vec!["gzip".into()];
+    request.supported_compression = vec!["gzip".into()].into();
     let (mut raw, open) = Raw::open_with(server.addr, request).await;
     assert_eq!(open.supported_compression, "gzip");
     let id = raw.take_id();
@@ -810,7 +810,7 @@ async fn compressed_messages_without_gzip_or_in_core_are_ecompression_notsupport
 async fn a_gzip_body_inflating_past_the_limit_is_einvalid_message() {
     let server = TestServer::start_with(|c| c.max_decompressed_size = 100_000).await;
     let mut request = request_session(&[24]);
-    request.supported_compression = vec!["gzip".into()];
+    request.supported_compression = vec!["gzip".into()].into();
     let (mut raw, _) = Raw::open_with(server.addr, request).await;
     // One megabyte of a single letter: a few kilobytes on the wire.
     let paths = vec!["b".repeat(1 << 20)];

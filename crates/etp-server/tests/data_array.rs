@@ -570,14 +570,14 @@ async fn uninitialized_elements_read_as_zero_fill() {
         &[2],
         &[1],
         AnyArrayItem::ArrayOfString(ArrayOfString {
-            values: vec!["x".into()],
+            values: vec!["x".into()].into(),
         }),
     )
     .await;
     assert_eq!(
         get_array(&client, "/s").await.data.item,
         AnyArrayItem::ArrayOfString(ArrayOfString {
-            values: vec!["".into(), "".into(), "x".into(), "".into()]
+            values: vec!["".into(), "".into(), "x".into(), "".into()].into()
         })
     );
 
@@ -1064,7 +1064,7 @@ async fn max_data_array_size_is_enforced_with_17() {
     );
     // Strings count their bytes.
     let long_strings = AnyArrayItem::ArrayOfString(ArrayOfString {
-        values: vec!["x".repeat(600).into(), "y".repeat(600).into()],
+        values: vec!["x".repeat(600).into(), "y".repeat(600).into()].into(),
     });
     assert_eq!(
         key_errors(&client, put_body("/s", &[2], long_strings)).await,

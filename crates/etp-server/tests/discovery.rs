@@ -146,7 +146,7 @@ async fn type_filters_accept_known_types_and_refuse_unknown_ones() {
     }
     // Same rule in a walk.
     let mut walk = get_resources(&well_uri("ds", 0), S::Sources, 1);
-    walk.context.data_object_types = vec!["witsml21.Welll".into()];
+    walk.context.data_object_types = vec!["witsml21.Welll".into()].into();
     assert_eq!(ask(&client, walk).await.error_codes(), [16]);
 
     // Known types without objects give an empty answer, not an error.
@@ -325,7 +325,7 @@ async fn max_response_count_cuts_the_answer_with_code_30() {
 
     // Filtered listings are cut the same way; exactly the limit is not cut.
     let mut r = get_resources(&ds_uri("big"), S::Self_, 1);
-    r.context.data_object_types = vec!["witsml21.Well".into()];
+    r.context.data_object_types = vec!["witsml21.Well".into()].into();
     r.store_last_write_filter = Some(0);
     let a = ask(&client, r).await;
     assert_eq!(a.resources.len(), 50);

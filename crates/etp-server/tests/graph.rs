@@ -543,7 +543,7 @@ async fn counts_and_resource_fields() {
     // Filtered listing (counts looked up per object).
     let mut r = get_resources(&format!("eml:///dataspace('{ds}')"), S::Self_, 1);
     r.count_objects = true;
-    r.context.data_object_types = vec!["resqml20.obj_Grid2dRepresentation".into()];
+    r.context.data_object_types = vec!["resqml20.obj_Grid2dRepresentation".into()].into();
     check(&ask(&client, r).await, &[N::Grid]);
     // Walk.
     let mut r = request(&m, ds, N::Grid, S::SourcesOrSelf, 1, Kind::Primary, &[]);

@@ -212,7 +212,7 @@ async fn listed_counts_follow_the_reference_rule_for_every_filter_and_message_si
         assert_eq!(edged.resources, whole.resources);
 
         let mut by_type = counting(ds);
-        by_type.context.data_object_types = vec![TYPES[1].into()];
+        by_type.context.data_object_types = vec![TYPES[1].into()].into();
         check(
             &ask(&client, by_type).await,
             &counts,

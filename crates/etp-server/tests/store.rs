@@ -868,7 +868,7 @@ async fn small_requests_answer_alike_whichever_path_reads_them() {
         .request_one(StartTransaction {
             read_only: false,
             message: "inline reads".into(),
-            dataspace_uris: vec![DS.into()],
+            dataspace_uris: vec![DS.into()].into(),
         })
         .await
         .expect("StartTransaction answered");

@@ -52,7 +52,7 @@ pub fn new_data_object(
     DataObject {
         resource: Resource {
             uri: uri.into(),
-            alternate_uris: Vec::new(),
+            alternate_uris: Default::default(),
             name: name.into(),
             source_count: None,
             target_count: None,

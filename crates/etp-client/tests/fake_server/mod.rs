@@ -242,7 +242,7 @@ fn delete_response(keys: &[&str]) -> Body {
         deleted_uris.insert(
             k.to_string().into(),
             ArrayOfString {
-                values: vec![format!("eml:///{k}").into()],
+                values: vec![format!("eml:///{k}").into()].into(),
             },
         );
     }
@@ -357,7 +357,7 @@ impl Session {
                     } else {
                         String::new().into()
                     },
-                    supported_formats: vec!["xml".into()],
+                    supported_formats: vec!["xml".into()].into(),
                     current_date_time: 0,
                     earliest_retained_change_time: 0,
                     session_id: Uuid::new_v4(),

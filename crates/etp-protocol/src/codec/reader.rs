@@ -4,16 +4,20 @@ use bytes::Bytes;
 
 use super::error::{DecodeError, DecodeErrorKind};
 use crate::EtpString;
-use crate::string::{INLINE_BLOCK, INLINE_CAPACITY};
+use crate::string::{INLINE_BLOCK, INLINE_CAPACITY, OwnerRefs};
 
 /// A cursor over an Avro-encoded input.
 ///
 /// When built with [`Reader::from_bytes`], `bytes` fields are returned as slices of the
-/// input buffer (reference counted, no copy); otherwise they are copied.
+/// input buffer (reference counted, no copy) and long strings point into it; otherwise
+/// they are copied.
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     shared: Option<&'a Bytes>,
+    /// The owner that keeps `shared` alive for the long strings decoded from it, made at
+    /// the first one (see [`crate::string`]).
+    owner: Option<OwnerRefs>,
 }
 
 impl<'a> Reader<'a> {
@@ -23,6 +27,7 @@ impl<'a> Reader<'a> {
             buf,
             pos: 0,
             shared: None,
+            owner: None,
         }
     }
 
@@ -32,6 +37,7 @@ impl<'a> Reader<'a> {
             buf,
             pos: 0,
             shared: Some(buf),
+            owner: None,
         }
     }
 
@@ -168,19 +174,20 @@ impl<'a> Reader<'a> {
         len: usize,
         slot: &mut MaybeUninit<EtpString>,
     ) -> Result<(), DecodeError> {
-        let text_start = self.pos;
         let slice = self.take(len)?;
         if !is_utf8(slice) {
             return Err(DecodeError::new(DecodeErrorKind::InvalidUtf8, start));
         }
-        // SAFETY (both arms): `slice` was just validated as UTF-8.
+        // SAFETY: `slice` was just validated as UTF-8.
+        let text = unsafe { std::str::from_utf8_unchecked(slice) };
         slot.write(match self.shared {
-            // `slice` is `shared[text_start..][..len]` (`buf` is `shared`'s contents when
-            // `shared` is set).
-            Some(shared) => unsafe {
-                EtpString::from_shared_slice(slice, shared, text_start..text_start + len)
-            },
-            None => EtpString::from(unsafe { std::str::from_utf8_unchecked(slice) }),
+            Some(shared) if len > INLINE_CAPACITY => {
+                let owner = self.owner.get_or_insert_with(|| OwnerRefs::new(shared));
+                // SAFETY: `text` is UTF-8 and lies in `buf`, the contents of `shared`, from
+                // which the owner was made.
+                unsafe { owner.string(text.as_bytes()) }
+            }
+            _ => EtpString::from(text),
         });
         Ok(())
     }

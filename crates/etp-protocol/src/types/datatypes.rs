@@ -8,6 +8,7 @@ use crate::EtpString;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
 use crate::codec::FieldGuard;
+use crate::codec::InlineVec;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::types::datatypes::channel_data::ChannelDataKind;
@@ -741,7 +742,7 @@ impl Avro for ArrayOfNullableLong {
 #[serde(rename_all = "camelCase")]
 pub struct ArrayOfString {
     /// `values`: `array<string>`.
-    pub values: Vec<EtpString>,
+    pub values: InlineVec<EtpString>,
 }
 
 impl Avro for ArrayOfString {
@@ -1699,11 +1700,11 @@ pub struct ServerCapabilities {
     /// `contactInformation`: `Contact`.
     pub contact_information: Contact,
     /// `supportedCompression`: `array<string>`.
-    pub supported_compression: Vec<EtpString>,
+    pub supported_compression: InlineVec<EtpString>,
     /// `supportedEncodings`: `array<string>`.
-    pub supported_encodings: Vec<EtpString>,
+    pub supported_encodings: InlineVec<EtpString>,
     /// `supportedFormats`: `array<string>`.
-    pub supported_formats: Vec<EtpString>,
+    pub supported_formats: InlineVec<EtpString>,
     /// `supportedDataObjects`: `array<SupportedDataObject>`.
     pub supported_data_objects: Vec<SupportedDataObject>,
     /// `supportedProtocols`: `array<SupportedProtocol>`.
@@ -1718,9 +1719,9 @@ impl Default for ServerCapabilities {
             application_name: Default::default(),
             application_version: Default::default(),
             contact_information: Default::default(),
-            supported_compression: Vec::new(),
-            supported_encodings: vec![EtpString::from_static("binary")],
-            supported_formats: vec![EtpString::from_static("xml")],
+            supported_compression: InlineVec::new(),
+            supported_encodings: InlineVec::from([EtpString::from_static("binary")]),
+            supported_formats: InlineVec::from([EtpString::from_static("xml")]),
             supported_data_objects: Default::default(),
             supported_protocols: Default::default(),
             endpoint_capabilities: Map::new(),

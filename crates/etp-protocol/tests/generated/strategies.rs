@@ -14,7 +14,7 @@
 
 use bytes::Bytes;
 use etp_protocol::EtpString;
-use etp_protocol::codec::Map;
+use etp_protocol::codec::{InlineVec, Map};
 use proptest::prelude::*;
 use proptest::strategy::Union;
 
@@ -62,6 +62,13 @@ where
     S: Strategy + 'static,
 {
     proptest::collection::vec(items, 0..=max).boxed()
+}
+
+/// Arrays of strings (an [`InlineVec`]) of at most [`MAX_ITEMS`] items.
+pub fn string_arrays() -> BoxedStrategy<InlineVec<EtpString>> {
+    arrays(strings(), MAX_ITEMS)
+        .prop_map(InlineVec::from)
+        .boxed()
 }
 
 /// Maps of at most [`MAX_ITEMS`] entries (a repeated key keeps the last value).
@@ -193,7 +200,7 @@ pub fn datatypes_array_of_nullable_long()
 
 /// Any `Energistics.Etp.v12.Datatypes.ArrayOfString`.
 pub fn datatypes_array_of_string() -> BoxedStrategy<etp_protocol::types::datatypes::ArrayOfString> {
-    ((arrays(strings(), MAX_ITEMS),),)
+    ((string_arrays(),),)
         .prop_map(|((f0,),)| etp_protocol::types::datatypes::ArrayOfString { values: f0 })
         .boxed()
 }
@@ -339,9 +346,9 @@ pub fn datatypes_server_capabilities()
             strings(),
             strings(),
             datatypes_contact(),
-            arrays(strings(), MAX_ITEMS),
-            arrays(strings(), MAX_ITEMS),
-            arrays(strings(), MAX_ITEMS),
+            string_arrays(),
+            string_arrays(),
+            string_arrays(),
             arrays(datatypes_supported_data_object(), MAX_ITEMS),
             arrays(datatypes_supported_protocol(), MAX_ITEMS),
         ),
@@ -882,7 +889,7 @@ pub fn datatypes_object_context_info()
     ((
         strings(),
         any::<i32>(),
-        arrays(strings(), MAX_ITEMS),
+        string_arrays(),
         datatypes_object_relationship_kind(),
         any::<bool>(),
         any::<bool>(),
@@ -1061,10 +1068,10 @@ pub fn datatypes_object_parts_metadata_info()
 pub fn datatypes_object_put_response()
 -> BoxedStrategy<etp_protocol::types::datatypes::object::PutResponse> {
     ((
-        arrays(strings(), MAX_ITEMS),
-        arrays(strings(), MAX_ITEMS),
-        arrays(strings(), MAX_ITEMS),
-        arrays(strings(), MAX_ITEMS),
+        string_arrays(),
+        string_arrays(),
+        string_arrays(),
+        string_arrays(),
     ),)
         .prop_map(
             |((f0, f1, f2, f3),)| etp_protocol::types::datatypes::object::PutResponse {
@@ -1090,7 +1097,7 @@ pub fn datatypes_object_resource() -> BoxedStrategy<etp_protocol::types::datatyp
     (
         (
             strings(),
-            arrays(strings(), MAX_ITEMS),
+            string_arrays(),
             strings(),
             nullable(any::<i32>()),
             nullable(any::<i32>()),
@@ -1413,7 +1420,7 @@ pub fn protocol_channel_data_frame_get_frame_metadata_response()
 pub fn protocol_channel_data_frame_get_frame_response_header()
 -> BoxedStrategy<etp_protocol::types::protocol::channel_data_frame::GetFrameResponseHeader> {
     ((
-        arrays(strings(), MAX_ITEMS),
+        string_arrays(),
         arrays(datatypes_channel_data_index_metadata_record(), MAX_ITEMS),
     ),)
         .prop_map(|((f0, f1),)| {
@@ -1799,7 +1806,7 @@ pub fn protocol_core_authorize() -> BoxedStrategy<etp_protocol::types::protocol:
 /// Any `Energistics.Etp.v12.Protocol.Core.AuthorizeResponse`.
 pub fn protocol_core_authorize_response()
 -> BoxedStrategy<etp_protocol::types::protocol::core::AuthorizeResponse> {
-    ((any::<bool>(), arrays(strings(), MAX_ITEMS)),)
+    ((any::<bool>(), string_arrays()),)
         .prop_map(
             |((f0, f1),)| etp_protocol::types::protocol::core::AuthorizeResponse {
                 success: f0,
@@ -1828,7 +1835,7 @@ pub fn protocol_core_open_session()
             arrays(datatypes_supported_protocol(), MAX_ITEMS),
             arrays(datatypes_supported_data_object(), MAX_ITEMS),
             strings(),
-            arrays(strings(), MAX_ITEMS),
+            string_arrays(),
             any::<i64>(),
         ),
         (any::<i64>(), uuids(), maps(datatypes_data_value())),
@@ -1895,8 +1902,8 @@ pub fn protocol_core_request_session()
             uuids(),
             arrays(datatypes_supported_protocol(), MAX_ITEMS),
             arrays(datatypes_supported_data_object(), MAX_ITEMS),
-            arrays(strings(), MAX_ITEMS),
-            arrays(strings(), MAX_ITEMS),
+            string_arrays(),
+            string_arrays(),
             any::<i64>(),
         ),
         (any::<i64>(), any::<bool>(), maps(datatypes_data_value())),
@@ -2132,11 +2139,7 @@ pub fn protocol_dataspace_put_dataspaces_response()
 /// Any `Energistics.Etp.v12.Protocol.Discovery.GetDeletedResources`.
 pub fn protocol_discovery_get_deleted_resources()
 -> BoxedStrategy<etp_protocol::types::protocol::discovery::GetDeletedResources> {
-    ((
-        strings(),
-        nullable(any::<i64>()),
-        arrays(strings(), MAX_ITEMS),
-    ),)
+    ((strings(), nullable(any::<i64>()), string_arrays()),)
         .prop_map(
             |((f0, f1, f2),)| etp_protocol::types::protocol::discovery::GetDeletedResources {
                 dataspace_uri: f0,
@@ -2523,12 +2526,7 @@ pub fn protocol_growing_object_notification_parts_changed()
 /// Any `Energistics.Etp.v12.Protocol.GrowingObjectNotification.PartsDeleted`.
 pub fn protocol_growing_object_notification_parts_deleted()
 -> BoxedStrategy<etp_protocol::types::protocol::growing_object_notification::PartsDeleted> {
-    ((
-        strings(),
-        uuids(),
-        any::<i64>(),
-        arrays(strings(), MAX_ITEMS),
-    ),)
+    ((strings(), uuids(), any::<i64>(), string_arrays()),)
         .prop_map(|((f0, f1, f2, f3),)| {
             etp_protocol::types::protocol::growing_object_notification::PartsDeleted {
                 uri: f0,
@@ -2998,7 +2996,7 @@ pub fn protocol_transaction_rollback_transaction_response()
 /// Any `Energistics.Etp.v12.Protocol.Transaction.StartTransaction`.
 pub fn protocol_transaction_start_transaction()
 -> BoxedStrategy<etp_protocol::types::protocol::transaction::StartTransaction> {
-    ((any::<bool>(), strings(), arrays(strings(), MAX_ITEMS)),)
+    ((any::<bool>(), strings(), string_arrays()),)
         .prop_map(
             |((f0, f1, f2),)| etp_protocol::types::protocol::transaction::StartTransaction {
                 read_only: f0,

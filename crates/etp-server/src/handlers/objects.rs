@@ -127,7 +127,7 @@ pub fn resource_at(uri: String, mut meta: ObjectMeta, counts: Option<(u64, u64)>
 pub fn row_resource(uri: String, row: &ObjectRow<'_>) -> Resource {
     Resource {
         uri: uri.into(),
-        alternate_uris: Vec::new(),
+        alternate_uris: Default::default(),
         name: row.title.into(),
         source_count: None,
         target_count: None,
@@ -154,7 +154,7 @@ fn resource_with(
 ) -> Resource {
     let mut resource = Resource {
         uri: uri.into(),
-        alternate_uris: Vec::new(),
+        alternate_uris: Default::default(),
         name: name.into(),
         source_count: None,
         target_count: None,

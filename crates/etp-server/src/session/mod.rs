@@ -363,7 +363,7 @@ impl Actor {
                 // Authentication is off: every authorization is accepted.
                 let reply = AuthorizeResponse {
                     success: true,
-                    challenges: Vec::new(),
+                    challenges: Default::default(),
                 };
                 self.send(Outgoing::message(0, 7, id, reply.into(), true))
                     .await;
@@ -420,7 +420,7 @@ impl Actor {
                     CoreMessage::Authorize(_) => {
                         let reply = AuthorizeResponse {
                             success: true,
-                            challenges: Vec::new(),
+                            challenges: Default::default(),
                         };
                         self.send(Outgoing::message(
                             0,

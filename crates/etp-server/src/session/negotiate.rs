@@ -260,7 +260,7 @@ pub fn negotiate(
             } else {
                 String::new().into()
             },
-            supported_formats: vec!["xml".into()],
+            supported_formats: vec!["xml".into()].into(),
             current_date_time: now_micros,
             earliest_retained_change_time: offer.earliest_retained_change_time,
             session_id,
@@ -327,8 +327,8 @@ mod tests {
                 .into_iter()
                 .map(|p| requested(p, "store"))
                 .collect(),
-            supported_compression: vec!["gzip".into()],
-            supported_formats: vec!["xml".into()],
+            supported_compression: vec!["gzip".into()].into(),
+            supported_formats: vec!["xml".into()].into(),
             endpoint_capabilities: caps,
             ..Default::default()
         }
@@ -450,7 +450,7 @@ mod tests {
     #[test]
     fn json_only_client_is_refused_and_no_compression_when_not_offered() {
         let mut req = pyetp_request();
-        req.supported_formats = vec!["json".into()];
+        req.supported_formats = vec!["json".into()].into();
         assert_eq!(
             negotiate(&req, &offer(), Uuid::NIL, 0).unwrap_err().code,
             ErrorCode::ENOSUPPORTEDFORMATS.code()

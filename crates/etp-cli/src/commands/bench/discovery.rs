@@ -71,7 +71,7 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
         context: ContextInfo {
             uri: uri.clone().into(),
             depth: 1,
-            data_object_types: Vec::new(),
+            data_object_types: Default::default(),
             navigable_edges: RelationshipKind::Primary,
             include_secondary_targets: false,
             include_secondary_sources: false,

@@ -225,7 +225,7 @@ pub async fn start_transaction(client: &Client, dataspace: &str) -> anyhow::Resu
         .request_one(StartTransaction {
             read_only: false,
             message: "etp bench".into(),
-            dataspace_uris: vec![dataspace.to_string().into()],
+            dataspace_uris: vec![dataspace.to_string().into()].into(),
         })
         .await
         .context("StartTransaction")?;

@@ -68,7 +68,7 @@ pub fn grid_objects(
             let now = etp_protocol::now_micros();
             let resource = Resource {
                 uri: uri.clone().into(),
-                alternate_uris: Vec::new(),
+                alternate_uris: Default::default(),
                 name: title.into(),
                 source_count: None,
                 target_count: None,

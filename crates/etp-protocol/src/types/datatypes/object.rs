@@ -6,6 +6,7 @@ use crate::Uuid;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
 use crate::codec::FieldGuard;
+use crate::codec::InlineVec;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::types::datatypes::DataValue;
@@ -168,7 +169,7 @@ pub struct ContextInfo {
     /// `depth`: `int`.
     pub depth: i32,
     /// `dataObjectTypes`: `array<string>`.
-    pub data_object_types: Vec<EtpString>,
+    pub data_object_types: InlineVec<EtpString>,
     /// `navigableEdges`: `RelationshipKind`.
     pub navigable_edges: RelationshipKind,
     /// `includeSecondaryTargets`: `boolean`.
@@ -926,13 +927,13 @@ impl Avro for PartsMetadataInfo {
 #[serde(rename_all = "camelCase")]
 pub struct PutResponse {
     /// `createdContainedObjectUris`: `array<string>`.
-    pub created_contained_object_uris: Vec<EtpString>,
+    pub created_contained_object_uris: InlineVec<EtpString>,
     /// `deletedContainedObjectUris`: `array<string>`.
-    pub deleted_contained_object_uris: Vec<EtpString>,
+    pub deleted_contained_object_uris: InlineVec<EtpString>,
     /// `joinedContainedObjectUris`: `array<string>`.
-    pub joined_contained_object_uris: Vec<EtpString>,
+    pub joined_contained_object_uris: InlineVec<EtpString>,
     /// `unjoinedContainedObjectUris`: `array<string>`.
-    pub unjoined_contained_object_uris: Vec<EtpString>,
+    pub unjoined_contained_object_uris: InlineVec<EtpString>,
 }
 
 impl Avro for PutResponse {
@@ -1063,7 +1064,7 @@ pub struct Resource {
     /// `uri`: `string`.
     pub uri: EtpString,
     /// `alternateUris`: `array<string>`.
-    pub alternate_uris: Vec<EtpString>,
+    pub alternate_uris: InlineVec<EtpString>,
     /// `name`: `string`.
     pub name: EtpString,
     /// `sourceCount`: `null | int`.

@@ -5,6 +5,7 @@ use crate::EtpString;
 use crate::Uuid;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::InlineVec;
 use crate::codec::Reader;
 use crate::message::BodyError;
 use crate::message::EtpMessage;
@@ -183,7 +184,7 @@ impl EtpMessage for GetFrame {
 #[serde(rename_all = "camelCase")]
 pub struct GetFrameResponseHeader {
     /// `channelUris`: `array<string>`.
-    pub channel_uris: Vec<EtpString>,
+    pub channel_uris: InlineVec<EtpString>,
     /// `indexes`: `array<IndexMetadataRecord>`.
     pub indexes: Vec<IndexMetadataRecord>,
 }

@@ -5,6 +5,7 @@ use crate::EtpString;
 use crate::Uuid;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::InlineVec;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::message::BodyError;
@@ -34,9 +35,9 @@ pub struct RequestSession {
     /// `supportedDataObjects`: `array<SupportedDataObject>`.
     pub supported_data_objects: Vec<SupportedDataObject>,
     /// `supportedCompression`: `array<string>`.
-    pub supported_compression: Vec<EtpString>,
+    pub supported_compression: InlineVec<EtpString>,
     /// `supportedFormats`: `array<string>`.
-    pub supported_formats: Vec<EtpString>,
+    pub supported_formats: InlineVec<EtpString>,
     /// `currentDateTime`: `long`.
     pub current_date_time: i64,
     /// `earliestRetainedChangeTime`: `long`.
@@ -55,8 +56,8 @@ impl Default for RequestSession {
             client_instance_id: Default::default(),
             requested_protocols: Default::default(),
             supported_data_objects: Default::default(),
-            supported_compression: Vec::new(),
-            supported_formats: vec![EtpString::from_static("xml")],
+            supported_compression: InlineVec::new(),
+            supported_formats: InlineVec::from([EtpString::from_static("xml")]),
             current_date_time: Default::default(),
             earliest_retained_change_time: Default::default(),
             server_authorization_required: false,
@@ -158,7 +159,7 @@ pub struct OpenSession {
     /// `supportedCompression`: `string`.
     pub supported_compression: EtpString,
     /// `supportedFormats`: `array<string>`.
-    pub supported_formats: Vec<EtpString>,
+    pub supported_formats: InlineVec<EtpString>,
     /// `currentDateTime`: `long`.
     pub current_date_time: i64,
     /// `earliestRetainedChangeTime`: `long`.
@@ -178,7 +179,7 @@ impl Default for OpenSession {
             supported_protocols: Default::default(),
             supported_data_objects: Default::default(),
             supported_compression: EtpString::new(),
-            supported_formats: vec![EtpString::from_static("xml")],
+            supported_formats: InlineVec::from([EtpString::from_static("xml")]),
             current_date_time: Default::default(),
             earliest_retained_change_time: Default::default(),
             session_id: Default::default(),
@@ -350,7 +351,7 @@ pub struct AuthorizeResponse {
     /// `success`: `boolean`.
     pub success: bool,
     /// `challenges`: `array<string>`.
-    pub challenges: Vec<EtpString>,
+    pub challenges: InlineVec<EtpString>,
 }
 
 impl Avro for AuthorizeResponse {

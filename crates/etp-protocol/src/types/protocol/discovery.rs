@@ -4,6 +4,7 @@
 use crate::EtpString;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::InlineVec;
 use crate::codec::Reader;
 use crate::message::BodyError;
 use crate::message::EtpMessage;
@@ -135,7 +136,7 @@ pub struct GetDeletedResources {
     /// `deleteTimeFilter`: `null | long`.
     pub delete_time_filter: Option<i64>,
     /// `dataObjectTypes`: `array<string>`.
-    pub data_object_types: Vec<EtpString>,
+    pub data_object_types: InlineVec<EtpString>,
 }
 
 impl Avro for GetDeletedResources {

@@ -5,6 +5,7 @@ use crate::EtpString;
 use crate::Uuid;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::InlineVec;
 use crate::codec::Map;
 use crate::codec::Reader;
 use crate::message::BodyError;
@@ -104,7 +105,7 @@ pub struct PartsDeleted {
     /// `changeTime`: `long`.
     pub change_time: i64,
     /// `uids`: `array<string>`.
-    pub uids: Vec<EtpString>,
+    pub uids: InlineVec<EtpString>,
 }
 
 impl Avro for PartsDeleted {

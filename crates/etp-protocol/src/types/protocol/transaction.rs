@@ -5,6 +5,7 @@ use crate::EtpString;
 use crate::Uuid;
 use crate::codec::Avro;
 use crate::codec::DecodeError;
+use crate::codec::InlineVec;
 use crate::codec::Reader;
 use crate::message::BodyError;
 use crate::message::EtpMessage;
@@ -23,7 +24,7 @@ pub struct StartTransaction {
     /// `message`: `string`.
     pub message: EtpString,
     /// `dataspaceUris`: `array<string>`.
-    pub dataspace_uris: Vec<EtpString>,
+    pub dataspace_uris: InlineVec<EtpString>,
 }
 
 impl Default for StartTransaction {
@@ -31,7 +32,7 @@ impl Default for StartTransaction {
         StartTransaction {
             read_only: Default::default(),
             message: EtpString::new(),
-            dataspace_uris: vec![EtpString::new()],
+            dataspace_uris: InlineVec::from([EtpString::new()]),
         }
     }
 }

@@ -649,7 +649,7 @@ mod tests {
         }
         assert_eq!(into_store(ints, ElementType::F64).err().unwrap().code, 5);
         let strings = AnyArrayItem::ArrayOfString(ArrayOfString {
-            values: vec!["a".into()],
+            values: vec!["a".into()].into(),
         });
         assert_eq!(
             into_store(strings, ElementType::Bytes).err().unwrap().code,

@@ -168,7 +168,7 @@ fn delete_all(
         results.push((
             key,
             Ok(ArrayOfString {
-                values: vec![uri.into()],
+                values: vec![uri.into()].into(),
             }),
         ));
     }
