@@ -205,9 +205,9 @@ async fn measure_size(
     let mut write_size = size;
     for run in 0..settings.runs {
         // The disk baseline is measured right before and right after each put, each
-        // write (and the put) starting with nothing left to write back: measured once
-        // per size, after the put, it swung 315 → 1,371 MB/s between runs D and E with
-        // the writeback of the previous figure still under way.
+        // write (and the put) starting with nothing left to write back: measured only
+        // after the put, it swung 315 → 1,371 MB/s between runs D and E with the
+        // writeback of the put still under way.
         let before = durable_write(&dir, bytes, write_size).await?;
         quiesce(&dir).await?;
         let mark = util::phase(format!("arrays.put_{mib}mib"));
