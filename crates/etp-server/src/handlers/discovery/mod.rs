@@ -86,11 +86,11 @@ use std::sync::Arc;
 use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::types::Body;
-use etp_protocol::types::datatypes::object::{DeletedResource, Resource};
+use etp_protocol::types::datatypes::object::DeletedResource;
 use etp_protocol::types::datatypes::{DataValue, DataValueItem, ErrorInfo};
 use etp_protocol::types::protocol::discovery::{
     DiscoveryMessage, GetDeletedResources, GetDeletedResourcesResponse, GetResources,
-    GetResourcesEdgesResponse, GetResourcesResponse,
+    GetResourcesEdgesResponse,
 };
 use etp_protocol::uri::format_uuid;
 use etp_store::ObjectKey;
@@ -101,7 +101,7 @@ use super::{HandlerFuture, ProtocolHandler, Request};
 use crate::access::{DataAccess, Failure};
 use crate::config::ServerConfig;
 use crate::session::{Responder, SessionClosed, SessionContext};
-use answer::{Tail, exceptions, fit, list_budget, send_set, stream_set};
+use answer::{ListPart, Tail, exceptions, fit, list_budget, send_set, stream_set};
 use query::{ResourceQuery, shorten};
 use types::TypeFilters;
 
@@ -180,12 +180,12 @@ impl DiscoveryHandler {
         let dataspace = query.dataspace().to_owned();
         let budget = list_budget(&responder);
         let max_body = responder.max_body_size();
-        let (parts_tx, parts_rx) = mpsc::channel::<Vec<Resource>>(PARTS_AHEAD);
+        let (parts_tx, parts_rx) = mpsc::channel::<ListPart>(PARTS_AHEAD);
         let listing = self
             .access
             .read(&session.transaction, &dataspace, move |txn| {
                 // On the blocking pool, so waiting for room in the channel is allowed.
-                let mut deliver = |part: Vec<Resource>| parts_tx.blocking_send(part).is_ok();
+                let mut deliver = |part: ListPart| parts_tx.blocking_send(part).is_ok();
                 query.run(txn, limit, budget, &mut deliver)
             });
         let producer = async move {
@@ -208,13 +208,7 @@ impl DiscoveryHandler {
                 exceptions: exceptions(error, oversized, max_body),
             })
         };
-        stream_set(
-            responder,
-            parts_rx,
-            |resources| GetResourcesResponse { resources }.into(),
-            producer,
-        )
-        .await
+        stream_set(responder, parts_rx, producer).await
     }
 
     async fn get_deleted_resources(
