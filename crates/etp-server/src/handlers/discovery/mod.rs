@@ -49,8 +49,9 @@
 //!   left out and named in the final ProtocolException's `errors` (code 17).
 //! * **Streaming.** Resources are packed into parts (at most 1 MiB, sized once each) as
 //!   the store is scanned on a blocking thread. A dataspace listing without `includeEdges`
-//!   (with or without `countObjects`) hands each part to the session as soon as it is
-//!   full, so the scan, the encoding and the client's decoding overlap; edges need the
+//!   (with or without `countObjects`) encodes each row straight into its part (no
+//!   `Resource` is built) and hands each part to the session as soon as it is full, so
+//!   the scan, the writing and the client's decoding overlap; edges need the
 //!   whole listing, so such parts are held until the scan ends. At most
 //!   [`PARTS_AHEAD`] finished parts wait for the writer. A store failure after parts
 //!   went out ends the set with a ProtocolException (FIN); before any, it is the answer.
