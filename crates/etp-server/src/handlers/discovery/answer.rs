@@ -418,6 +418,11 @@ impl<'a> EncodedParts<'a> {
     fn close_part(&mut self) {
         // The next part fills about as far as this one.
         let next = part_buffer(self.current.capacity());
+        self.hand_on(next);
+    }
+
+    /// Hands on the current part, `next` taking its place.
+    fn hand_on(&mut self, next: Vec<u8>) {
         let part = std::mem::replace(&mut self.current, next);
         let items = std::mem::take(&mut self.items);
         if self.open {
@@ -430,7 +435,7 @@ impl<'a> EncodedParts<'a> {
     /// resources left out as oversized.
     pub(crate) fn finish(mut self) -> Vec<(String, ErrorInfo)> {
         if self.items > 0 || self.delivered == 0 {
-            self.close_part();
+            self.hand_on(Vec::new());
         }
         self.oversized
     }
