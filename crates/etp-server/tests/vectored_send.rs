@@ -61,3 +61,44 @@ async fn large_get_data_objects_answers_arrive_byte_exact() {
         assert_eq!(&get_one(&client, &crs_uri()).await.data[..], CRS.as_bytes());
     }
 }
+
+/// Many small answers queued at once are gathered into one write (`session/wire.rs`,
+/// `Coalesced`), with large vectored ones in between: every answer must still arrive
+/// whole and match its request.
+#[tokio::test]
+async fn many_answers_in_flight_arrive_whole_and_matched() {
+    let server = TestServer::start().await;
+    let client = server.client_with(|c| c.compression = false).await;
+    create_dataspace(&client, DS_PATH).await;
+    let mut expected = Vec::new();
+    let mut entries = Vec::new();
+    for i in 0..40usize {
+        // Mostly 2–30 KB (gathered), every eighth over the vectored threshold.
+        let size = if i % 8 == 7 {
+            90_000 + i
+        } else {
+            2_000 + i * 700
+        };
+        let uuid = format!("0b1c2d3e-0000-4000-8000-{i:012x}");
+        let xml = big_crs(&uuid, size);
+        let uri = uri("resqml20.obj_LocalDepth3dCrs", &uuid);
+        entries.push((format!("o{i}"), data_object(&uri, &xml)));
+        expected.push((uri, xml));
+    }
+    let response = put(&client, entries).await;
+    assert!(response.errors().is_empty(), "{:?}", response.errors());
+    for round in 0..3 {
+        let mut asked = Vec::new();
+        for (uri, xml) in expected.clone() {
+            let client = client.clone();
+            asked.push(tokio::spawn(async move {
+                let object = get_one(&client, &uri).await;
+                assert_eq!(object.resource.uri, uri);
+                assert_eq!(&object.data[..], xml.as_bytes(), "round {round}");
+            }));
+        }
+        for task in asked {
+            task.await.expect("answer checked");
+        }
+    }
+}

@@ -91,7 +91,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for SharedWrite<W> {
 
 /// The header of an unmasked, final binary frame (a server's) of `len` payload bytes
 /// (RFC 6455 §5.2).
-fn frame_header(len: usize) -> ([u8; 10], usize) {
+pub(crate) fn frame_header(len: usize) -> ([u8; 10], usize) {
     const FIN_BINARY: u8 = 0x80 | 0x2;
     let mut head = [0u8; 10];
     head[0] = FIN_BINARY;

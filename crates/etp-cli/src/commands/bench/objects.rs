@@ -11,6 +11,13 @@
 //! starts, so XML parsing counts against the server, not the baseline) and the same commit
 //! granularity (one commit per run with a transaction, else one per message). Reads use
 //! one snapshot per message's worth of objects.
+//!
+//! Order within a run: baseline put, baseline get, ETP put, ETP get, each phase once the
+//! process is idle. Each side's get is the first read of objects it has just written, a
+//! read whose cost depends on what the engine did with them since (memtable flushed to
+//! blob files, cache filled): with the baseline's get moved next to its own put, both
+//! sides are read in the same state (before, the baseline was read after the ETP put and
+//! varied from 6,700 to 105,000 objects/s between runs; see docs/performance.md).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -93,17 +100,22 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
             let with_transaction = client.supports_protocol(18);
 
             let records = store_records(&path, &objects)?;
+            let keys: Vec<ObjectKey> = records.iter().map(|(k, _, _)| k.clone()).collect();
+            // Each side reads right after its own writes have settled, with nothing in
+            // between: the first read of just written objects depends on what the
+            // engine did with them since (memtable flushed to blob files or not, cache
+            // filled or not), so both sides must be read in the same state.
             util::settle(SETTLE_LIMIT).await;
-            let raw_put = raw_put(raw, &path, records.clone(), batch, with_transaction).await?;
+            let raw_put = raw_put(raw, &path, records, batch, with_transaction).await?;
+            util::settle(SETTLE_LIMIT).await;
+            let raw_get = raw_get(raw, keys, batch).await?;
             util::settle(SETTLE_LIMIT).await;
             let mark = util::phase(format!("objects.put_batch_{batch}"));
             let etp_put = etp_put(env, &client, &uri, &objects, batch).await?;
             drop(mark);
             put.push_pair(count as f64 / etp_put, count as f64 / raw_put);
 
-            let keys: Vec<ObjectKey> = records.iter().map(|(k, _, _)| k.clone()).collect();
             util::settle(SETTLE_LIMIT).await;
-            let raw_get = raw_get(raw, keys, batch).await?;
             let mark = util::phase(format!("objects.get_batch_{batch}"));
             let etp_get = etp_get(env, &client, &objects, batch).await?;
             drop(mark);

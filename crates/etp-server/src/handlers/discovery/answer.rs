@@ -3,20 +3,24 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
+use etp_protocol::codec::writer::write_long;
 use etp_protocol::codec::{Avro, Map};
 use etp_protocol::error_code::ErrorCode;
+use etp_protocol::message::EtpMessage;
 use etp_protocol::names::QualifiedType;
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::object::{Edge, RelationshipKind as EtpKind, Resource};
 use etp_protocol::types::datatypes::{DataValue, DataValueItem, ErrorInfo};
 use etp_protocol::types::protocol::core::ProtocolException;
+use etp_protocol::types::protocol::discovery::GetResourcesResponse;
 use etp_protocol::uri::DataspaceUri;
-use etp_store::{ObjectKey, RelationshipKind, Uuid};
+use etp_store::{ObjectKey, ObjectRow, RelationshipKind, Uuid};
 use tokio::sync::mpsc;
 
 use crate::access::Failure;
-use crate::handlers::objects::{error_info, object_uri};
-use crate::session::{Responder, SessionClosed};
+use crate::handlers::objects::{encode_row_resource, error_info, object_uri};
+use crate::session::{EncodedBody, Responder, SessionClosed};
 
 /// Builds canonical object URIs of one dataspace, parsing each stored type once rather than
 /// once per object (a dataspace listing may hold 100,000 objects of a dozen types).
@@ -62,13 +66,34 @@ impl UriCache {
         version: Option<&str>,
         qualified_type: &str,
     ) -> Option<String> {
+        let mut uri = String::new();
+        self.write_row_uri(&mut uri, uuid, version, qualified_type)
+            .then_some(uri)
+    }
+
+    /// Appends the canonical URI of a listed row to `out` (a buffer reused from row to
+    /// row, so a listing allocates no URI); `false`, `out` untouched, if the URI cannot be
+    /// written.
+    pub(crate) fn write_row_uri(
+        &mut self,
+        out: &mut String,
+        uuid: &Uuid,
+        version: Option<&str>,
+        qualified_type: &str,
+    ) -> bool {
         if let Some(version) = version {
             let key = ObjectKey {
                 dataspace: self.dataspace.clone(),
                 uuid: *uuid,
                 version: Some(version.to_owned()),
             };
-            return object_uri(&key, qualified_type);
+            return match object_uri(&key, qualified_type) {
+                Some(uri) => {
+                    out.push_str(&uri);
+                    true
+                }
+                None => false,
+            };
         }
         // Listings come grouped by type: most lookups hit the previous type.
         if self.last.as_ref().is_none_or(|(t, _)| t != qualified_type) {
@@ -86,12 +111,14 @@ impl UriCache {
             };
             self.last = Some((qualified_type.to_owned(), head));
         }
-        let head = self.last.as_ref()?.1.as_deref()?;
-        let mut uri = String::with_capacity(head.len() + 37);
-        uri.push_str(head);
-        push_uuid(&mut uri, uuid);
-        uri.push(')');
-        Some(uri)
+        let Some(head) = self.last.as_ref().and_then(|(_, head)| head.as_deref()) else {
+            return false;
+        };
+        out.reserve(head.len() + 37);
+        out.push_str(head);
+        push_uuid(out, uuid);
+        out.push(')');
+        true
     }
 }
 
@@ -187,9 +214,18 @@ fn too_large(size: usize) -> ErrorInfo {
     )
 }
 
+/// One part of a GetResources answer, as a listing hands it on.
+#[derive(Debug)]
+pub(crate) enum ListPart {
+    /// Records, encoded by the session writer.
+    Resources(Vec<Resource>),
+    /// A `GetResourcesResponse` body encoded during the scan ([`EncodedParts`]).
+    Encoded(EncodedBody),
+}
+
 /// Where finished parts of a listing go: `false` once nobody takes them any more (the
 /// session is gone), which ends the listing.
-pub(crate) type Deliver<'a> = &'a mut dyn FnMut(Vec<Resource>) -> bool;
+pub(crate) type Deliver<'a> = &'a mut dyn FnMut(ListPart) -> bool;
 
 /// Packs resources into message-sized parts as they are built, sizing each once, and
 /// hands every full part on at once (`hold = false`: the listing and the sending overlap)
@@ -272,7 +308,7 @@ impl<'a> Parts<'a> {
 
     fn hand_on(&mut self, part: Vec<Resource>) {
         if self.open {
-            self.open = (self.deliver)(part);
+            self.open = (self.deliver)(ListPart::Resources(part));
             self.delivered += 1;
         }
     }
@@ -303,6 +339,128 @@ impl<'a> Parts<'a> {
     }
 }
 
+/// Room kept in front of an encoded part's items for the array's block count (a varint).
+const COUNT_ROOM: usize = 10;
+
+/// First capacity of an encoded part: most listings are small, so a part only grows to
+/// the whole budget when a listing fills one.
+const FIRST_PART_BYTES: usize = 64 << 10;
+
+/// [`Parts`] for a listing whose resources need nothing after the scan: each listed row
+/// is encoded straight into the body of its part (`GetResourcesResponse`, an Avro array
+/// of `Resource`), with no `Resource` built, sized, encoded by the writer and freed
+/// apart. A dataspace of 100,000 objects is 100,000 such records; building them was most
+/// of the scanning thread's time after fjall's own iteration.
+///
+/// Semantics are those of `Parts` without holding: parts of at most `budget` item bytes,
+/// handed on as they fill, at least one part per listing, a record larger than the budget
+/// left out and reported, every pushed row numbered (oversized ones included).
+pub(crate) struct EncodedParts<'a> {
+    budget: usize,
+    /// [`COUNT_ROOM`] bytes, then the current part's items.
+    current: Vec<u8>,
+    /// Items in `current`.
+    items: usize,
+    /// The row being encoded, before it is known which part it fits in.
+    item: Vec<u8>,
+    deliver: Deliver<'a>,
+    delivered: usize,
+    open: bool,
+    pushed: usize,
+    oversized: Vec<(String, ErrorInfo)>,
+}
+
+impl<'a> EncodedParts<'a> {
+    /// Parts of at most `budget` item bytes, handed to `deliver` as they fill.
+    pub(crate) fn new(budget: usize, deliver: Deliver<'a>) -> Self {
+        EncodedParts {
+            budget,
+            current: part_buffer(FIRST_PART_BYTES.min(budget.saturating_add(COUNT_ROOM + 1))),
+            items: 0,
+            item: Vec::with_capacity(256),
+            deliver,
+            delivered: 0,
+            open: true,
+            pushed: 0,
+            oversized: Vec::new(),
+        }
+    }
+
+    /// Adds the next resource, the row at `uri` (counts null when `None`); `false` once
+    /// the receiver is gone (stop listing).
+    pub(crate) fn push(
+        &mut self,
+        uri: &str,
+        row: &ObjectRow<'_>,
+        counts: Option<(u64, u64)>,
+    ) -> bool {
+        self.pushed += 1;
+        self.item.clear();
+        encode_row_resource(&mut self.item, uri, row, counts);
+        let size = self.item.len();
+        if size > self.budget {
+            self.oversized.push((uri.to_owned(), too_large(size)));
+            return self.open;
+        }
+        if self.current.len() - COUNT_ROOM + size > self.budget {
+            self.close_part();
+        }
+        self.current.extend_from_slice(&self.item);
+        self.items += 1;
+        self.open
+    }
+
+    /// Rows pushed so far, oversized ones included.
+    pub(crate) fn pushed(&self) -> usize {
+        self.pushed
+    }
+
+    fn close_part(&mut self) {
+        // The next part fills about as far as this one.
+        let next = part_buffer(self.current.capacity());
+        self.hand_on(next);
+    }
+
+    /// Hands on the current part, `next` taking its place.
+    fn hand_on(&mut self, next: Vec<u8>) {
+        let part = std::mem::replace(&mut self.current, next);
+        let items = std::mem::take(&mut self.items);
+        if self.open {
+            self.open = (self.deliver)(ListPart::Encoded(array_body(part, items)));
+            self.delivered += 1;
+        }
+    }
+
+    /// Hands on the last part (at least one, possibly empty, per listing) and returns the
+    /// resources left out as oversized.
+    pub(crate) fn finish(mut self) -> Vec<(String, ErrorInfo)> {
+        if self.items > 0 || self.delivered == 0 {
+            self.hand_on(Vec::new());
+        }
+        self.oversized
+    }
+}
+
+/// An empty part: the room for its count, then nothing.
+fn part_buffer(capacity: usize) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(capacity.max(COUNT_ROOM + 1));
+    buf.resize(COUNT_ROOM, 0);
+    buf
+}
+
+/// The Avro array of the `items` records in `part` (after its [`COUNT_ROOM`]): one block,
+/// its count written just before the items, then the end marker.
+fn array_body(mut part: Vec<u8>, items: usize) -> EncodedBody {
+    let mut count = Vec::with_capacity(COUNT_ROOM);
+    if items > 0 {
+        write_long(&mut count, i64::try_from(items).unwrap_or(i64::MAX));
+    }
+    let start = COUNT_ROOM - count.len();
+    part[start..COUNT_ROOM].copy_from_slice(&count);
+    part.push(0);
+    EncodedBody::new(vec![Bytes::from(part).slice(start..)])
+}
+
 /// What follows the resource parts of a GetResources answer.
 #[derive(Debug, Default)]
 pub(crate) struct Tail {
@@ -318,18 +476,17 @@ pub(crate) struct Tail {
 /// last message. If the producer fails after parts went out, its error closes the set as
 /// a ProtocolException; if it fails before, that error is the whole answer. If the session
 /// goes away, `parts` is dropped, which stops the producer at its next part.
-pub(crate) async fn stream_set<T>(
+pub(crate) async fn stream_set(
     mut responder: Responder,
-    parts: mpsc::Receiver<Vec<T>>,
-    into_body: impl Fn(Vec<T>) -> Body,
+    parts: mpsc::Receiver<ListPart>,
     producer: impl Future<Output = Result<Tail, Failure>>,
 ) -> Result<(), SessionClosed> {
-    let mut held: Option<Body> = None;
+    let mut held: Option<ListPart> = None;
     let forward = async {
         let mut parts = parts;
         while let Some(part) = parts.recv().await {
-            if let Some(previous) = held.replace(into_body(part)) {
-                responder.send(previous, false).await?;
+            if let Some(previous) = held.replace(part) {
+                send_part(&mut responder, previous, false).await?;
             }
         }
         Ok::<(), SessionClosed>(())
@@ -338,14 +495,36 @@ pub(crate) async fn stream_set<T>(
     forwarded?;
     match tail {
         Ok(tail) => {
-            let bodies = held.into_iter().chain(tail.bodies).collect();
-            send_set(responder, bodies, tail.exceptions).await
+            if let Some(last) = held {
+                let fin = tail.bodies.is_empty() && tail.exceptions.is_empty();
+                send_part(&mut responder, last, fin).await?;
+            }
+            send_set(responder, tail.bodies, tail.exceptions).await
         }
         Err((code, message)) => {
             if let Some(previous) = held {
-                responder.send(previous, false).await?;
+                send_part(&mut responder, previous, false).await?;
             }
             responder.error(code, message).await
+        }
+    }
+}
+
+/// Sends one `GetResourcesResponse` of a streamed set.
+async fn send_part(
+    responder: &mut Responder,
+    part: ListPart,
+    fin: bool,
+) -> Result<(), SessionClosed> {
+    match part {
+        ListPart::Resources(resources) => {
+            responder
+                .send(GetResourcesResponse { resources }.into(), fin)
+                .await
+        }
+        ListPart::Encoded(body) => {
+            let message_type = <GetResourcesResponse as EtpMessage>::INFO.message_type;
+            responder.send_encoded(message_type, body, fin).await
         }
     }
 }
@@ -413,7 +592,8 @@ mod tests {
     use super::*;
 
     use crate::session::Outgoing;
-    use etp_protocol::types::protocol::discovery::{DiscoveryMessage, GetResourcesResponse};
+    use etp_protocol::types::protocol::discovery::DiscoveryMessage;
+    use etp_store::{ActiveStatus, ObjectMeta};
 
     fn resource(n: usize) -> Resource {
         Resource {
@@ -421,6 +601,27 @@ mod tests {
             name: "x".repeat(n % 7).into(),
             ..Default::default()
         }
+    }
+
+    fn resources_of(part: ListPart) -> Vec<Resource> {
+        match part {
+            ListPart::Resources(resources) => resources,
+            ListPart::Encoded(body) => {
+                let bytes: Vec<u8> = body.segments().concat();
+                etp_protocol::codec::decode_exact::<GetResourcesResponse>(&bytes)
+                    .unwrap()
+                    .resources
+            }
+        }
+    }
+
+    /// The body `resources` make, encoded the way `EncodedParts` does.
+    fn encoded(resources: &[Resource]) -> EncodedBody {
+        let mut part = part_buffer(0);
+        for r in resources {
+            r.encode(&mut part);
+        }
+        array_body(part, resources.len())
     }
 
     fn names(parts: &[Vec<Resource>]) -> Vec<String> {
@@ -434,8 +635,8 @@ mod tests {
         for hold in [false, true] {
             let mut got: Vec<Vec<Resource>> = Vec::new();
             let mut seen_while_pushing = 0;
-            let mut deliver = |part: Vec<Resource>| {
-                got.push(part);
+            let mut deliver = |part: ListPart| {
+                got.push(resources_of(part));
                 true
             };
             let mut parts = Parts::new(1_000, hold, &mut deliver);
@@ -456,11 +657,119 @@ mod tests {
         }
     }
 
+    /// A row of `ObjectRow` shape for resource `n` (its title as long as `title`).
+    fn meta(title: usize) -> ObjectMeta {
+        ObjectMeta {
+            qualified_type: "witsml21.Well".into(),
+            title: "x".repeat(title),
+            last_changed: 1,
+            store_created: 2,
+            store_last_write: 3,
+            active_status: ActiveStatus::Active,
+            format: "xml".into(),
+            custom_data: Bytes::new(),
+            references: Vec::new(),
+            data_len: 1,
+        }
+    }
+
+    #[test]
+    fn encoded_parts_equal_typed_parts() {
+        for budget in [300, 1_000, 1 << 20] {
+            let metas: Vec<ObjectMeta> = (0..200).map(|n| meta(n % 7)).collect();
+            let key = ObjectKey::new("", [1; 16]);
+            let mut typed: Vec<Vec<Resource>> = Vec::new();
+            let mut deliver = |part: ListPart| {
+                typed.push(resources_of(part));
+                true
+            };
+            let mut parts = Parts::new(budget, false, &mut deliver);
+            for (n, m) in metas.iter().enumerate() {
+                let row = etp_store::ObjectRow::of(&key, m, Default::default());
+                let mut r =
+                    crate::handlers::objects::row_resource(resource(n).uri.to_string(), &row);
+                r.source_count = Some(n as i32);
+                r.target_count = Some(1);
+                parts.push(r);
+            }
+            let typed_oversized = parts.finish();
+            let mut encoded: Vec<Vec<Resource>> = Vec::new();
+            let mut sizes = Vec::new();
+            let mut deliver = |part: ListPart| {
+                if let ListPart::Encoded(body) = &part {
+                    sizes.push(body.len());
+                }
+                encoded.push(resources_of(part));
+                true
+            };
+            let mut parts = EncodedParts::new(budget, &mut deliver);
+            for (n, m) in metas.iter().enumerate() {
+                let row = etp_store::ObjectRow::of(&key, m, Default::default());
+                assert!(parts.push(&resource(n).uri, &row, Some((n as u64, 1))));
+            }
+            assert_eq!(parts.pushed(), 200);
+            assert_eq!(parts.finish(), typed_oversized);
+            assert_eq!(encoded, typed);
+            assert!(sizes.iter().all(|&s| s <= budget + ARRAY_FRAMING));
+        }
+    }
+
+    #[test]
+    fn encoded_parts_leave_out_oversized_rows_and_end_with_one_part() {
+        let mut got: Vec<Vec<Resource>> = Vec::new();
+        let mut deliver = |part: ListPart| {
+            got.push(resources_of(part));
+            true
+        };
+        EncodedParts::new(1_000, &mut deliver).finish();
+        assert_eq!(got, [Vec::<Resource>::new()]);
+
+        let mut got: Vec<Vec<Resource>> = Vec::new();
+        let mut deliver = |part: ListPart| {
+            got.push(resources_of(part));
+            true
+        };
+        let mut parts = EncodedParts::new(300, &mut deliver);
+        let key = ObjectKey::new("", [1; 16]);
+        let (small, huge) = (meta(3), meta(500));
+        for (n, m) in [&small, &huge, &small].into_iter().enumerate() {
+            let row = etp_store::ObjectRow::of(&key, m, Default::default());
+            assert!(parts.push(&resource(n).uri, &row, None));
+        }
+        assert_eq!(parts.pushed(), 3);
+        let oversized = parts.finish();
+        assert_eq!(oversized.len(), 1);
+        assert_eq!(oversized[0].0, resource(1).uri);
+        assert_eq!(oversized[0].1.code, 17);
+        assert_eq!(
+            names(&got),
+            [resource(0).uri.to_string(), resource(2).uri.to_string()]
+        );
+
+        let mut calls = 0;
+        let mut refuse = |_: ListPart| {
+            calls += 1;
+            false
+        };
+        let mut parts = EncodedParts::new(200, &mut refuse);
+        let mut pushed = 0;
+        while parts.push(
+            &resource(pushed).uri,
+            &etp_store::ObjectRow::of(&key, &small, Default::default()),
+            None,
+        ) {
+            pushed += 1;
+        }
+        assert!(pushed < 10);
+        parts.finish();
+        assert_eq!(calls, 1);
+    }
+
     #[test]
     fn held_parts_are_visited_by_listing_index_skipping_oversized_ones() {
         let mut got: Vec<Vec<Resource>> = Vec::new();
-        let mut deliver = |part: Vec<Resource>| {
-            got.push(part);
+        let mut deliver = |part: ListPart| {
+            got.push(resources_of(part));
             true
         };
         let mut parts = Parts::new(300, true, &mut deliver);
@@ -487,15 +796,15 @@ mod tests {
     #[test]
     fn an_empty_listing_is_one_empty_part_and_a_gone_receiver_stops_it() {
         let mut got: Vec<Vec<Resource>> = Vec::new();
-        let mut deliver = |part: Vec<Resource>| {
-            got.push(part);
+        let mut deliver = |part: ListPart| {
+            got.push(resources_of(part));
             true
         };
         Parts::new(1_000, false, &mut deliver).finish();
         assert_eq!(got, [Vec::<Resource>::new()]);
 
         let mut calls = 0;
-        let mut refuse = |_: Vec<Resource>| {
+        let mut refuse = |_: ListPart| {
             calls += 1;
             false
         };
@@ -515,26 +824,36 @@ mod tests {
     async fn streamed(parts: usize, end: Result<Tail, Failure>) -> Vec<(i64, bool)> {
         let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(64);
         let responder = Responder::new(out_tx, 3, 7, 1 << 20, false);
-        let (parts_tx, parts_rx) = mpsc::channel::<Vec<Resource>>(1);
+        let (parts_tx, parts_rx) = mpsc::channel::<ListPart>(1);
         let producer = async move {
             for n in 0..parts {
-                parts_tx.send(vec![resource(n); n + 1]).await.unwrap();
+                let part = vec![resource(n); n + 1];
+                // Typed and encoded parts alternate: the writer sends both the same way.
+                let part = if n % 2 == 0 {
+                    ListPart::Resources(part)
+                } else {
+                    ListPart::Encoded(encoded(&part))
+                };
+                parts_tx.send(part).await.unwrap();
             }
             end
         };
-        stream_set(
-            responder,
-            parts_rx,
-            |resources| GetResourcesResponse { resources }.into(),
-            producer,
-        )
-        .await
-        .unwrap();
+        stream_set(responder, parts_rx, producer).await.unwrap();
         let mut sent = Vec::new();
-        while let Ok(Outgoing::Message { header, body, .. }) = out_rx.try_recv() {
+        while let Ok(outgoing) = out_rx.try_recv() {
+            let (header, body) = match outgoing {
+                Outgoing::Message { header, body, .. } => (header, *body),
+                Outgoing::Encoded { header, body, .. } => {
+                    let bytes: Vec<u8> = body.segments().concat();
+                    let decoded =
+                        etp_protocol::codec::decode_exact::<GetResourcesResponse>(&bytes).unwrap();
+                    (header, decoded.into())
+                }
+                other => panic!("unexpected {other:?}"),
+            };
             assert_eq!(header.correlation_id, 7);
             let fin = header.message_flags & etp_protocol::message::flags::FIN != 0;
-            let what = match *body {
+            let what = match body {
                 Body::Discovery(DiscoveryMessage::GetResourcesResponse(r)) => {
                     r.resources.len() as i64
                 }
@@ -582,11 +901,15 @@ mod tests {
         let (out_tx, out_rx) = mpsc::channel::<Outgoing>(1);
         drop(out_rx);
         let responder = Responder::new(out_tx, 3, 7, 1 << 20, false);
-        let (parts_tx, parts_rx) = mpsc::channel::<Vec<Resource>>(1);
+        let (parts_tx, parts_rx) = mpsc::channel::<ListPart>(1);
         let producer = async move {
             let mut accepted = 0;
             for n in 0..100 {
-                if parts_tx.send(vec![resource(n)]).await.is_err() {
+                if parts_tx
+                    .send(ListPart::Resources(vec![resource(n)]))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
                 accepted += 1;
@@ -594,13 +917,7 @@ mod tests {
             assert!(accepted < 100, "the producer was not stopped");
             Ok(Tail::default())
         };
-        let result = stream_set(
-            responder,
-            parts_rx,
-            |resources| GetResourcesResponse { resources }.into(),
-            producer,
-        )
-        .await;
+        let result = stream_set(responder, parts_rx, producer).await;
         assert_eq!(result, Err(SessionClosed));
     }
 

@@ -49,8 +49,9 @@
 //!   left out and named in the final ProtocolException's `errors` (code 17).
 //! * **Streaming.** Resources are packed into parts (at most 1 MiB, sized once each) as
 //!   the store is scanned on a blocking thread. A dataspace listing without `includeEdges`
-//!   (with or without `countObjects`) hands each part to the session as soon as it is
-//!   full, so the scan, the encoding and the client's decoding overlap; edges need the
+//!   (with or without `countObjects`) encodes each row straight into its part (no
+//!   `Resource` is built) and hands each part to the session as soon as it is full, so
+//!   the scan, the writing and the client's decoding overlap; edges need the
 //!   whole listing, so such parts are held until the scan ends. At most
 //!   [`PARTS_AHEAD`] finished parts wait for the writer. A store failure after parts
 //!   went out ends the set with a ProtocolException (FIN); before any, it is the answer.
@@ -86,11 +87,11 @@ use std::sync::Arc;
 use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::types::Body;
-use etp_protocol::types::datatypes::object::{DeletedResource, Resource};
+use etp_protocol::types::datatypes::object::DeletedResource;
 use etp_protocol::types::datatypes::{DataValue, DataValueItem, ErrorInfo};
 use etp_protocol::types::protocol::discovery::{
     DiscoveryMessage, GetDeletedResources, GetDeletedResourcesResponse, GetResources,
-    GetResourcesEdgesResponse, GetResourcesResponse,
+    GetResourcesEdgesResponse,
 };
 use etp_protocol::uri::format_uuid;
 use etp_store::ObjectKey;
@@ -101,7 +102,7 @@ use super::{HandlerFuture, ProtocolHandler, Request};
 use crate::access::{DataAccess, Failure};
 use crate::config::ServerConfig;
 use crate::session::{Responder, SessionClosed, SessionContext};
-use answer::{Tail, exceptions, fit, list_budget, send_set, stream_set};
+use answer::{ListPart, Tail, exceptions, fit, list_budget, send_set, stream_set};
 use query::{ResourceQuery, shorten};
 use types::TypeFilters;
 
@@ -180,12 +181,12 @@ impl DiscoveryHandler {
         let dataspace = query.dataspace().to_owned();
         let budget = list_budget(&responder);
         let max_body = responder.max_body_size();
-        let (parts_tx, parts_rx) = mpsc::channel::<Vec<Resource>>(PARTS_AHEAD);
+        let (parts_tx, parts_rx) = mpsc::channel::<ListPart>(PARTS_AHEAD);
         let listing = self
             .access
             .read(&session.transaction, &dataspace, move |txn| {
                 // On the blocking pool, so waiting for room in the channel is allowed.
-                let mut deliver = |part: Vec<Resource>| parts_tx.blocking_send(part).is_ok();
+                let mut deliver = |part: ListPart| parts_tx.blocking_send(part).is_ok();
                 query.run(txn, limit, budget, &mut deliver)
             });
         let producer = async move {
@@ -208,13 +209,7 @@ impl DiscoveryHandler {
                 exceptions: exceptions(error, oversized, max_body),
             })
         };
-        stream_set(
-            responder,
-            parts_rx,
-            |resources| GetResourcesResponse { resources }.into(),
-            producer,
-        )
-        .await
+        stream_set(responder, parts_rx, producer).await
     }
 
     async fn get_deleted_resources(

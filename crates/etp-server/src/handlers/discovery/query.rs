@@ -17,7 +17,7 @@ use etp_store::{
     TypeFilter, Uuid,
 };
 
-use super::answer::{Deliver, Parts, UriCache, edge};
+use super::answer::{Deliver, EncodedParts, Parts, UriCache, edge};
 use super::graph::{Direction, FoundEdge, Kinds, StoreGraph, UuidIndex, Walk};
 use super::types::{TypeFilters, is_supported_concrete};
 use crate::access::Failure;
@@ -266,6 +266,9 @@ impl ResourceQuery {
         } else {
             0
         };
+        if !self.include_edges {
+            return self.list_encoded(txn, dataspace, &filter, limit, uris, budget, deliver);
+        }
         // The store keeps every object's counts and lends them with its row, so a part
         // goes out as soon as it is full, counts or not. Edges need the whole listing:
         // what they need of each object is gathered during the scan (the row is lent for
@@ -312,6 +315,44 @@ impl ResourceQuery {
         };
         Ok(Found {
             edges,
+            truncated,
+            oversized: parts.finish(),
+        })
+    }
+
+    /// A dataspace listing without edges: each row is encoded into its part as it is
+    /// scanned and every full part goes out at once (the store lends each row's counts).
+    #[allow(clippy::too_many_arguments)]
+    fn list_encoded(
+        &self,
+        txn: &dyn ReadTxn,
+        dataspace: &str,
+        filter: &ObjectFilter,
+        limit: usize,
+        uris: &mut UriCache,
+        budget: usize,
+        deliver: Deliver<'_>,
+    ) -> etp_store::Result<Found> {
+        let mut parts = EncodedParts::new(budget, deliver);
+        let mut uri = String::new();
+        let mut truncated = false;
+        txn.visit_objects(dataspace, filter, &mut |row| {
+            if parts.pushed() == limit {
+                truncated = true;
+                return Ok(false);
+            }
+            uri.clear();
+            if !uris.write_row_uri(&mut uri, &row.uuid, row.version, row.qualified_type) {
+                unwritable(row.qualified_type);
+                return Ok(true);
+            }
+            let counts = self
+                .count_objects
+                .then_some((row.counts.sources, row.counts.targets));
+            Ok(parts.push(&uri, row, counts))
+        })?;
+        Ok(Found {
+            edges: Vec::new(),
             truncated,
             oversized: parts.finish(),
         })
