@@ -136,8 +136,9 @@ pub struct ServerOverrides {
     /// ChangeRetentionPeriod: seconds deleted-resource records are kept.
     #[arg(long, env = "ETP_CHANGE_RETENTION_SECS", value_name = "SECS")]
     pub change_retention_secs: Option<u64>,
-    /// Bytes of the store's cache of object records and array chunks; 0 sizes it from
-    /// the machine's memory (half of what is beyond 1 GiB, 256 MiB – 32 GiB).
+    /// Bytes of the store's cache of object records (array chunks written since store
+    /// format 3 bypass it: the OS page cache holds them); 0 sizes it from the machine's
+    /// memory (half of what is beyond 1 GiB, 256 MiB – 32 GiB).
     #[arg(long, env = "ETP_CACHE_BYTES", value_name = "BYTES")]
     pub cache_bytes: Option<u64>,
 }

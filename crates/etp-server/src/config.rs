@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// The store's cache size unless told otherwise (fjall's block cache: object records and
-/// array chunks).
+/// array chunks of stores written before format 3).
 pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
 
 /// Everything `etp serve` can be told.
@@ -63,12 +63,12 @@ pub struct ServerConfig {
     pub write_lock_wait_secs: u64,
     /// `ChangeRetentionPeriod`: seconds deleted-resource records are kept.
     pub change_retention_secs: u64,
-    /// Bytes of the store's cache of object records and array chunks (default 256 MiB);
-    /// 0 sizes it from the machine: half of the memory beyond 1 GiB, 256 MiB – 32 GiB
-    /// ([`ServerConfig::store_cache_bytes`]). A chunk served from the cache goes out
-    /// without a copy; the cache only takes memory as it fills, and keeps it. A large
-    /// cache makes repeated reads of big arrays faster and first reads slower (fresh
-    /// memory for every chunk read until it is full): see docs/design/storage.md §4.
+    /// Bytes of the store's cache of object records (default 256 MiB); 0 sizes it from
+    /// the machine: half of the memory beyond 1 GiB, 256 MiB – 32 GiB
+    /// ([`ServerConfig::store_cache_bytes`]). Array chunks written since store format 3
+    /// live in segment files and are not cached here (the OS page cache holds them);
+    /// chunks of older stores are. The cache only takes memory as it fills, and keeps
+    /// it: see docs/design/storage.md §4.
     pub cache_bytes: u64,
 }
 

@@ -124,10 +124,12 @@ fn verify(
     let store = FjallStore::open(dir)?;
     let c = store.engine_counts()?;
     assert_eq!(
-        (c.pending_blobs, c.dead_instances),
-        (0, 0),
+        (c.pending_blobs, c.dead_instances, c.pending_segments),
+        (0, 0, 0),
         "recovery left garbage"
     );
+    // Every segment file on disk is a committed, live one.
+    assert_eq!(c.segment_files, c.live_segments, "leaked segment files");
     let r = store.read()?;
     let head = match r.get_object(&head_key())? {
         Some(o) => Some(std::str::from_utf8(&o.data)?.parse::<u64>()?),

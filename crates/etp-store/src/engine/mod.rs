@@ -3,8 +3,10 @@
 
 mod keys;
 mod read;
+mod segment;
 mod write;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,18 +23,20 @@ use crate::types::{Dataspace, SessionRecord, Uuid};
 use crate::{ReadTxn, Store, WriteTxn};
 
 pub(crate) use read::View;
+use segment::{ChunkPtr, Dead, SEGMENT_MARK, SegStats, Segments};
 use write::FjallWrite;
 pub(crate) use write::recount_references;
 
 /// Tuning of [`FjallStore`]. The defaults suit a server with a few GiB of RAM.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// Block cache size in bytes (the engine's "chunk cache": hot object
-    /// records and array chunks). Arrays larger than this are streamed.
+    /// Block cache size in bytes: hot object records, table blocks, and array chunks of
+    /// stores written before format 3 (held as engine blobs).
     ///
-    /// An array chunk read from the cache goes to the socket as it is, shared with the
-    /// cache; one that is not is read from its blob file into a new buffer (a copy, a
-    /// checksum) and then cached. The cache holds only what was read, not what was
+    /// Array chunks written since format 3 live in segment files and are not cached
+    /// here: the OS page cache holds them. A chunk from this cache goes to the socket as
+    /// it is, shared with the cache; one that is not is read from its file into a new
+    /// buffer (a copy, a checksum). The cache holds only what was read, not what was
     /// written, and takes memory only as it fills: its capacity can be much larger than
     /// what is in use. [`machine_cache_bytes`] sizes it from the machine's memory; the
     /// default here is 256 MiB, for embedded and test stores.
@@ -117,7 +121,8 @@ fn mem_total_bytes(meminfo: &str) -> Option<u64> {
 /// Internal record counts returned by [`FjallStore::engine_counts`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineCounts {
-    /// Stored array chunks (committed or pending).
+    /// Stored array chunks (committed or pending): engine blobs (formats 1–2), live
+    /// blobs of committed segments, blobs in open transactions' segments.
     pub chunk_blobs: u64,
     /// Committed chunk pointers.
     pub chunk_pointers: u64,
@@ -125,6 +130,15 @@ pub struct EngineCounts {
     pub pending_blobs: u64,
     /// Dropped array instances not yet reclaimed (0 when idle).
     pub dead_instances: u64,
+    /// Segments with live blobs (each has a file).
+    pub live_segments: u64,
+    /// Segment files on disk: live ones, open transactions' ones, and dead ones an open
+    /// snapshot may still read. Equal to `live_segments` when idle.
+    pub segment_files: u64,
+    /// Segments of transactions that have not committed (0 when idle).
+    pub pending_segments: u64,
+    /// Dead segments and blob ranges waiting for older snapshots to close (0 when idle).
+    pub queued_reclaims: u64,
 }
 
 /// Handles of every keyspace (the engine's tables).
@@ -143,7 +157,10 @@ pub(crate) struct Keyspaces {
     pub deleted_idx: Keyspace,
     pub arrays: Keyspace,
     pub chunk_ptrs: Keyspace,
+    /// Chunk blobs of formats 1–2 (read, overwritten, deleted; never written since 3).
     pub chunks: Keyspace,
+    /// Live blobs and bytes of each committed segment (format 3).
+    pub segments: Keyspace,
     pub pending: Keyspace,
     pub gc: Keyspace,
     pub sessions: Keyspace,
@@ -166,6 +183,8 @@ pub(crate) struct Inner {
     pub ks: Keyspaces,
     ids: Mutex<IdAlloc>,
     path: PathBuf,
+    /// Segment files, open snapshots, space waiting to be given back.
+    pub segs: Segments,
     pub chunk_bytes: u64,
     pub string_chunk_elems: u64,
 }
@@ -188,27 +207,69 @@ impl Inner {
     }
 
     /// Deletes the chunk pointers and chunk blobs of a dropped array instance,
-    /// then its marker. Idempotent: a crash midway is finished at next open.
+    /// then its marker. Idempotent: a crash midway is finished at next open. Each batch
+    /// removes pointers and lowers the counts of their segments atomically, so a repeat
+    /// never counts a pointer twice; the space itself is given back once no snapshot
+    /// that can see the instance remains.
     pub(crate) fn gc_instance(&self, instance: u64) -> Result<()> {
         let prefix = instance.to_be_bytes();
         loop {
-            let mut batch = Vec::with_capacity(1024);
+            let acct = self.segs.accounting();
+            let mut ptrs = Vec::with_capacity(1024);
             for g in self.ks.chunk_ptrs.prefix(prefix).take(1024) {
-                let (k, v) = g.into_inner()?;
-                batch.push((k, v));
+                ptrs.push(g.into_inner()?);
             }
-            if batch.is_empty() {
+            if ptrs.is_empty() {
                 break;
             }
-            for (k, v) in batch {
-                if let Ok(b) = <[u8; 8]>::try_from(&v[..]) {
-                    self.ks.chunks.remove(keys::id(u64::from_le_bytes(b)))?;
+            let mut batch = self.db.inner().batch();
+            let mut dead: HashMap<u64, Dead> = HashMap::new();
+            for (k, v) in ptrs {
+                // An undecodable pointer goes without its blob: space lost, nothing else.
+                match ChunkPtr::decode(&v) {
+                    Ok(ChunkPtr::Blob(b)) => batch.remove(&self.ks.chunks, keys::id(b)),
+                    Ok(ChunkPtr::Seg(p)) => dead.entry(p.seg).or_default().add(&p),
+                    Err(_) => {}
                 }
-                self.ks.chunk_ptrs.remove(k)?;
+                batch.remove(&self.ks.chunk_ptrs, k);
             }
+            let kills = self.account(dead, |ks, k, v| match v {
+                Some(v) => batch.insert(ks, k, v),
+                None => batch.remove(ks, k),
+            })?;
+            batch.commit()?;
+            drop(acct);
+            self.segs.retire(kills);
         }
         self.ks.gc.remove(keys::id(instance))?;
         Ok(())
+    }
+
+    /// Lowers the counts of the segments in `dead` through `write` (record key, new
+    /// value or `None` to remove), reading them in the latest state: the caller holds
+    /// [`Segments::accounting`] until the batch carrying the writes is committed.
+    /// Returns the space the batch kills.
+    pub(crate) fn account(
+        &self,
+        dead: HashMap<u64, Dead>,
+        mut write: impl FnMut(&Keyspace, [u8; 8], Option<[u8; 17]>),
+    ) -> Result<Vec<segment::Kill>> {
+        let mut kills = Vec::new();
+        for (seg, d) in dead {
+            // A segment without a (sound) record is never deleted on its account.
+            let Some(v) = self.ks.segments.get(keys::id(seg))? else {
+                continue;
+            };
+            let Ok(stats) = SegStats::decode(&v) else {
+                continue;
+            };
+            let Some((rec, k)) = d.apply(seg, stats) else {
+                continue;
+            };
+            write(&self.ks.segments, keys::id(seg), rec.map(|r| r.encode()));
+            kills.extend(k);
+        }
+        Ok(kills)
     }
 
     /// Removes a blob that no committed pointer references, then its
@@ -218,12 +279,21 @@ impl Inner {
         self.ks.pending.remove(keys::id(blob))?;
         Ok(())
     }
+
+    /// Deletes the file of a segment no committed pointer references, then its pending
+    /// marker (in that order, so a crash leaves at most a marker).
+    pub(crate) fn drop_pending_segment(&self, seg: u64) -> Result<()> {
+        self.segs.set_open(seg, None);
+        self.segs.delete(seg)?;
+        self.ks.pending.remove(keys::id(seg))?;
+        Ok(())
+    }
 }
 
 /// The embedded store: one data directory, no external service.
 ///
 /// Directory layout: `FORMAT` (format version), `db/` (fjall journal,
-/// tables and blob files). Only one process may open a directory (the
+/// tables and blob files), `chunks/` (array chunk segments). Only one process may open a directory (the
 /// engine holds a file lock).
 #[derive(Clone)]
 pub struct FjallStore {
@@ -308,6 +378,7 @@ impl FjallStore {
                         .separation_threshold(4096),
                 ))
             })?,
+            segments: open("segments", plain)?,
             pending: open("pending", plain)?,
             gc: open("gc", plain)?,
             sessions: open("sessions", plain)?,
@@ -329,6 +400,7 @@ impl FjallStore {
                 limit: hwm,
             }),
             path: dir.to_path_buf(),
+            segs: Segments::open(dir)?,
             chunk_bytes: config.array_chunk_bytes.clamp(8, 256 << 20),
             string_chunk_elems: config.string_chunk_elems.clamp(1, 1 << 24),
         });
@@ -356,19 +428,22 @@ impl FjallStore {
     /// Crash recovery and first-start initialisation.
     fn recover(&self) -> Result<()> {
         let inner = &self.inner;
-        // 1. Chunk blobs of transactions that never committed.
-        let pending: Vec<u64> = inner
+        // 1. Chunk blobs and segments of transactions that never committed.
+        let pending: Vec<(u64, bool)> = inner
             .ks
             .pending
             .iter()
             .map(|g| {
-                let k = g.key()?;
-                let mut r = KeyReader::new(&k);
-                r.u64()
+                let (k, v) = g.into_inner()?;
+                Ok((KeyReader::new(&k).u64()?, &v[..] == SEGMENT_MARK))
             })
             .collect::<Result<_>>()?;
-        for b in pending {
-            inner.drop_pending_blob(b)?;
+        for (id, segment) in pending {
+            if segment {
+                inner.drop_pending_segment(id)?;
+            } else {
+                inner.drop_pending_blob(id)?;
+            }
         }
         // 2. Array instances dropped by committed transactions.
         let dead: Vec<u64> = inner
@@ -382,6 +457,16 @@ impl FjallStore {
             .collect::<Result<_>>()?;
         for i in dead {
             inner.gc_instance(i)?;
+        }
+        // No snapshot is open yet: everything dead goes now.
+        inner.segs.reclaim_ripe();
+        // Segment files without a record: dead ones whose deletion a crash interrupted,
+        // and ones created by a transaction whose pending marker never reached the
+        // journal (a committed segment always has its record).
+        for seg in inner.segs.list()? {
+            if inner.ks.segments.get(keys::id(seg))?.is_none() {
+                inner.segs.delete(seg)?;
+            }
         }
         // 3. The default dataspace always exists.
         if inner.ks.dataspaces.get(keys::dataspace("")?)?.is_none() {
@@ -420,17 +505,52 @@ impl FjallStore {
             }
             Ok(n)
         };
+        let mut live_segments = 0;
+        let mut segment_blobs = 0;
+        for g in ks.segments.iter() {
+            let v = g.value()?;
+            live_segments += 1;
+            segment_blobs += SegStats::decode(&v)?.blobs;
+        }
+        let (mut pending_blobs, mut pending_segments) = (0, 0);
+        for g in ks.pending.iter() {
+            if &g.value()?[..] == SEGMENT_MARK {
+                pending_segments += 1;
+            } else {
+                pending_blobs += 1;
+            }
+        }
+        let open = self.inner.segs.open_blobs();
         Ok(EngineCounts {
-            chunk_blobs: count(&ks.chunks)?,
+            chunk_blobs: count(&ks.chunks)? + segment_blobs + open,
             chunk_pointers: count(&ks.chunk_ptrs)?,
-            pending_blobs: count(&ks.pending)?,
+            pending_blobs: pending_blobs + open,
             dead_instances: count(&ks.gc)?,
+            live_segments,
+            segment_files: self.inner.segs.list()?.len() as u64,
+            pending_segments,
+            queued_reclaims: self.inner.segs.queued(),
         })
     }
 
-    /// Bytes used on disk by the engine (tables, blob files, journals).
+    /// Bytes used by array chunk segments, as allocated on disk (holes excluded).
+    pub fn segment_disk_space(&self) -> Result<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let mut n = 0;
+        for seg in self.inner.segs.list()? {
+            match std::fs::metadata(self.inner.segs.path(seg)) {
+                Ok(m) => n += m.blocks() * 512,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Bytes used on disk by the engine (tables, blob files, journals) and the chunk
+    /// segments.
     pub fn disk_space(&self) -> Result<u64> {
-        Ok(self.inner.db.disk_space()?)
+        Ok(self.inner.db.disk_space()? + self.segment_disk_space()?)
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use fjall::{Keyspace, Readable, Slice, Snapshot};
 
+use super::segment::{ChunkPtr, Segments};
 use super::{Inner, Keyspaces, keys};
 use crate::array::{Runs, chunk_len, split_run, validate_dims, validate_region};
 use crate::codec::{
@@ -58,6 +59,8 @@ impl<I: Iterator<Item = fjall::Guard>> CountsCursor<I> {
 pub(crate) struct View<'a, R: Readable> {
     pub r: &'a R,
     pub ks: &'a Keyspaces,
+    /// Segment files (chunks written since format 3).
+    pub segs: &'a Segments,
     /// Write transactions write chunk blobs after their snapshot was taken;
     /// such blobs are found in the latest state (blob ids are unique and
     /// never rewritten once committed, so reading them there is safe).
@@ -511,11 +514,19 @@ impl<'a, R: Readable> View<'a, R> {
         Ok(out)
     }
 
-    /// Chunk pointer: the blob holding chunk `c` of `instance`, if written.
-    pub(crate) fn chunk_ptr(&self, instance: u64, c: u64) -> Result<Option<u64>> {
+    /// Chunk pointer: where chunk `c` of `instance` is, if written.
+    pub(crate) fn chunk_ptr(&self, instance: u64, c: u64) -> Result<Option<ChunkPtr>> {
         match self.get(&self.ks.chunk_ptrs, &keys::chunk_ptr(instance, c))? {
-            Some(v) => Ok(Some(u64_le(&v, "chunk pointer")?)),
+            Some(v) => Ok(Some(ChunkPtr::decode(&v)?)),
             None => Ok(None),
+        }
+    }
+
+    /// The bytes of a chunk: an engine blob (formats 1–2) or a checked segment range.
+    pub(crate) fn chunk(&self, p: &ChunkPtr) -> Result<Slice> {
+        match p {
+            ChunkPtr::Blob(b) => self.blob(*b),
+            ChunkPtr::Seg(s) => self.segs.read(s),
         }
     }
 
@@ -539,10 +550,19 @@ impl<'a, R: Readable> View<'a, R> {
         c: u64,
         expect_bytes: u64,
     ) -> Result<Option<Slice>> {
-        let Some(b) = self.chunk_ptr(a.instance, c)? else {
+        let Some(p) = self.chunk_ptr(a.instance, c)? else {
             return Ok(None);
         };
-        let v = self.blob(b)?;
+        if let ChunkPtr::Seg(s) = &p
+            && s.len != expect_bytes
+        {
+            // Checked before reading: the length must not size a buffer unchecked.
+            return Err(StoreError::Corrupt(format!(
+                "chunk {c} has {} bytes, expected {expect_bytes}",
+                s.len
+            )));
+        }
+        let v = self.chunk(&p)?;
         if v.len() as u64 != expect_bytes {
             return Err(StoreError::Corrupt(format!(
                 "chunk {c} has {} bytes, expected {expect_bytes}",
@@ -555,7 +575,7 @@ impl<'a, R: Readable> View<'a, R> {
     /// Chunk `c` of a string array decoded; never-written chunks are empty strings.
     pub(crate) fn string_chunk(&self, a: &StoredArray, c: u64, len: u64) -> Result<Vec<Vec<u8>>> {
         match self.chunk_ptr(a.instance, c)? {
-            Some(b) => dec_string_chunk(&self.blob(b)?, len as usize),
+            Some(p) => dec_string_chunk(&self.chunk(&p)?, len as usize),
             None => Ok(vec![Vec::new(); len as usize]),
         }
     }
@@ -663,12 +683,17 @@ impl<'a, R: Readable> View<'a, R> {
 pub(crate) struct FjallRead {
     inner: Arc<Inner>,
     snap: Snapshot,
+    /// Registration in the snapshot registry: segment space this snapshot may read is
+    /// not given back before it is dropped.
+    pin: u64,
 }
 
 impl FjallRead {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        // Registered before the snapshot is taken, so every commit it may miss is seen.
+        let pin = inner.segs.pin();
         let snap = inner.db.read_tx();
-        Self { inner, snap }
+        Self { inner, snap, pin }
     }
 
     /// Same shape as the write transaction's `view()`, which can fail.
@@ -677,8 +702,15 @@ impl FjallRead {
         Ok(View {
             r: &self.snap,
             ks: &self.inner.ks,
+            segs: &self.inner.segs,
             own_blobs: false,
         })
+    }
+}
+
+impl Drop for FjallRead {
+    fn drop(&mut self) {
+        self.inner.segs.unpin(self.pin);
     }
 }
 

@@ -3,17 +3,21 @@
 //! Small records (objects, indexes, array metadata, chunk pointers) are
 //! buffered in fjall's optimistic transaction and applied atomically by one
 //! journal write + fsync at commit. Array chunks are written out of place
-//! right away under fresh blob ids, each with a `pending` marker; the commit
-//! removes the markers in the same atomic batch that publishes the pointers.
-//! Rollback, drop and crash recovery delete every blob whose marker remains.
+//! right away, appended to a segment file of the transaction's own whose
+//! `pending` marker precedes it; the commit syncs the file, then removes the
+//! marker in the same atomic batch that publishes the pointers. Rollback, drop
+//! and crash recovery delete every segment whose marker remains.
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use fjall::{OptimisticWriteTx, PersistMode, Readable};
 
+use super::segment::{self, ALIGN, ChunkPtr, Dead, SEGMENT_MARK, SegPtr, SegStats};
 use super::{FjallStore, Inner, View, keys};
 use crate::array::{Runs, chunk_len, layout, split_run, validate_dims, validate_region};
 use crate::codec::{
@@ -27,22 +31,46 @@ use crate::types::{
 };
 use crate::{ObjectIter, ReadTxn, WriteTxn};
 
+/// The segment a transaction appends its chunks to.
+struct OwnSegment {
+    id: u64,
+    file: File,
+    /// Where the next blob may start (before alignment).
+    end: u64,
+    /// Blobs this transaction's pointers reference, and their bytes.
+    live: SegStats,
+}
+
 pub(crate) struct FjallWrite {
     inner: Arc<Inner>,
     tx: Option<OptimisticWriteTx>,
-    /// Blobs written by this transaction whose `pending` marker still exists.
-    own_blobs: HashSet<u64>,
+    /// Registration in the snapshot registry, until the transaction ends.
+    pin: Option<u64>,
+    /// Created on the first chunk; its `pending` marker exists until commit.
+    seg: Option<OwnSegment>,
+    /// Pointers into committed segments this transaction replaces, per segment.
+    dead: HashMap<u64, Dead>,
     /// Array instances dropped by this transaction, reclaimed after commit.
     dead_instances: Vec<u64>,
 }
 
 impl FjallWrite {
     pub(crate) fn new(inner: Arc<Inner>) -> Result<Self> {
-        let tx = inner.db.write_tx()?.durability(Some(PersistMode::SyncAll));
+        // Registered before the snapshot is taken (see `FjallRead::new`).
+        let pin = inner.segs.pin();
+        let tx = match inner.db.write_tx() {
+            Ok(tx) => tx.durability(Some(PersistMode::SyncAll)),
+            Err(e) => {
+                inner.segs.unpin(pin);
+                return Err(e.into());
+            }
+        };
         Ok(Self {
             inner,
             tx: Some(tx),
-            own_blobs: HashSet::new(),
+            pin: Some(pin),
+            seg: None,
+            dead: HashMap::new(),
             dead_instances: Vec::new(),
         })
     }
@@ -51,6 +79,7 @@ impl FjallWrite {
         Ok(View {
             r: self.tx.as_ref().ok_or(StoreError::TxnFinished)?,
             ks: &self.inner.ks,
+            segs: &self.inner.segs,
             own_blobs: true,
         })
     }
@@ -314,51 +343,109 @@ impl FjallWrite {
         Ok(())
     }
 
-    /// Stores chunk `c` of `instance`. A blob of this transaction is
-    /// overwritten in place (nobody else can see it); otherwise a new blob is
-    /// written and the pointer to it buffered, and a superseded committed blob
-    /// is deleted at commit (older snapshots still see it).
+    /// The transaction's segment, created on first use: its `pending` marker is written
+    /// first, so recovery finds every segment that may exist without a commit.
+    fn own_segment(&mut self) -> Result<&mut OwnSegment> {
+        if self.seg.is_none() {
+            let id = self.inner.alloc_id()?;
+            self.inner.ks.pending.insert(keys::id(id), SEGMENT_MARK)?;
+            let file = match self.inner.segs.create(id) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = self.inner.ks.pending.remove(keys::id(id));
+                    return Err(e);
+                }
+            };
+            self.inner.segs.set_open(id, Some(0));
+            self.seg = Some(OwnSegment {
+                id,
+                file,
+                end: 0,
+                live: SegStats::default(),
+            });
+        }
+        self.seg.as_mut().ok_or(StoreError::TxnFinished)
+    }
+
+    /// Stores chunk `c` of `instance`. A chunk already in this transaction's segment is
+    /// overwritten in place when its length is unchanged (nobody else can see it);
+    /// otherwise the bytes are appended to the segment and the pointer to them buffered.
+    /// A replaced committed chunk is counted dead at commit and its space given back
+    /// once older snapshots, which still read it, are gone.
     fn put_chunk(&mut self, instance: u64, c: u64, data: &[u8]) -> Result<()> {
         if data.len() > MAX_VALUE_LEN {
             return Err(StoreError::InvalidArgument(
                 "chunk larger than 4 GiB".into(),
             ));
         }
+        let len = data.len() as u64;
+        let hash = xxhash_rust::xxh3::xxh3_64(data);
         let cur = self.view()?.chunk_ptr(instance, c)?;
-        let ks = &self.inner.ks;
-        match cur {
-            Some(b) if self.own_blobs.contains(&b) => {
-                ks.chunks.insert(keys::id(b), data)?;
+        let own = self.seg.as_ref().map(|s| s.id);
+        let ptr = match cur {
+            Some(ChunkPtr::Seg(p)) if Some(p.seg) == own && p.len == len => {
+                let seg = self.own_segment()?;
+                seg.file.write_all_at(data, p.off)?;
+                SegPtr { hash, ..p }
             }
-            other => {
-                let b = self.inner.alloc_id()?;
-                // Marker first: in the single journal a blob never precedes its marker.
-                ks.pending.insert(keys::id(b), [])?;
-                self.own_blobs.insert(b);
-                ks.chunks.insert(keys::id(b), data)?;
-                let (tx, ks) = self.parts()?;
-                tx.insert(
-                    &ks.chunk_ptrs,
-                    keys::chunk_ptr(instance, c),
-                    b.to_le_bytes(),
-                );
-                if let Some(old) = other {
-                    tx.remove(&ks.chunks, keys::id(old));
+            cur => {
+                let seg = self.own_segment()?;
+                let off = seg
+                    .end
+                    .checked_next_multiple_of(ALIGN)
+                    .ok_or_else(|| StoreError::InvalidArgument("segment too large".into()))?;
+                seg.file.write_all_at(data, off)?;
+                seg.end = off + len;
+                seg.live.blobs += 1;
+                seg.live.bytes += len;
+                let id = seg.id;
+                match cur {
+                    Some(ChunkPtr::Seg(p)) if Some(p.seg) == own => {
+                        // Seen by this transaction only: its space goes right away.
+                        let seg = self.own_segment()?;
+                        seg.live.blobs -= 1;
+                        seg.live.bytes -= p.len;
+                        let _ = segment::punch(&seg.file, p.off, p.len);
+                    }
+                    Some(ChunkPtr::Seg(p)) => self.dead.entry(p.seg).or_default().add(&p),
+                    Some(ChunkPtr::Blob(b)) => {
+                        // Format 1–2 blob: fjall's MVCC keeps it for older snapshots.
+                        let (tx, ks) = self.parts()?;
+                        tx.remove(&ks.chunks, keys::id(b));
+                    }
+                    None => {}
+                }
+                let blobs = self.own_segment()?.live.blobs;
+                self.inner.segs.set_open(id, Some(blobs));
+                SegPtr {
+                    seg: id,
+                    off,
+                    len,
+                    hash,
                 }
             }
-        }
+        };
+        let (tx, ks) = self.parts()?;
+        tx.insert(&ks.chunk_ptrs, keys::chunk_ptr(instance, c), ptr.encode());
         Ok(())
     }
 
-    /// Deletes every blob this transaction wrote (rollback, drop, conflict).
-    fn discard_blobs(&mut self) -> Result<()> {
-        let mut first_err = None;
-        for b in std::mem::take(&mut self.own_blobs) {
-            if let Err(e) = self.inner.drop_pending_blob(b) {
-                first_err.get_or_insert(e);
+    /// Deletes this transaction's segment (rollback, drop, conflict).
+    fn discard_segment(&mut self) -> Result<()> {
+        match self.seg.take() {
+            Some(s) => {
+                drop(s.file);
+                self.inner.drop_pending_segment(s.id)
             }
+            None => Ok(()),
         }
-        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Leaves the snapshot registry and gives back what that allows.
+    fn unpin(&mut self) {
+        if let Some(p) = self.pin.take() {
+            self.inner.segs.unpin(p);
+        }
     }
 
     fn array_or_not_found(&self, key: &ArrayKey) -> Result<StoredArray> {
@@ -399,6 +486,42 @@ fn merged(a: &[Uuid], b: &[Uuid]) -> Vec<Uuid> {
 }
 
 impl FjallStore {
+    /// Stores chunk `c` of the committed array `key` as formats 1–2 did (an engine blob
+    /// and an 8-byte pointer), replacing whatever pointer it had without reclaiming it:
+    /// lets tests build a format-2 directory. Not for anything else.
+    #[doc(hidden)]
+    pub fn debug_put_legacy_chunk(&self, key: &ArrayKey, c: u64, data: &[u8]) -> Result<()> {
+        let inner = &self.inner;
+        let a = View {
+            r: &inner.db.read_tx(),
+            ks: &inner.ks,
+            segs: &inner.segs,
+            own_blobs: false,
+        }
+        .array(key)?
+        .ok_or_else(|| StoreError::ArrayNotFound(key.to_string()))?;
+        let b = inner.alloc_id()?;
+        inner.ks.chunks.insert(keys::id(b), data)?;
+        inner
+            .ks
+            .chunk_ptrs
+            .insert(keys::chunk_ptr(a.instance, c), b.to_le_bytes())?;
+        Ok(inner.db.persist(PersistMode::SyncAll)?)
+    }
+
+    /// Leaves a segment as a transaction killed before its commit would: a pending
+    /// marker and a file holding `data`. Returns the file's path. Lets tests check
+    /// recovery. Not for anything else.
+    #[doc(hidden)]
+    pub fn debug_abandon_segment(&self, data: &[u8]) -> Result<std::path::PathBuf> {
+        let inner = &self.inner;
+        let id = inner.alloc_id()?;
+        inner.ks.pending.insert(keys::id(id), SEGMENT_MARK)?;
+        inner.segs.create(id)?.write_all_at(data, 0)?;
+        inner.db.persist(PersistMode::SyncAll)?;
+        Ok(inner.segs.path(id))
+    }
+
     /// Removes every kept reference count, as a format-1 directory has none: lets tests
     /// check the migration. Not for anything else.
     #[doc(hidden)]
@@ -471,9 +594,10 @@ impl Drop for FjallWrite {
     fn drop(&mut self) {
         if self.tx.take().is_some() {
             // Best effort: whatever fails here is removed at the next open
-            // (the blobs still carry their pending markers).
-            let _ = self.discard_blobs();
+            // (the segment still carries its pending marker).
+            let _ = self.discard_segment();
         }
+        self.unpin();
     }
 }
 
@@ -836,28 +960,67 @@ impl WriteTxn for FjallWrite {
 
     fn commit(mut self: Box<Self>) -> Result<()> {
         let mut tx = self.tx.take().ok_or(StoreError::TxnFinished)?;
-        for b in &self.own_blobs {
-            tx.remove(&self.inner.ks.pending, keys::id(*b));
+        if let Some(seg) = &self.seg {
+            // No pointer may become durable before the bytes it points at: data first,
+            // then the directory entry of the new file, then the journal.
+            let synced = seg
+                .file
+                .sync_data()
+                .map_err(StoreError::from)
+                .and_then(|()| self.inner.segs.sync_dir());
+            if let Err(e) = synced {
+                drop(tx);
+                self.discard_segment()?;
+                return Err(e);
+            }
+            tx.remove(&self.inner.ks.pending, keys::id(seg.id));
+            tx.insert(&self.inner.ks.segments, keys::id(seg.id), seg.live.encode());
         }
-        match tx.commit() {
+        // Counts of other segments are read-modify-written: the lock keeps concurrent
+        // commits and reclaims from losing an update until this batch is in.
+        let acct = (!self.dead.is_empty()).then(|| self.inner.segs.accounting());
+        let kills = self
+            .inner
+            .account(std::mem::take(&mut self.dead), |ks, k, v| match v {
+                Some(v) => tx.insert(ks, k, v),
+                None => tx.remove(ks, k),
+            });
+        let kills = match kills {
+            Ok(k) => k,
+            Err(e) => {
+                drop(acct);
+                drop(tx);
+                self.discard_segment()?;
+                return Err(e);
+            }
+        };
+        let outcome = tx.commit();
+        drop(acct);
+        match outcome {
             Ok(Ok(())) => {
-                // The blobs are committed now: nothing to discard on drop.
-                self.own_blobs.clear();
+                // Committed: the segment is the store's now.
+                if let Some(seg) = self.seg.take() {
+                    self.inner.segs.set_open(seg.id, None);
+                }
+                self.inner.segs.retire(kills);
                 for inst in std::mem::take(&mut self.dead_instances) {
                     // Committed already; a failed reclaim is finished at next open
                     // (the gc marker stays).
                     let _ = self.inner.gc_instance(inst);
                 }
+                self.unpin();
                 Ok(())
             }
             Ok(Err(_conflict)) => {
-                self.discard_blobs()?;
+                self.discard_segment()?;
                 Err(StoreError::Conflict)
             }
             Err(e) => {
                 // The engine may or may not have journaled the batch; leave the
-                // blobs to crash recovery, which keys off the pending markers.
-                self.own_blobs.clear();
+                // segment to crash recovery, which keys off the pending marker.
+                if let Some(seg) = self.seg.take() {
+                    self.inner.segs.set_open(seg.id, None);
+                }
                 Err(e.into())
             }
         }
@@ -866,6 +1029,8 @@ impl WriteTxn for FjallWrite {
     fn rollback(mut self: Box<Self>) -> Result<()> {
         let tx = self.tx.take().ok_or(StoreError::TxnFinished)?;
         tx.rollback();
-        self.discard_blobs()
+        let r = self.discard_segment();
+        self.unpin();
+        r
     }
 }

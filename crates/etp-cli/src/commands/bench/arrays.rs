@@ -13,14 +13,11 @@
 //! second.
 //!
 //! Where the get reads from: every run puts the array anew (new chunks), so each get reads
-//! chunks written moments before and never read since. The server's chunk cache only holds
-//! what was read, so the get is served from the store's files (which the operating system
-//! has in its page cache on a machine with memory to spare), not from the server's cache.
-//! A second get of the same array follows (`get_cached_*`, same baseline): it is served
-//! from the server's cache when the array fits it (the in-process server has the default
-//! cache, 256 MiB, so a 1 GiB array is read from the files again; `cache_bytes = 0` would
-//! size it from the machine), from the files otherwise; the note of that figure says
-//! which.
+//! chunks written moments before and never read since. Since store format 3 array chunks
+//! live in segment files outside the engine and its cache: every get is served from those
+//! files, through the operating system's page cache (which holds them on a machine with
+//! memory to spare). A second get of the same array follows (`get_cached_*`, same
+//! baseline): the same path, with the page cache warm from the first get.
 //!
 //! Baselines, in the same run, replaying the blocks the client just moved (same count,
 //! same size, same window): bare WebSocket upload (each block acknowledged) and download
@@ -288,23 +285,11 @@ async fn measure_size(
     report.add(bare_upload);
     report.add(disk);
     report.add(get);
-    // The in-process server runs with the default cache size (see `in_process_config`).
-    let in_process_cache = env
-        .in_process()
-        .then(|| etp_server::ServerConfig::default().store_cache_bytes());
-    get_cached.add_note(match in_process_cache {
-        Some(cache) if cache >= bytes => format!(
-            "served from the server's cache ({} MiB, the array is {} MiB)",
-            cache >> 20,
-            bytes >> 20
-        ),
-        Some(cache) => format!(
-            "the array ({} MiB) exceeds the server's cache ({} MiB): read from its files again",
-            bytes >> 20,
-            cache >> 20
-        ),
-        None => "server at --url: its cache size is unknown".to_string(),
-    });
+    get_cached.add_note(
+        "read from the store's segment files again (array chunks bypass the server's cache \
+         since store format 3; the OS page cache holds them)"
+            .to_string(),
+    );
     report.add(get_cached);
     Ok(())
 }

@@ -1,0 +1,518 @@
+//! Array chunks in append-only segment files (format 3).
+//!
+//! Every write transaction that writes chunks appends them to one file of its own,
+//! `<dir>/chunks/<id>.seg`, made durable (`sync_data`) before the fjall commit that
+//! publishes the pointers to it. Chunk bytes are written once, instead of twice through
+//! fjall's journal and blob files. Pointers (`chunk_ptrs`) carry segment, offset,
+//! length and an xxh3 checksum; each segment's live blobs and bytes are counted in
+//! `segments`, updated in the same atomic batches as the pointers. Dead space is given
+//! back (file deleted, or hole punched) only once no snapshot that could still read it
+//! is open (see [`Segments::retire`]).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use fjall::Slice;
+
+use crate::error::{Result, StoreError};
+
+/// Directory of the segment files, inside the data directory.
+pub(crate) const CHUNKS_DIR: &str = "chunks";
+/// Blob starts are aligned to file-system blocks, so the range of a dead blob can be
+/// punched out of a live segment whole.
+pub(crate) const ALIGN: u64 = 4096;
+/// Value of a `pending` marker of a segment (blob markers of formats 1–2 are empty).
+pub(crate) const SEGMENT_MARK: &[u8] = b"s";
+/// Open segment files kept for reads; beyond this, one is closed per open.
+const FILE_CACHE: usize = 64;
+
+const PTR_VERSION: u8 = 1;
+/// Encoded length of a [`SegPtr`]; a pointer of 8 bytes is a format 1–2 blob id.
+const PTR_LEN: usize = 33;
+const STATS_VERSION: u8 = 1;
+const STATS_LEN: usize = 17;
+
+/// Where a chunk's bytes are: a blob of the fjall `chunks` keyspace (formats 1–2), or a
+/// range of a segment file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChunkPtr {
+    /// Blob id in the `chunks` keyspace.
+    Blob(u64),
+    /// Range of a segment file.
+    Seg(SegPtr),
+}
+
+/// A chunk stored in a segment file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegPtr {
+    pub seg: u64,
+    pub off: u64,
+    pub len: u64,
+    /// xxh3-64 of the bytes, checked on every read.
+    pub hash: u64,
+}
+
+impl SegPtr {
+    /// `version, seg, off, len, hash`, little-endian.
+    pub(crate) fn encode(&self) -> [u8; PTR_LEN] {
+        let mut v = [0u8; PTR_LEN];
+        v[0] = PTR_VERSION;
+        v[1..9].copy_from_slice(&self.seg.to_le_bytes());
+        v[9..17].copy_from_slice(&self.off.to_le_bytes());
+        v[17..25].copy_from_slice(&self.len.to_le_bytes());
+        v[25..33].copy_from_slice(&self.hash.to_le_bytes());
+        v
+    }
+
+    /// End of the range, checked (a hostile pointer may overflow).
+    fn end(&self) -> Result<u64> {
+        self.off
+            .checked_add(self.len)
+            .ok_or_else(|| StoreError::Corrupt("chunk pointer past any file".into()))
+    }
+}
+
+/// The little-endian u64 at the start of `v` (callers check the record length first;
+/// a short slice reads as 0 rather than panicking).
+fn le64(v: &[u8]) -> u64 {
+    v.get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+impl ChunkPtr {
+    /// Decodes a `chunk_ptrs` value.
+    pub(crate) fn decode(v: &[u8]) -> Result<Self> {
+        match v.len() {
+            8 => Ok(Self::Blob(le64(v))),
+            PTR_LEN if v[0] == PTR_VERSION => Ok(Self::Seg(SegPtr {
+                seg: le64(&v[1..]),
+                off: le64(&v[9..]),
+                len: le64(&v[17..]),
+                hash: le64(&v[25..]),
+            })),
+            n => Err(StoreError::Corrupt(format!(
+                "chunk pointer of {n} bytes (version {:?})",
+                v.first()
+            ))),
+        }
+    }
+}
+
+/// Live content of a committed segment (`segments` keyspace).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SegStats {
+    /// Committed pointers into the segment.
+    pub blobs: u64,
+    /// Their total length.
+    pub bytes: u64,
+}
+
+impl SegStats {
+    pub(crate) fn encode(&self) -> [u8; STATS_LEN] {
+        let mut v = [0u8; STATS_LEN];
+        v[0] = STATS_VERSION;
+        v[1..9].copy_from_slice(&self.blobs.to_le_bytes());
+        v[9..17].copy_from_slice(&self.bytes.to_le_bytes());
+        v
+    }
+
+    pub(crate) fn decode(v: &[u8]) -> Result<Self> {
+        if v.len() != STATS_LEN || v[0] != STATS_VERSION {
+            return Err(StoreError::Corrupt("segment record".into()));
+        }
+        Ok(Self {
+            blobs: le64(&v[1..]),
+            bytes: le64(&v[9..]),
+        })
+    }
+}
+
+/// Pointers into one segment that a batch removes.
+#[derive(Debug, Default)]
+pub(crate) struct Dead {
+    pub blobs: u64,
+    pub bytes: u64,
+    /// `(offset, length)` of each removed blob.
+    pub ranges: Vec<(u64, u64)>,
+}
+
+impl Dead {
+    pub(crate) fn add(&mut self, p: &SegPtr) {
+        self.blobs += 1;
+        self.bytes += p.len;
+        self.ranges.push((p.off, p.len));
+    }
+}
+
+/// Space that became dead in a commit and is given back once no older snapshot remains.
+#[derive(Debug)]
+pub(crate) enum Kill {
+    /// A blob range in a segment that stays live: punched out.
+    Range { seg: u64, off: u64, len: u64 },
+    /// A segment without live blobs: deleted.
+    Segment(u64),
+}
+
+impl Dead {
+    /// Applies this removal to `stats` (the segment's record): the new record (`None`:
+    /// no live blob left, the record goes) and the space to give back. `None` when the
+    /// record counts fewer live blobs than are removed: the counts cannot be trusted
+    /// then, so the record is left alone and nothing is deleted on its word (space may
+    /// leak, data is never lost).
+    pub(crate) fn apply(self, seg: u64, stats: SegStats) -> Option<(Option<SegStats>, Vec<Kill>)> {
+        let blobs = stats.blobs.checked_sub(self.blobs)?;
+        let bytes = stats.bytes.checked_sub(self.bytes)?;
+        if blobs == 0 {
+            return Some((None, vec![Kill::Segment(seg)]));
+        }
+        let kills = self
+            .ranges
+            .into_iter()
+            .map(|(off, len)| Kill::Range { seg, off, len })
+            .collect();
+        Some((Some(SegStats { blobs, bytes }), kills))
+    }
+}
+
+/// Snapshots open and space waiting for them to close.
+#[derive(Default)]
+struct Reclaim {
+    /// Bumped after every batch that kills space; snapshots register with it.
+    epoch: u64,
+    /// Open snapshots (read and write transactions) by the epoch they started at.
+    readers: BTreeMap<u64, usize>,
+    /// Dead space tagged with the epoch after its batch: a snapshot registered before
+    /// that epoch may still read it.
+    queue: VecDeque<(u64, Kill)>,
+}
+
+/// The segment files of one store: paths, open files, the snapshot registry and the
+/// reclaim queue.
+pub(crate) struct Segments {
+    dir: PathBuf,
+    files: Mutex<HashMap<u64, Arc<File>>>,
+    reclaim: Mutex<Reclaim>,
+    /// Segments of open write transactions → their blobs (for `engine_counts`).
+    open: Mutex<HashMap<u64, u64>>,
+    /// Serializes read-modify-writes of `segments` records: held from reading a record
+    /// to committing the batch that rewrites it.
+    acct: Mutex<()>,
+}
+
+/// Locks a mutex whose data stays consistent whatever panicked while it was held
+/// (each critical section below leaves it valid at every step), reusing a poisoned one.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn is_not_found(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound
+}
+
+impl Segments {
+    /// The segments of the store in `store_dir`; creates `chunks/` (durably) if missing.
+    pub(crate) fn open(store_dir: &Path) -> Result<Self> {
+        let dir = store_dir.join(CHUNKS_DIR);
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir)?;
+            File::open(store_dir)?.sync_all()?;
+        }
+        Ok(Self {
+            dir,
+            files: Mutex::new(HashMap::new()),
+            reclaim: Mutex::new(Reclaim::default()),
+            open: Mutex::new(HashMap::new()),
+            acct: Mutex::new(()),
+        })
+    }
+
+    pub(crate) fn path(&self, seg: u64) -> PathBuf {
+        self.dir.join(format!("{seg:016x}.seg"))
+    }
+
+    /// Creates the file of a new segment (the caller wrote its pending marker first).
+    pub(crate) fn create(&self, seg: u64) -> Result<File> {
+        Ok(fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(self.path(seg))?)
+    }
+
+    /// Makes the directory entry of a segment created since the last call durable.
+    pub(crate) fn sync_dir(&self) -> Result<()> {
+        Ok(File::open(&self.dir)?.sync_all()?)
+    }
+
+    /// The ids of every segment file present.
+    pub(crate) fn list(&self) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.dir)? {
+            let name = e?.file_name();
+            let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".seg")) else {
+                continue;
+            };
+            if stem.len() == 16
+                && let Ok(id) = u64::from_str_radix(stem, 16)
+            {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// An open handle of segment `seg`, cached.
+    fn file(&self, seg: u64) -> Result<Arc<File>> {
+        if let Some(f) = lock(&self.files).get(&seg) {
+            return Ok(f.clone());
+        }
+        let f = match File::open(self.path(seg)) {
+            Ok(f) => Arc::new(f),
+            Err(e) if is_not_found(&e) => {
+                return Err(StoreError::Corrupt(format!("segment file {seg} missing")));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut files = lock(&self.files);
+        if files.len() >= FILE_CACHE
+            && let Some(k) = files.keys().next().copied()
+        {
+            files.remove(&k);
+        }
+        files.insert(seg, f.clone());
+        Ok(f)
+    }
+
+    /// Reads and checks the chunk `p` points at into a new buffer.
+    pub(crate) fn read(&self, p: &SegPtr) -> Result<Slice> {
+        let file = self.file(p.seg)?;
+        // The length comes from disk: never allocate more than the file holds.
+        if p.end()? > file.metadata()?.len() {
+            return Err(StoreError::Corrupt(format!(
+                "chunk pointer past the end of segment {}",
+                p.seg
+            )));
+        }
+        let len = usize::try_from(p.len)
+            .map_err(|_| StoreError::Corrupt("chunk longer than memory".into()))?;
+        let mut buf = vec![0u8; len];
+        file.read_exact_at(&mut buf, p.off).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                StoreError::Corrupt(format!("segment {} shorter than its pointers", p.seg))
+            } else {
+                e.into()
+            }
+        })?;
+        if xxhash_rust::xxh3::xxh3_64(&buf) != p.hash {
+            return Err(StoreError::Corrupt(format!(
+                "checksum mismatch in segment {} at {}",
+                p.seg, p.off
+            )));
+        }
+        Ok(Slice::from(buf))
+    }
+
+    /// Deletes a segment file (absent is fine: deletion is repeated after crashes).
+    pub(crate) fn delete(&self, seg: u64) -> Result<()> {
+        lock(&self.files).remove(&seg);
+        match fs::remove_file(self.path(seg)) {
+            Err(e) if !is_not_found(&e) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Punches `[off, off + len)` of segment `seg` out, up to the next block boundary
+    /// (the next blob starts there at the earliest).
+    fn punch_seg(&self, seg: u64, off: u64, len: u64) -> Result<()> {
+        let f = match fs::OpenOptions::new().write(true).open(self.path(seg)) {
+            Ok(f) => f,
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        punch(&f, off, len)
+    }
+
+    /// Records the blobs of an open transaction's segment (for `engine_counts`).
+    pub(crate) fn set_open(&self, seg: u64, blobs: Option<u64>) {
+        let mut open = lock(&self.open);
+        match blobs {
+            Some(n) => open.insert(seg, n),
+            None => open.remove(&seg),
+        };
+    }
+
+    /// Blobs in open transactions' segments.
+    pub(crate) fn open_blobs(&self) -> u64 {
+        lock(&self.open).values().sum()
+    }
+
+    /// Reclaims waiting for snapshots.
+    pub(crate) fn queued(&self) -> u64 {
+        lock(&self.reclaim).queue.len() as u64
+    }
+
+    /// Held while reading `segments` records and committing the batch rewriting them.
+    pub(crate) fn accounting(&self) -> MutexGuard<'_, ()> {
+        lock(&self.acct)
+    }
+
+    /// Registers a snapshot about to be taken; returns what [`Self::unpin`] needs.
+    pub(crate) fn pin(&self) -> u64 {
+        let mut r = lock(&self.reclaim);
+        let e = r.epoch;
+        *r.readers.entry(e).or_default() += 1;
+        e
+    }
+
+    /// Deregisters a snapshot and gives back what no snapshot can read any more.
+    pub(crate) fn unpin(&self, epoch: u64) {
+        {
+            let mut r = lock(&self.reclaim);
+            if let Some(n) = r.readers.get_mut(&epoch) {
+                *n -= 1;
+                if *n == 0 {
+                    r.readers.remove(&epoch);
+                }
+            }
+        }
+        self.reclaim_ripe();
+    }
+
+    /// Queues space killed by a batch that is already visible. Snapshots registered from
+    /// now on cannot see the pointers to it; older ones may, so it waits for them.
+    pub(crate) fn retire(&self, kills: Vec<Kill>) {
+        if kills.is_empty() {
+            return;
+        }
+        let mut r = lock(&self.reclaim);
+        r.epoch += 1;
+        let tag = r.epoch;
+        r.queue.extend(kills.into_iter().map(|k| (tag, k)));
+    }
+
+    /// Deletes and punches what no open snapshot can read. Failures leave space
+    /// behind, never data: dead segments are deleted again at the next open.
+    pub(crate) fn reclaim_ripe(&self) {
+        let ripe: Vec<Kill> = {
+            let mut r = lock(&self.reclaim);
+            let oldest = r.readers.keys().next().copied().unwrap_or(u64::MAX);
+            let n = r.queue.iter().take_while(|(tag, _)| *tag <= oldest).count();
+            r.queue.drain(..n).map(|(_, k)| k).collect()
+        };
+        if ripe.is_empty() {
+            return;
+        }
+        let dead: std::collections::HashSet<u64> = ripe
+            .iter()
+            .filter_map(|k| match k {
+                Kill::Segment(s) => Some(*s),
+                Kill::Range { .. } => None,
+            })
+            .collect();
+        for k in ripe {
+            let _ = match k {
+                Kill::Segment(s) => self.delete(s),
+                Kill::Range { seg, .. } if dead.contains(&seg) => Ok(()),
+                Kill::Range { seg, off, len } => self.punch_seg(seg, off, len),
+            };
+        }
+    }
+}
+
+/// Gives back the blocks of `[off, off + len)` rounded up to [`ALIGN`]: the range reads
+/// as zeros afterwards, the file keeps its size. File systems without hole punching
+/// keep the space.
+#[cfg(target_os = "linux")]
+pub(crate) fn punch(f: &File, off: u64, len: u64) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let end = off
+        .checked_add(len)
+        .and_then(|e| e.checked_next_multiple_of(ALIGN))
+        .ok_or_else(|| StoreError::Corrupt("range past any file".into()))?;
+    let (Ok(o), Ok(l)) = (libc::off_t::try_from(off), libc::off_t::try_from(end - off)) else {
+        return Err(StoreError::Corrupt("range past any file".into()));
+    };
+    // SAFETY: `fallocate` only reads its integer arguments; the descriptor is owned by
+    // `f`, which outlives the call.
+    let rc = unsafe {
+        libc::fallocate(
+            f.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            o,
+            l,
+        )
+    };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere dead ranges keep their space until the segment is deleted.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn punch(_f: &File, _off: u64, _len: u64) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_round_trip_and_garbage_is_corrupt() {
+        let p = SegPtr {
+            seg: 7,
+            off: 4096,
+            len: 1 << 20,
+            hash: 0xDEAD_BEEF,
+        };
+        assert_eq!(ChunkPtr::decode(&p.encode()).ok(), Some(ChunkPtr::Seg(p)));
+        assert_eq!(
+            ChunkPtr::decode(&42u64.to_le_bytes()).ok(),
+            Some(ChunkPtr::Blob(42))
+        );
+        let mut bad = p.encode();
+        bad[0] = 9;
+        assert!(matches!(
+            ChunkPtr::decode(&bad),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            ChunkPtr::decode(&[1, 2, 3]),
+            Err(StoreError::Corrupt(_))
+        ));
+        let s = SegStats {
+            blobs: 3,
+            bytes: 99,
+        };
+        assert_eq!(SegStats::decode(&s.encode()).ok(), Some(s));
+        assert!(SegStats::decode(&[1; 5]).is_err());
+    }
+
+    #[test]
+    fn reclaim_waits_for_older_snapshots_only() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let segs = Segments::open(dir.path())?;
+        drop(segs.create(1)?);
+        drop(segs.create(2)?);
+        let old = segs.pin();
+        segs.retire(vec![Kill::Segment(1)]);
+        let new = segs.pin();
+        segs.reclaim_ripe();
+        assert!(segs.path(1).exists(), "an older snapshot may read it");
+        segs.unpin(old);
+        assert!(!segs.path(1).exists(), "only newer snapshots remain");
+        segs.retire(vec![Kill::Segment(2)]);
+        segs.unpin(new);
+        assert!(!segs.path(2).exists());
+        assert_eq!(segs.queued(), 0);
+        Ok(())
+    }
+}
