@@ -500,6 +500,38 @@ fn decode_map_blocks<V: Avro>(r: &mut Reader<'_>, out: &mut Map<V>) -> Result<()
     }
 }
 
+/// Writes `items` as an Avro array: one positive-count block (none when empty), then the
+/// terminating zero. `Vec<T>` and `InlineVec<T>` are encoded alike.
+fn encode_array<T: Avro>(items: &[T], out: &mut Vec<u8>) {
+    if !items.is_empty() {
+        writer::write_long(out, items.len() as i64);
+        T::encode_items(items, out);
+    }
+    out.push(0);
+}
+
+/// The length [`encode_array`] writes.
+fn array_encoded_len<T: Avro>(items: &[T]) -> usize {
+    if items.is_empty() {
+        1
+    } else {
+        writer::long_len(items.len() as i64) + T::items_encoded_len(items) + 1
+    }
+}
+
+/// [`encode_array`] into a segmented buffer: items holding large `bytes` values are
+/// referenced, not copied.
+fn encode_array_segments<T: Avro>(items: &[T], out: &mut SegmentedBuf) {
+    if !T::HOLDS_BYTES || items.is_empty() {
+        return encode_array(items, out.small_mut());
+    }
+    writer::write_long(out.small_mut(), items.len() as i64);
+    for item in items {
+        item.encode_segments(out);
+    }
+    out.small_mut().push(0);
+}
+
 /// Avro `array<T>`: written as one positive-count block; read in any block layout.
 impl<T: Avro> Avro for Vec<T> {
     const MIN_ENCODED_SIZE: usize = 1;
@@ -523,29 +555,14 @@ impl<T: Avro> Avro for Vec<T> {
         result
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        if !self.is_empty() {
-            writer::write_long(out, self.len() as i64);
-            T::encode_items(self, out);
-        }
-        out.push(0);
+        encode_array(self, out);
     }
     fn encoded_len(&self) -> usize {
-        if self.is_empty() {
-            1
-        } else {
-            writer::long_len(self.len() as i64) + T::items_encoded_len(self) + 1
-        }
+        array_encoded_len(self.as_slice())
     }
     const HOLDS_BYTES: bool = T::HOLDS_BYTES;
     fn encode_segments(&self, out: &mut SegmentedBuf) {
-        if !T::HOLDS_BYTES || self.is_empty() {
-            return self.encode(out.small_mut());
-        }
-        writer::write_long(out.small_mut(), self.len() as i64);
-        for item in self {
-            item.encode_segments(out);
-        }
-        out.small_mut().push(0);
+        encode_array_segments(self, out);
     }
 }
 
@@ -596,29 +613,14 @@ impl<T: Avro> Avro for InlineVec<T> {
         result
     }
     fn encode(&self, out: &mut Vec<u8>) {
-        if !self.is_empty() {
-            writer::write_long(out, self.len() as i64);
-            T::encode_items(self, out);
-        }
-        out.push(0);
+        encode_array(self, out);
     }
     fn encoded_len(&self) -> usize {
-        if self.is_empty() {
-            1
-        } else {
-            writer::long_len(self.len() as i64) + T::items_encoded_len(self) + 1
-        }
+        array_encoded_len(self.as_slice())
     }
     const HOLDS_BYTES: bool = T::HOLDS_BYTES;
     fn encode_segments(&self, out: &mut SegmentedBuf) {
-        if !T::HOLDS_BYTES || self.is_empty() {
-            return self.encode(out.small_mut());
-        }
-        writer::write_long(out.small_mut(), self.len() as i64);
-        for item in self.iter() {
-            item.encode_segments(out);
-        }
-        out.small_mut().push(0);
+        encode_array_segments(self, out);
     }
 }
 

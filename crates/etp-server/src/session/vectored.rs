@@ -134,7 +134,7 @@ pub(crate) async fn write_binary_frame<W: AsyncWrite + Unpin>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -148,8 +148,9 @@ mod tests {
         assert_eq!(head, [0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]);
     }
 
-    /// A writer that accepts at most a few bytes per call, to exercise partial writes.
-    struct Trickle(Vec<u8>);
+    /// A writer that accepts at most a few bytes per call, to exercise partial writes
+    /// (the session writer's tests use it too).
+    pub(in crate::session) struct Trickle(pub(in crate::session) Vec<u8>);
 
     impl AsyncWrite for Trickle {
         fn poll_write(

@@ -434,30 +434,8 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::vectored::tests::Trickle;
     use super::*;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    /// A connection that accepts at most a few bytes per call.
-    struct Trickle(Vec<u8>);
-
-    impl AsyncWrite for Trickle {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<std::io::Result<usize>> {
-            let n = buf.len().min(5);
-            self.0.extend_from_slice(&buf[..n]);
-            Poll::Ready(Ok(n))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
 
     #[tokio::test]
     async fn gathered_frames_are_written_whole_in_order() {
