@@ -213,7 +213,9 @@ impl Coalesced {
         self.frames.clear();
         self.budgets.clear();
         self.buf.clear();
-        if self.buf.capacity() > COALESCE_BYTES * 2 {
+        // The session's other buffers follow the same rule: a burst of answers must not
+        // leave every session that saw one holding half a megabyte while idle.
+        if self.buf.capacity() > KEEP_BUFFER {
             self.buf = Vec::new();
         }
         result
