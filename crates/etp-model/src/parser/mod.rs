@@ -13,8 +13,9 @@
 //! before) checked it with the configuration the crate used, with the same
 //! error variants. Decided where the two may differ (all are
 //! [`ModelError::NotWellFormed`], so still `EINVALID_OBJECT`):
-//! an element without a name (`<>`, `< a>`) or an attribute without one
-//! is rejected; so is `xmlns:` with an empty prefix (quick-xml took it for a
+//! an element without a name (`<>`, `< a>`), an attribute without one or a
+//! processing instruction without a target name (`<?>…?>`, `<? x?>`) is
+//! rejected; so is `xmlns:` with an empty prefix (quick-xml took it for a
 //! default namespace); character references in attribute values must name
 //! XML characters, as in text; the XML declaration is checked whole (quick-xml
 //! ignored what follows `encoding`); messages and error positions are this
@@ -452,6 +453,18 @@ impl<'a, 'l> Parser<'a, 'l> {
             ModelError::not_well_formed(position, "unclosed processing instruction")
         })?;
         let content = &body[..end];
+        // The target is an XML Name: `<?` directly followed by a space, `>` or other
+        // punctuation is not a processing instruction (non-ASCII bytes may start a name).
+        if !content
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80)
+        {
+            return Err(ModelError::not_well_formed(
+                position,
+                "processing instruction without a target",
+            ));
+        }
         let is_declaration =
             content.starts_with("xml") && content.as_bytes().get(3).is_none_or(|&b| is_space(b));
         if is_declaration {
