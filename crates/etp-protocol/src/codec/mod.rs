@@ -500,6 +500,26 @@ fn decode_map_blocks<V: Avro>(r: &mut Reader<'_>, out: &mut Map<V>) -> Result<()
     }
 }
 
+/// Decodes a container (array or map) in its slot: `empty` is written there first and
+/// `fill` decodes the items into it. On error the slot is left uninitialised, as
+/// `decode_into` requires, with the container and the items decoded so far dropped once.
+#[inline(always)]
+fn decode_container_into<C>(
+    r: &mut Reader<'_>,
+    slot: &mut MaybeUninit<C>,
+    empty: C,
+    fill: impl FnOnce(&mut Reader<'_>, &mut C) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    let out = slot.write(empty);
+    let result = fill(r, out);
+    if result.is_err() {
+        // SAFETY: the slot was initialised just above and nothing has dropped it since;
+        // it is dropped here once and then counts as uninitialised again.
+        unsafe { slot.assume_init_drop() };
+    }
+    result
+}
+
 /// Writes `items` as an Avro array: one positive-count block (none when empty), then the
 /// terminating zero. `Vec<T>` and `InlineVec<T>` are encoded alike.
 fn encode_array<T: Avro>(items: &[T], out: &mut Vec<u8>) {
@@ -545,14 +565,7 @@ impl<T: Avro> Avro for Vec<T> {
     /// then copied in 16-byte pieces that straddled its separately stored fields.
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        let out = slot.write(Vec::new());
-        let result = decode_array_blocks(r, out);
-        if result.is_err() {
-            // SAFETY: written just above; on error the slot must be left uninitialised,
-            // so the vector and the items decoded so far are dropped here, once.
-            unsafe { slot.assume_init_drop() };
-        }
-        result
+        decode_container_into(r, slot, Vec::new(), decode_array_blocks)
     }
     fn encode(&self, out: &mut Vec<u8>) {
         encode_array(self, out);
@@ -604,13 +617,7 @@ impl<T: Avro> Avro for InlineVec<T> {
     /// In place, as for `Vec` (a single string item is built in its final place).
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        let out = slot.write(InlineVec::new());
-        let result = decode_inline_vec_blocks(r, out);
-        if result.is_err() {
-            // SAFETY: written just above, dropped once here (see `Vec`'s `decode_into`).
-            unsafe { slot.assume_init_drop() };
-        }
-        result
+        decode_container_into(r, slot, InlineVec::new(), decode_inline_vec_blocks)
     }
     fn encode(&self, out: &mut Vec<u8>) {
         encode_array(self, out);
@@ -638,13 +645,7 @@ impl<V: Avro> Avro for Map<V> {
     /// of a `Resource`'s `customData`).
     #[inline]
     fn decode_into(r: &mut Reader<'_>, slot: &mut MaybeUninit<Self>) -> Result<(), DecodeError> {
-        let out = slot.write(Map::new());
-        let result = decode_map_blocks(r, out);
-        if result.is_err() {
-            // SAFETY: written just above, dropped once here (see `Vec`'s `decode_into`).
-            unsafe { slot.assume_init_drop() };
-        }
-        result
+        decode_container_into(r, slot, Map::new(), decode_map_blocks)
     }
     fn encode(&self, out: &mut Vec<u8>) {
         if !self.is_empty() {
