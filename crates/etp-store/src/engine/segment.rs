@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, File};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -194,7 +193,7 @@ struct Reclaim {
 /// reclaim queue.
 pub(crate) struct Segments {
     dir: PathBuf,
-    files: Mutex<HashMap<u64, Arc<File>>>,
+    files: Mutex<HashMap<u64, (Arc<File>, u64)>>,
     reclaim: Mutex<Reclaim>,
     /// Segments of open write transactions → their blobs (for `engine_counts`).
     open: Mutex<HashMap<u64, u64>>,
@@ -265,8 +264,8 @@ impl Segments {
         Ok(out)
     }
 
-    /// An open handle of segment `seg`, cached.
-    fn file(&self, seg: u64) -> Result<Arc<File>> {
+    /// An open handle of segment `seg` and the length it had when opened, cached.
+    fn file(&self, seg: u64) -> Result<(Arc<File>, u64)> {
         if let Some(f) = lock(&self.files).get(&seg) {
             return Ok(f.clone());
         }
@@ -277,21 +276,25 @@ impl Segments {
             }
             Err(e) => return Err(e.into()),
         };
+        let len = f.metadata()?.len();
         let mut files = lock(&self.files);
         if files.len() >= FILE_CACHE
             && let Some(k) = files.keys().next().copied()
         {
             files.remove(&k);
         }
-        files.insert(seg, f.clone());
-        Ok(f)
+        files.insert(seg, (f.clone(), len));
+        Ok((f, len))
     }
 
     /// Reads and checks the chunk `p` points at into a new buffer.
     pub(crate) fn read(&self, p: &SegPtr) -> Result<Slice> {
-        let file = self.file(p.seg)?;
-        // The length comes from disk: never allocate more than the file holds.
-        if p.end()? > file.metadata()?.len() {
+        let (file, known_len) = self.file(p.seg)?;
+        // The length comes from disk: never allocate more than the file holds. A segment
+        // grows only while its own transaction writes (and reads back) into it, so the
+        // length seen at open is asked again only when it is too short.
+        let end = p.end()?;
+        if end > known_len && end > file.metadata()?.len() {
             return Err(StoreError::Corrupt(format!(
                 "chunk pointer past the end of segment {}",
                 p.seg
@@ -299,14 +302,16 @@ impl Segments {
         }
         let len = usize::try_from(p.len)
             .map_err(|_| StoreError::Corrupt("chunk longer than memory".into()))?;
-        let mut buf = vec![0u8; len];
-        file.read_exact_at(&mut buf, p.off).map_err(|e| {
+        let mut buf = Vec::with_capacity(len);
+        read_exact_at(&file, &mut buf.spare_capacity_mut()[..len], p.off).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 StoreError::Corrupt(format!("segment {} shorter than its pointers", p.seg))
             } else {
                 e.into()
             }
         })?;
+        // SAFETY: `read_exact_at` returned Ok, so it initialized all `len` bytes.
+        unsafe { buf.set_len(len) };
         if xxhash_rust::xxh3::xxh3_64(&buf) != p.hash {
             return Err(StoreError::Corrupt(format!(
                 "checksum mismatch in segment {} at {}",
@@ -458,6 +463,39 @@ pub(crate) fn punch(f: &File, off: u64, len: u64) -> Result<()> {
 /// Elsewhere dead ranges keep their space until the segment is deleted.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn punch(_f: &File, _off: u64, _len: u64) -> Result<()> {
+    Ok(())
+}
+
+/// `pread` until `buf` is full, into memory not yet initialized: a chunk read is as long
+/// as the chunk (up to 16 MiB), and zeroing it first cost as much CPU as a third of the
+/// copy out of the page cache (measured on DataArray get).
+fn read_exact_at(
+    file: &File,
+    mut buf: &mut [std::mem::MaybeUninit<u8>],
+    mut off: u64,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    while !buf.is_empty() {
+        let at = libc::off_t::try_from(off)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // SAFETY: the pointer and length describe `buf`, writable memory we own for the
+        // call; pread writes at most that many bytes and reports how many.
+        let n = unsafe { libc::pread(file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), at) };
+        match n {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n if n < 0 => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            // A positive `isize` no larger than `buf.len()`: fits `usize` and `u64`.
+            n => {
+                buf = &mut buf[n as usize..];
+                off += n as u64;
+            }
+        }
+    }
     Ok(())
 }
 
