@@ -37,6 +37,8 @@ struct OwnSegment {
     file: File,
     /// Where the next blob may start (before alignment).
     end: u64,
+    /// Where the bytes whose writeback has not been started yet begin.
+    written_back: u64,
     /// Blobs this transaction's pointers reference, and their bytes.
     live: SegStats,
 }
@@ -361,6 +363,7 @@ impl FjallWrite {
                 id,
                 file,
                 end: 0,
+                written_back: 0,
                 live: SegStats::default(),
             });
         }
@@ -396,6 +399,14 @@ impl FjallWrite {
                     .ok_or_else(|| StoreError::InvalidArgument("segment too large".into()))?;
                 seg.file.write_all_at(data, off)?;
                 seg.end = off + len;
+                if seg.end - seg.written_back >= segment::WRITEBACK_STEP {
+                    segment::start_writeback(
+                        &seg.file,
+                        seg.written_back,
+                        seg.end - seg.written_back,
+                    );
+                    seg.written_back = seg.end;
+                }
                 seg.live.blobs += 1;
                 seg.live.bytes += len;
                 let id = seg.id;
