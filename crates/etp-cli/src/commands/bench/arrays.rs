@@ -22,12 +22,7 @@
 //! Baselines, in the same run, replaying the blocks the client just moved (same count,
 //! same size, same window): bare WebSocket upload (each block acknowledged) and download
 //! (each block requested), and the same bytes written to a file next to the store and
-//! fsync'd. The bare download answers each request with the next slice of a 64 MiB
-//! buffer, twice the last-level cache: like the server, which sends a gigabyte of
-//! different bytes, it reads what it sends from memory. Up to run F it sent the same
-//! bytes every time; at 1 MiB those stay in the 1 MiB L2 cache and the "transport" ran
-//! 30-40 % faster than any transfer of distinct data can (it is still measured and shown,
-//! `bare_download_same`, without a goal). The put's baseline is min(bare upload, durable file write): a durable put can
+//! fsync'd. The put's baseline is min(bare upload, durable file write): a durable put can
 //! beat neither. The file write runs right before and right after every put, and the
 //! put's ratio of that run uses the mean of the two; each of the three starts once the
 //! process is idle and the file system has written back everything dirty (`syncfs`), so
@@ -166,7 +161,7 @@ async fn measure_size(
     )
     .baseline(
         &format!("bare.download_{mib}mib"),
-        "bare WS download, same sizes, bytes from memory",
+        "bare WS download, same blocks",
     )
     .goal(Goal::RatioAtLeast(0.7));
     let mut get_cached = Series::new(
@@ -178,20 +173,7 @@ async fn measure_size(
     )
     .baseline(
         &format!("bare.download_{mib}mib"),
-        "bare WS download, same sizes, bytes from memory",
-    );
-    let mut bare_download_same = Series::new(
-        "arrays",
-        &format!("bare_download_same_{mib}mib"),
-        format!("  for comparison: bare WS download, one buffer, {mib} MiB"),
-        "MB/s",
-        Better::Higher,
-    )
-    .note(
-        "every answer the same bytes, which stay in the CPU cache when they fit: the \
-         transport alone, without reading the bytes from memory (the baseline of the get \
-         up to run F)"
-            .to_string(),
+        "bare WS download, same blocks",
     );
     let mut bare_upload = Series::new(
         "arrays",
@@ -263,7 +245,6 @@ async fn measure_size(
         let mark = util::phase(format!("arrays.get_{mib}mib"));
         let received = etp_get(&client, epc, &array_path, window, source, destination).await?;
         drop(mark);
-        let replayed = received.blocks * received.max_block_bytes() as u64;
         let bare = BareClient::connect(env.bare_addr()).await?;
         let mark = util::phase(format!("arrays.bare_download_{mib}mib"));
         let (_, elapsed) = bare
@@ -274,17 +255,8 @@ async fn measure_size(
             )
             .await?;
         drop(mark);
-        let download = util::mb_per_s(replayed, elapsed);
+        let download = util::mb_per_s(received.blocks * received.max_block_bytes() as u64, elapsed);
         get.push_pair(util::mb_per_s(bytes, received.elapsed), download);
-        let (_, elapsed) = BareClient::connect(env.bare_addr())
-            .await?
-            .pipelined(
-                Traffic::DownloadSame(received.max_block_bytes()),
-                Limit::Count(received.blocks),
-                window,
-            )
-            .await?;
-        bare_download_same.push(util::mb_per_s(replayed, elapsed));
 
         util::settle(SETTLE_LIMIT).await;
         let mark = util::phase(format!("arrays.get_cached_{mib}mib"));
@@ -323,7 +295,6 @@ async fn measure_size(
             .to_string(),
     );
     report.add(get_cached);
-    report.add(bare_download_same);
     Ok(())
 }
 

@@ -7,10 +7,7 @@
 //!   ETP figures can be replayed: echo (Ping/Pong), upload with a tiny acknowledgement
 //!   per message (a put), and a small request answered by a big message (a get). It runs
 //!   where the in-process ETP server runs (its own runtime), so both see the same
-//!   scheduling. A get is replayed two ways: each answer a different slice of a 64 MiB
-//!   source (twice the last-level cache here), so the bytes come from memory as a store's
-//!   do, and each answer the same bytes, which then stay in the CPU cache (a 1 MiB answer
-//!   fits the 1 MiB L2) and show the transport alone.
+//!   scheduling.
 //! * **Durable file write**: the same bytes written to a file in the same directory tree
 //!   as the store, then `fsync`, which bounds any durable put. How fast it is depends on
 //!   what the disk is still writing back, so callers start it after [`write_back`].
@@ -38,11 +35,8 @@ use tokio::sync::{Semaphore, watch};
 const ECHO: u8 = b'E';
 /// Consume the message, answer with [`ACK_LEN`] bytes.
 const UPLOAD: u8 = b'U';
-/// Answer with a message of the size given as little-endian `u64` after the command
-/// byte: the next slice of the source, so that consecutive answers are different bytes.
+/// Answer with a message of the size given as little-endian `u64` after the command byte.
 const DOWNLOAD: u8 = b'D';
-/// As [`DOWNLOAD`], always answering with the first bytes of the source.
-const DOWNLOAD_SAME: u8 = b'S';
 /// Size of the acknowledgement of an upload: about an encoded PutDataSubarraysResponse.
 const ACK_LEN: usize = 32;
 /// Largest message the bare server accepts or sends.
@@ -62,10 +56,8 @@ impl BareServer {
         let listener = runtime.spawn(TcpListener::bind("127.0.0.1:0")).await??;
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
-        // One shared source for downloads: the answer bytes are never touched again. Its
-        // size, twice the last-level cache of the machines this runs on, is what makes
-        // the slices of consecutive answers come from memory.
-        let source: Arc<Vec<u8>> = Arc::new(vec![0x5a; SOURCE_LEN]);
+        // One shared source for downloads: the answer bytes are never touched again.
+        let source: Arc<Vec<u8>> = Arc::new(vec![0x5a; MAX_MESSAGE.min(64 << 20)]);
         runtime.spawn(async move {
             loop {
                 tokio::select! {
@@ -115,15 +107,10 @@ async fn upgrade(
     }
 }
 
-/// Bytes of the download source.
-const SOURCE_LEN: usize = 64 << 20;
-
 /// One connection: read a message, act on its first byte, repeat.
 async fn serve(ws: Ws, source: &[u8]) {
     let mut ws = FragmentCollector::new(configure(ws));
     let ack = [0u8; ACK_LEN];
-    // Where the next distinct download slice starts.
-    let mut cursor = 0usize;
     loop {
         let frame = match ws.read_frame().await {
             Ok(frame) => frame,
@@ -137,25 +124,14 @@ async fn serve(ws: Ws, source: &[u8]) {
                     ws.write_frame(Frame::binary(Payload::Owned(echo))).await
                 }
                 Some(UPLOAD) => ws.write_frame(Frame::binary(Payload::Borrowed(&ack))).await,
-                Some(command @ (DOWNLOAD | DOWNLOAD_SAME)) if frame.payload.len() >= 9 => {
+                Some(DOWNLOAD) if frame.payload.len() >= 9 => {
                     let mut size = [0u8; 8];
                     size.copy_from_slice(&frame.payload[1..9]);
                     let size = usize::try_from(u64::from_le_bytes(size))
                         .unwrap_or(usize::MAX)
                         .min(source.len());
-                    let start = if command == DOWNLOAD_SAME {
-                        0
-                    } else {
-                        if cursor + size > source.len() {
-                            cursor = 0;
-                        }
-                        cursor += size;
-                        cursor - size
-                    };
-                    ws.write_frame(Frame::binary(Payload::Borrowed(
-                        &source[start..start + size],
-                    )))
-                    .await
+                    ws.write_frame(Frame::binary(Payload::Borrowed(&source[..size])))
+                        .await
                 }
                 _ => return,
             },
@@ -337,19 +313,15 @@ pub enum Traffic {
     Echo(usize),
     /// Messages of this many bytes, each acknowledged with a few bytes.
     Upload(usize),
-    /// Small requests, each answered by a message of this many bytes, the next slice of
-    /// a source twice the size of the last-level cache.
+    /// Small requests, each answered by a message of this many bytes.
     Download(usize),
-    /// As [`Traffic::Download`], every answer the same bytes (cache-resident up to the
-    /// cache's size).
-    DownloadSame(usize),
 }
 
 impl Traffic {
     fn request(self) -> Vec<u8> {
         match self {
             Traffic::Echo(len) | Traffic::Upload(len) => vec![0u8; len.max(MIN_REQUEST)],
-            Traffic::Download(_) | Traffic::DownloadSame(_) => vec![0u8; 9],
+            Traffic::Download(_) => vec![0u8; 9],
         }
     }
 
@@ -357,12 +329,8 @@ impl Traffic {
         match self {
             Traffic::Echo(_) => buf[0] = ECHO,
             Traffic::Upload(_) => buf[0] = UPLOAD,
-            Traffic::Download(len) | Traffic::DownloadSame(len) => {
-                buf[0] = if matches!(self, Traffic::Download(_)) {
-                    DOWNLOAD
-                } else {
-                    DOWNLOAD_SAME
-                };
+            Traffic::Download(len) => {
+                buf[0] = DOWNLOAD;
                 buf[1..9].copy_from_slice(&(len as u64).to_le_bytes());
             }
         }
@@ -372,7 +340,7 @@ impl Traffic {
         match self {
             Traffic::Echo(len) => len.max(MIN_REQUEST),
             Traffic::Upload(_) => ACK_LEN,
-            Traffic::Download(len) | Traffic::DownloadSame(len) => len,
+            Traffic::Download(len) => len,
         }
     }
 }
@@ -437,9 +405,6 @@ mod tests {
             Traffic::Echo(100),
             Traffic::Upload(70_000),
             Traffic::Download(200_000),
-            Traffic::DownloadSame(300_000),
-            // 20 answers of 5 MiB: past the end of the source, so the cursor wraps.
-            Traffic::Download(5 << 20),
             Traffic::Echo(1),
         ] {
             let client = BareClient::connect(server.addr()).await.unwrap();
