@@ -1576,3 +1576,75 @@ async fn answers_fill_the_message_size_exactly() {
     }
     server.stop().await;
 }
+
+/// Drops every array segment file under `dir` from the page cache (their pages are clean:
+/// each commit synced them), so that the next read of their chunks has to go to disk.
+fn drop_segment_pages(dir: &std::path::Path) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut dropped = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "seg") {
+                let f = std::fs::File::open(&path).unwrap();
+                // SAFETY: fadvise only reads its integer arguments; `f` outlives the call.
+                let rc =
+                    unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+                assert_eq!(rc, 0);
+                dropped += 1;
+            }
+        }
+    }
+    dropped
+}
+
+#[tokio::test]
+async fn blocks_not_in_the_page_cache_are_read_where_waiting_is_allowed() {
+    // Blocks up to 2 MiB are first read on the session's worker from the page cache
+    // only; a block whose chunks are not there is read again on the blocking pool.
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(dir.path(), |_| {}).await;
+    let client = server.client_with(|c| c.compression = false).await;
+    create_dataspace(&client).await;
+    let (rows, cols) = (512i64, 1_024i64);
+    let values: Vec<f64> = (0..rows * cols).map(|i| i as f64 * 0.5).collect();
+    put_uninitialized(
+        &client,
+        "/cold",
+        meta(
+            &[rows, cols],
+            AnyArrayType::ArrayOfDouble,
+            AnyLogicalArrayType::ArrayOfDouble64LE,
+        ),
+    )
+    .await;
+    for first in (0..rows).step_by(128) {
+        let block = values[(first * cols) as usize..((first + 128) * cols) as usize].to_vec();
+        put_sub(
+            &client,
+            "/cold",
+            &[first, 0],
+            &[128, cols],
+            AnyArrayItem::ArrayOfDouble(ArrayOfDouble { values: block }),
+        )
+        .await;
+    }
+    // Twice: from disk after the pages were dropped, then from the page cache.
+    for round in 0..2 {
+        if round == 0 {
+            assert!(drop_segment_pages(dir.path()) > 0);
+        }
+        // 1 MiB blocks (first tried without waiting) and one 4 MiB block (the pool).
+        for (first, count) in [(0i64, 128i64), (200, 128), (384, 128), (0, 512)] {
+            let got = get_sub(&client, "/cold", &[first, 0], &[count, cols]).await;
+            let AnyArrayItem::ArrayOfDouble(got) = got.data.item else {
+                panic!("not doubles");
+            };
+            let want = &values[(first * cols) as usize..((first + count) * cols) as usize];
+            assert!(got.values == want, "round {round}, rows {first}+{count}");
+        }
+    }
+}

@@ -99,6 +99,11 @@ pub enum StoreError {
     /// The transaction was already committed or rolled back.
     #[error("transaction is no longer active")]
     TxnFinished,
+
+    /// The read needs the disk and runs under [`crate::without_waiting`]: nothing is
+    /// wrong, the caller repeats it where waiting is allowed.
+    #[error("the read would wait for the disk")]
+    WouldBlock,
 }
 
 impl From<fjall::Error> for StoreError {

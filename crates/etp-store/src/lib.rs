@@ -29,6 +29,7 @@ mod engine;
 mod error;
 mod format;
 mod locks;
+mod nowait;
 mod types;
 
 use std::io::Write;
@@ -44,6 +45,7 @@ pub use engine::{
 pub use error::{Result, StoreError};
 pub use format::FORMAT_VERSION;
 pub use locks::{DataspaceGuard, DataspaceLocks, LockScope};
+pub use nowait::without_waiting;
 pub use types::{
     ActiveStatus, ArrayKey, ArrayMeta, Dataspace, DeletedResource, Edge, ElementType, ObjectFilter,
     ObjectKey, ObjectMeta, ObjectRow, Reference, ReferenceCounts, ReferenceList, ReferenceRef,

@@ -463,3 +463,47 @@ fn unaligned_blocks_rewrite_own_chunks_in_place() -> TestResult {
     ));
     Ok(())
 }
+
+/// Whether `dir` is on tmpfs, whose pages cannot be dropped from the page cache.
+fn on_tmpfs(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `path` is a NUL-terminated string and `st` a zeroed statfs we own; statfs
+    // writes only into `st`.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(path.as_ptr(), &mut st) == 0 && st.f_type == libc::TMPFS_MAGIC
+    }
+}
+
+#[test]
+fn reads_without_waiting_take_only_the_page_cache() -> TestResult {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir()?;
+    let store = open_store(dir.path())?;
+    let k = akey("", 1, "/a");
+    let n = 3 * PER_CHUNK + 5;
+    put(&store, &k, n, |i| i as f64 * 0.25)?;
+    let expect = f64s(|i| i as f64 * 0.25, 0, n);
+    // Written moments ago: in the page cache.
+    let r = store.read()?;
+    assert!(etp_store::without_waiting(|| read_all(&*r, &k, n))? == expect);
+    // The commit synced the segment, so its pages are clean and can be dropped.
+    for path in segment_files(dir.path())? {
+        let f = std::fs::File::open(path)?;
+        // SAFETY: fadvise only reads its integer arguments; `f` outlives the call.
+        let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        assert_eq!(rc, 0);
+    }
+    match etp_store::without_waiting(|| read_all(&*r, &k, n)) {
+        Err(StoreError::WouldBlock) => {}
+        Ok(data) if on_tmpfs(dir.path()) => assert!(data == expect),
+        other => panic!("expected WouldBlock after dropping the pages, got {other:?}"),
+    }
+    // A read that may wait brings the pages back; then no-wait reads succeed again.
+    assert!(read_all(&*r, &k, n)? == expect);
+    assert!(etp_store::without_waiting(|| read_all(&*r, &k, n))? == expect);
+    Ok(())
+}

@@ -313,16 +313,19 @@ impl Segments {
         // Read and hash piece by piece: each piece is hashed while it is still in the
         // CPU cache, where the copy out of the page cache left it (a whole chunk, up to
         // 16 MiB, is not, and hashing it after the read went to memory a second time).
+        let no_wait = crate::nowait::active();
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         let mut at = 0;
         while at < len {
             let piece = (len - at).min(READ_PIECE);
             let spare = &mut buf.spare_capacity_mut()[..piece];
-            read_exact_at(&file, spare, p.off + at as u64).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    StoreError::Corrupt(format!("segment {} shorter than its pointers", p.seg))
-                } else {
-                    e.into()
+            read_exact_at(&file, spare, p.off + at as u64, no_wait).map_err(|e| {
+                match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => {
+                        StoreError::Corrupt(format!("segment {} shorter than its pointers", p.seg))
+                    }
+                    std::io::ErrorKind::WouldBlock => StoreError::WouldBlock,
+                    _ => e.into(),
                 }
             })?;
             // SAFETY: `read_exact_at` returned Ok, so it initialized the `piece` bytes
@@ -506,19 +509,25 @@ pub(crate) fn start_writeback(_f: &File, _off: u64, _len: u64) {}
 
 /// `pread` until `buf` is full, into memory not yet initialized: a chunk read is as long
 /// as the chunk (up to 16 MiB), and zeroing it first cost as much CPU as a third of the
-/// copy out of the page cache (measured on DataArray get).
+/// copy out of the page cache (measured on DataArray get). With `no_wait`, only what
+/// the page cache holds is read (`RWF_NOWAIT`); anything else is `WouldBlock`.
 fn read_exact_at(
     file: &File,
     mut buf: &mut [std::mem::MaybeUninit<u8>],
     mut off: u64,
+    no_wait: bool,
 ) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     while !buf.is_empty() {
         let at = libc::off_t::try_from(off)
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-        // SAFETY: the pointer and length describe `buf`, writable memory we own for the
-        // call; pread writes at most that many bytes and reports how many.
-        let n = unsafe { libc::pread(file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), at) };
+        let n = if no_wait {
+            pread_cached(file.as_raw_fd(), buf, at)?
+        } else {
+            // SAFETY: the pointer and length describe `buf`, writable memory we own for
+            // the call; pread writes at most that many bytes and reports how many.
+            unsafe { libc::pread(file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), at) }
+        };
         match n {
             0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
             n if n < 0 => {
@@ -535,6 +544,38 @@ fn read_exact_at(
         }
     }
     Ok(())
+}
+
+/// One `preadv2(RWF_NOWAIT)`: bytes the page cache holds, `WouldBlock` when the first
+/// of them is not there (also when the kernel or file system cannot tell: every error
+/// but EINTR means "ask again where waiting is allowed").
+#[cfg(target_os = "linux")]
+fn pread_cached(
+    fd: std::os::fd::RawFd,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+    at: libc::off_t,
+) -> std::io::Result<isize> {
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: `iov` describes `buf`, writable memory we own for the call; preadv2 writes
+    // at most that many bytes into it and reports how many.
+    let n = unsafe { libc::preadv2(fd, &iov, 1, at, libc::RWF_NOWAIT) };
+    if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+        return Err(std::io::ErrorKind::WouldBlock.into());
+    }
+    Ok(n)
+}
+
+/// Without `RWF_NOWAIT` nothing is known to be cached.
+#[cfg(not(target_os = "linux"))]
+fn pread_cached(
+    _fd: std::os::fd::RawFd,
+    _buf: &mut [std::mem::MaybeUninit<u8>],
+    _at: libc::off_t,
+) -> std::io::Result<isize> {
+    Err(std::io::ErrorKind::WouldBlock.into())
 }
 
 #[cfg(test)]
