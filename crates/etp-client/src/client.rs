@@ -45,6 +45,9 @@ use crate::response::Response;
 use crate::transport::{self, Target};
 
 type Stream = TokioIo<Upgraded>;
+/// The connection's write half as the writer task writes it: frames queued together are
+/// handed to the kernel in one write when the writer flushes (after each batch).
+type WriteStream = tokio::io::BufWriter<WriteHalf<Stream>>;
 
 /// Room reserved in front of every encoded message for the final header (a header is at
 /// most 35 bytes: three ints of up to 5 bytes and two longs of up to 10).
@@ -372,7 +375,10 @@ impl Client {
     async fn connect_inner(config: ClientConfig) -> Result<Client, ClientError> {
         let target = Target::parse(&config.url)?;
         let ws = transport::upgrade(&config, &target).await?;
-        let (mut read, write) = ws.split(tokio::io::split);
+        let (mut read, write) = ws.split(|stream| {
+            let (read, write) = tokio::io::split(stream);
+            (read, tokio::io::BufWriter::new(write))
+        });
         // fastwebsockets rejects payloads >= the limit; allow exactly our advertised size.
         read.set_max_message_size(config.max_message_size.saturating_add(1));
         let (notify_tx, notify_rx) = mpsc::channel(config.notification_capacity.max(1));
@@ -863,7 +869,7 @@ enum Flow {
 }
 
 async fn writer_task(
-    mut ws: WebSocketWrite<WriteHalf<Stream>>,
+    mut ws: WebSocketWrite<WriteStream>,
     mut rx: mpsc::Receiver<Command>,
     shared: Arc<Shared>,
 ) {
@@ -876,13 +882,26 @@ async fn writer_task(
         let Some(mut command) = rx.recv().await else {
             break "client dropped".to_string();
         };
+        let mut yielded = false;
         loop {
             if let Flow::Stop(reason) = writer.handle(&mut ws, command).await {
                 break 'outer reason;
             }
             match rx.try_recv() {
                 Ok(next) => command = next,
-                Err(_) => break,
+                Err(_) if yielded || shared.in_flight.load(Ordering::Relaxed) < 2 => break,
+                Err(_) => {
+                    // Other requests are waiting for answers: callers on this worker that
+                    // are about to send get to run first (`yield_now` resumes once the
+                    // worker is out of tasks), so their requests share this write and
+                    // the peer is woken once for them all.
+                    yielded = true;
+                    tokio::task::yield_now().await;
+                    match rx.try_recv() {
+                        Ok(next) => command = next,
+                        Err(_) => break,
+                    }
+                }
             }
         }
         if let Err(e) = ws.flush().await {
@@ -901,11 +920,7 @@ struct Writer {
 }
 
 impl Writer {
-    async fn handle(
-        &mut self,
-        ws: &mut WebSocketWrite<WriteHalf<Stream>>,
-        command: Command,
-    ) -> Flow {
+    async fn handle(&mut self, ws: &mut WebSocketWrite<WriteStream>, command: Command) -> Flow {
         match command {
             Command::Send(out) => self.send(ws, out).await,
             Command::Control(opcode, payload) => {
@@ -939,11 +954,7 @@ impl Writer {
         }
     }
 
-    async fn send(
-        &mut self,
-        ws: &mut WebSocketWrite<WriteHalf<Stream>>,
-        mut out: Outgoing,
-    ) -> Flow {
+    async fn send(&mut self, ws: &mut WebSocketWrite<WriteStream>, mut out: Outgoing) -> Flow {
         let first_id = self.next_id;
         let limit = self.shared.send_limit.load(Ordering::Acquire);
         let mut id = first_id;

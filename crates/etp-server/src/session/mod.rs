@@ -109,11 +109,13 @@ async fn serve<S>(
         return;
     };
     let (tx, rx) = mpsc::channel::<Outgoing>(256);
+    let in_flight = Arc::new(Semaphore::new(server.config.max_requests_in_flight));
     let writer_task = tokio::spawn(
         run_writer(
             writer,
             direct,
             rx,
+            wire::Busy::new(in_flight.clone(), server.config.max_requests_in_flight),
             server.config.compression_level,
             server.clone(),
             info.clone(),
@@ -128,7 +130,7 @@ async fn serve<S>(
         opened: None,
         open_record: None,
         pending: HashMap::new(),
-        in_flight: Arc::new(Semaphore::new(server.config.max_requests_in_flight)),
+        in_flight,
         send_budget: Arc::new(Semaphore::new(
             (server.config.send_buffer_bytes as usize).min(Semaphore::MAX_PERMITS),
         )),

@@ -222,6 +222,26 @@ impl Coalesced {
     }
 }
 
+/// How many of the session's requests are being handled, as the writer sees it: the
+/// session's in-flight permits that are taken.
+pub(crate) struct Busy {
+    in_flight: Arc<tokio::sync::Semaphore>,
+    max: usize,
+}
+
+impl Busy {
+    /// The view of `in_flight`, a semaphore of `max` permits, one held per request.
+    pub(crate) fn new(in_flight: Arc<tokio::sync::Semaphore>, max: usize) -> Self {
+        Busy { in_flight, max }
+    }
+
+    /// Whether another answer may be on its way besides the one in hand: at least two
+    /// requests hold a permit (the one answered may not have returned its own yet).
+    fn others(&self) -> bool {
+        self.max.saturating_sub(self.in_flight.available_permits()) >= 2
+    }
+}
+
 /// Takes `item` into `small` if it is a message gathered into one write (not sent
 /// vectored), assigning its message id; otherwise gives it back.
 fn gather(
@@ -287,6 +307,7 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
     mut write: WebSocketWrite<SharedWrite<WriteHalf<W>>>,
     mut direct: SharedWrite<WriteHalf<W>>,
     mut rx: mpsc::Receiver<Outgoing>,
+    busy: Busy,
     compression_level: u32,
     server: Arc<ServerState>,
     info: Arc<SessionInfo>,
@@ -308,12 +329,25 @@ pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
             gather(small, item, next_id, compression_level, &server, &info)
         };
         let Some(item) = gathered(&mut small, item, &mut next_id) else {
-            while small.has_room() {
-                let Ok(next) = rx.try_recv() else { break };
-                if let Some(other) = gathered(&mut small, next, &mut next_id) {
-                    queued = Some(other);
+            let mut yielded = false;
+            loop {
+                while small.has_room() {
+                    let Ok(next) = rx.try_recv() else { break };
+                    if let Some(other) = gathered(&mut small, next, &mut next_id) {
+                        queued = Some(other);
+                        break;
+                    }
+                }
+                // A handler that answers on this worker wakes the writer into the worker's
+                // next slot, so each answer went out alone (one `writev`, one wake-up of
+                // the peer: most of a small answer's cost). With other requests of the
+                // session in hand, the writer first lets this worker run what it has
+                // queued (`yield_now` resumes once the worker is out of tasks), once.
+                if yielded || queued.is_some() || !small.has_room() || !busy.others() {
                     break;
                 }
+                yielded = true;
+                tokio::task::yield_now().await;
             }
             if let Err(e) = small.flush(&mut direct).await {
                 debug!(error = %e, "write failed");
