@@ -100,7 +100,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub compression: bool,
     /// Print `phase <name> <start> <end>` (CLOCK_MONOTONIC seconds) for every timed ETP
-    /// phase, to cut a `perf record -k CLOCK_MONOTONIC` profile to it.
+    /// phase and the arrays' bare upload and download, to cut a
+    /// `perf record -k CLOCK_MONOTONIC` profile to it.
     #[arg(long)]
     pub mark_phases: bool,
     /// With --url: PID of the server process on this machine, for the memory figure.
