@@ -243,7 +243,7 @@ impl DataAccess {
     /// of an array): `make()`'s work runs first on the calling async worker under
     /// [`etp_store::without_waiting`], and only if it would wait for the disk a second
     /// `make()` runs on the blocking pool. Skipping the hand-off to the pool and back
-    /// (two thread wake-ups per request) took 11 % off the server's CPU in a DataArray
+    /// (two thread wake-ups per request) took about 10 % off the server's CPU in a DataArray
     /// get of 1 MiB blocks. `make` must build the same work each time.
     pub async fn read_cached<T: Send + 'static, W>(
         &self,
