@@ -349,8 +349,9 @@ impl ProtocolHandler for KeyEcho {
                 "key echo handler ran"
             );
             let mut success = Map::new();
+            let first = request.body.into_body();
             let bodies =
-                std::iter::once(&request.body).chain(request.continuation.iter().map(|m| &m.body));
+                std::iter::once(&first).chain(request.continuation.iter().map(|m| &m.body));
             for body in bodies {
                 if let Body::Store(StoreMessage::PutDataObjects(put)) = body {
                     for key in put.data_objects.keys() {

@@ -1648,3 +1648,268 @@ async fn blocks_not_in_the_page_cache_are_read_where_waiting_is_allowed() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Puts written by hand: Avro block layouts, and malformed values
+// ---------------------------------------------------------------------------------------
+
+/// A message id far beyond the client's own: the answers to it come through the client's
+/// notification queue.
+const RAW_ID: i64 = 1 << 40;
+
+/// A PutDataSubarrays (`message_type` 5) or PutDataArrays (4) message of one key, `path`,
+/// for `n` values: what comes before the values' `AnyArray` and what comes after it.
+fn raw_frame(message_type: i32, path: &str, n: usize) -> (Vec<u8>, Vec<u8>) {
+    use etp_protocol::codec::writer::write_long;
+    use etp_protocol::types::datatypes::MessageHeader;
+    let mut before = Vec::new();
+    MessageHeader {
+        protocol: 9,
+        message_type,
+        correlation_id: 0,
+        message_id: RAW_ID,
+        message_flags: etp_protocol::message::flags::FIN,
+    }
+    .encode(&mut before);
+    write_long(&mut before, 1);
+    path.to_string().encode(&mut before);
+    uid(path).encode(&mut before);
+    if message_type == 4 {
+        vec![n as i64].encode(&mut before);
+    }
+    let mut after = Vec::new();
+    if message_type == 4 {
+        Map::<DataValue>::new().encode(&mut after);
+    } else {
+        vec![0i64].encode(&mut after);
+        vec![n as i64].encode(&mut after);
+    }
+    // The end of the map.
+    after.push(0);
+    (before, after)
+}
+
+/// The `AnyArray` of `array<double>` (`size` 8) or `array<float>` (4) values 1.0, 2.0, …
+/// in Avro blocks of `blocks` items, negative counts with their byte size where `negative`.
+fn raw_values(blocks: &[usize], negative: bool, size: usize) -> Vec<u8> {
+    use etp_protocol::codec::writer::write_long;
+    let mut out = Vec::new();
+    write_long(&mut out, if size == 8 { 4 } else { 3 });
+    let mut next = 1.0f64;
+    for &count in blocks {
+        if negative {
+            write_long(&mut out, -(count as i64));
+            write_long(&mut out, (count * size) as i64);
+        } else {
+            write_long(&mut out, count as i64);
+        }
+        for _ in 0..count {
+            match size {
+                8 => out.extend_from_slice(&next.to_le_bytes()),
+                _ => out.extend_from_slice(&(next as f32).to_le_bytes()),
+            }
+            next += 1.0;
+        }
+    }
+    out.push(0);
+    out
+}
+
+/// [`raw_frame`] around [`raw_values`].
+fn raw_put(
+    message_type: i32,
+    path: &str,
+    blocks: &[usize],
+    negative: bool,
+    size: usize,
+) -> Vec<u8> {
+    let (mut out, after) = raw_frame(message_type, path, blocks.iter().sum());
+    out.extend(raw_values(blocks, negative, size));
+    out.extend(after);
+    out
+}
+
+/// Sends `payload` as it is and returns the server's answer to it.
+async fn raw_answer(
+    client: &Client,
+    answers: &mut tokio::sync::mpsc::Receiver<etp_protocol::message::Message>,
+    payload: Vec<u8>,
+) -> Body {
+    client.send_raw(payload).await.unwrap();
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), answers.recv())
+        .await
+        .expect("answered in time")
+        .expect("session open");
+    assert_eq!(message.header.correlation_id, RAW_ID);
+    message.body
+}
+
+#[tokio::test]
+async fn put_values_in_one_or_several_avro_blocks_are_written_exactly() {
+    let server = TestServer::start().await;
+    let client = setup(&server).await;
+    let mut answers = client.notifications().unwrap();
+    for (size, transport) in [
+        (8, AnyArrayType::ArrayOfDouble),
+        (4, AnyArrayType::ArrayOfFloat),
+    ] {
+        for blocks in [&[6][..], &[2, 4], &[1, 1, 1, 1, 1, 1], &[3]] {
+            for negative in [false, true] {
+                for message_type in [5, 4] {
+                    let path = format!("/b{size}-{blocks:?}-{negative}-{message_type}");
+                    let n: usize = blocks.iter().sum();
+                    if message_type == 5 {
+                        put_uninitialized(
+                            &client,
+                            &path,
+                            meta(
+                                &[n as i64],
+                                transport,
+                                AnyLogicalArrayType::ArrayOfDouble64LE,
+                            ),
+                        )
+                        .await;
+                    }
+                    let body = raw_answer(
+                        &client,
+                        &mut answers,
+                        raw_put(message_type, &path, blocks, negative, size),
+                    )
+                    .await;
+                    let success: Vec<String> = match body {
+                        Body::DataArray(m) => match m {
+                            etp_protocol::types::protocol::data_array::DataArrayMessage::PutDataSubarraysResponse(r) => r.success.into_keys().map(String::from).collect(),
+                            etp_protocol::types::protocol::data_array::DataArrayMessage::PutDataArraysResponse(r) => r.success.into_keys().map(String::from).collect(),
+                            other => panic!("{other:?}"),
+                        },
+                        other => panic!("{path}: {other:?}"),
+                    };
+                    assert_eq!(success, std::slice::from_ref(&path));
+                    let want: Vec<f64> = (1..=n).map(|i| i as f64).collect();
+                    let got = get_array(&client, &path).await;
+                    assert_eq!(got.dimensions, [n as i64]);
+                    match got.data.item {
+                        AnyArrayItem::ArrayOfDouble(a) => {
+                            assert_eq!(size, 8);
+                            assert_eq!(a.values, want, "{path}");
+                        }
+                        AnyArrayItem::ArrayOfFloat(a) => {
+                            assert_eq!(size, 4);
+                            let got: Vec<f64> = a.values.iter().map(|&v| f64::from(v)).collect();
+                            assert_eq!(got, want, "{path}");
+                        }
+                        other => panic!("{path}: {other:?}"),
+                    }
+                }
+            }
+        }
+    }
+    // Floats into an array of doubles: widened, as when decoded.
+    put_uninitialized(
+        &client,
+        "/widen",
+        meta(
+            &[3],
+            AnyArrayType::ArrayOfDouble,
+            AnyLogicalArrayType::ArrayOfDouble64LE,
+        ),
+    )
+    .await;
+    raw_answer(
+        &client,
+        &mut answers,
+        raw_put(5, "/widen", &[1, 2], false, 4),
+    )
+    .await;
+    match get_array(&client, "/widen").await.data.item {
+        AnyArrayItem::ArrayOfDouble(a) => assert_eq!(a.values, [1.0, 2.0, 3.0]),
+        other => panic!("{other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_put_values_get_the_decoders_errors() {
+    use etp_protocol::message::{DecodeOptions, decode_message};
+    let server = TestServer::start().await;
+    let client = setup(&server).await;
+    let mut answers = client.notifications().unwrap();
+    put_uninitialized(
+        &client,
+        "/m",
+        meta(
+            &[6],
+            AnyArrayType::ArrayOfDouble,
+            AnyLogicalArrayType::ArrayOfDouble64LE,
+        ),
+    )
+    .await;
+    let (before, after) = raw_frame(5, "/m", 6);
+    let framed = |values: &[u8]| [&before[..], values, &after[..]].concat();
+    let good = raw_values(&[2, 4], true, 8);
+    let mut samples = Vec::new();
+    // Truncated in the second block's values, at its start, in the first block's values,
+    // and the whole message missing the map's end.
+    for cut in [good.len() - 10, good.len() - 33, 12] {
+        samples.push([&before[..], &good[..cut]].concat());
+    }
+    let whole = framed(&good);
+    samples.push(whole[..whole.len() - 1].to_vec());
+    // The union branch, the first block: [4] [-2 → 3] [16 → 32] 16 bytes, the second:
+    // [-4 → 7] [32 → 64] 32 bytes, then the end [0].
+    assert_eq!(good[..3], [8, 3, 32]);
+    let second = 3 + 16;
+    assert_eq!(good[second..second + 2], [7, 64]);
+    // A count larger than the values sent, then one smaller (the rest reads as garbage).
+    for count in [9u8, 5] {
+        let mut bad = good.clone();
+        bad[second] = count;
+        samples.push(framed(&bad));
+    }
+    // A block byte size that is negative, then one past the input.
+    for size in [0x0fu8, 0x7e] {
+        let mut bad = good.clone();
+        bad[2] = size;
+        samples.push(framed(&bad));
+    }
+    // A union index past the end, and trailing bytes.
+    let mut bad = good.clone();
+    bad[0] = 0x0e;
+    samples.push(framed(&bad));
+    let mut trailing = whole.clone();
+    trailing.push(0);
+    samples.push(trailing);
+    for sample in samples {
+        let payload = bytes::Bytes::from(sample.clone());
+        let expected = decode_message(&payload, &DecodeOptions::default())
+            .expect_err("a malformed sample")
+            .to_string();
+        let Body::ProtocolException(pe) = raw_answer(&client, &mut answers, sample).await else {
+            panic!("a ProtocolException for {expected}");
+        };
+        let error = pe.error.expect("one error");
+        assert_eq!(
+            (error.code, error.message.as_str()),
+            (19, expected.as_str())
+        );
+    }
+    // Values that decode but do not fit the block: an empty response, then the key's
+    // error, as before.
+    let empty = raw_answer(
+        &client,
+        &mut answers,
+        framed(&raw_values(&[2, 3], false, 8)),
+    )
+    .await;
+    assert!(
+        matches!(&empty, Body::DataArray(etp_protocol::types::protocol::data_array::DataArrayMessage::PutDataSubarraysResponse(r)) if r.success.is_empty()),
+        "{empty:?}"
+    );
+    let Some(Body::ProtocolException(pe)) = answers.recv().await.map(|m| m.body) else {
+        panic!("a key error");
+    };
+    assert_eq!(pe.errors.get("/m").map(|e| e.code), Some(5), "{pe:?}");
+    // The session is fine, and the array unchanged.
+    assert_eq!(get_array(&client, "/m").await.dimensions, [6]);
+    server.stop().await;
+}

@@ -52,7 +52,7 @@ impl ProtocolHandler for DataspaceHandler {
         responder: Responder,
     ) -> HandlerFuture {
         Box::pin(async move {
-            let result = match request.body {
+            let result = match request.body.into_body() {
                 Body::Dataspace(DataspaceMessage::GetDataspaces(m)) => self.get(m, responder).await,
                 Body::Dataspace(DataspaceMessage::PutDataspaces(m)) => {
                     self.put(&session, m, responder).await

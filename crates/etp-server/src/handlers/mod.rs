@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use etp_protocol::EtpString;
 use etp_protocol::codec::Map;
-use etp_protocol::message::{Message, Role};
+use etp_protocol::message::{Message, MessageInfo, Role};
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::{DataValue, MessageHeader};
 
@@ -32,9 +32,46 @@ pub struct Request {
     /// Header of the first message; its id is the correlation id of every answer.
     pub header: MessageHeader,
     /// Body of the first message.
-    pub body: Body,
+    pub body: RequestBody,
     /// Later parts, in arrival order (which is message id order).
     pub continuation: Vec<Message>,
+}
+
+/// The body of a request's first message as the session read it.
+#[derive(Debug)]
+// `Body` is the common case, held by value as before; boxing it would add an allocation
+// to every request to save a few hundred bytes on the rare put moved through the session.
+#[allow(clippy::large_enum_variant)]
+pub enum RequestBody {
+    /// Decoded into the generated types.
+    Decoded(Body),
+    /// PutDataArrays or PutDataSubarrays with its `double` and `float` values left in the
+    /// received message (see [`data_array::PutView`]).
+    Put(data_array::PutView),
+}
+
+impl RequestBody {
+    /// The body in the generated types, copying values a view left in the message.
+    pub fn into_body(self) -> Body {
+        match self {
+            RequestBody::Decoded(body) => body,
+            RequestBody::Put(view) => view.into_body(),
+        }
+    }
+
+    /// The schema facts of the message type.
+    pub fn info(&self) -> &'static MessageInfo {
+        match self {
+            RequestBody::Decoded(body) => body.info(),
+            RequestBody::Put(view) => view.info(),
+        }
+    }
+}
+
+impl From<Body> for RequestBody {
+    fn from(body: Body) -> Self {
+        RequestBody::Decoded(body)
+    }
 }
 
 /// A boxed future returned by handlers (the registry stores handlers as trait objects).

@@ -76,7 +76,7 @@ impl ProtocolHandler for SupportedTypesHandler {
         responder: Responder,
     ) -> HandlerFuture {
         Box::pin(async move {
-            let result = match request.body {
+            let result = match request.body.into_body() {
                 Body::SupportedTypes(SupportedTypesMessage::GetSupportedTypes(m)) => {
                     self.get(&session, m, responder).await
                 }

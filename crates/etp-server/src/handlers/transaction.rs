@@ -105,7 +105,7 @@ impl ProtocolHandler for TransactionHandler {
         responder: Responder,
     ) -> HandlerFuture {
         Box::pin(async move {
-            let result = match request.body {
+            let result = match request.body.into_body() {
                 Body::Transaction(TransactionMessage::StartTransaction(m)) => {
                     self.start(&session, m, responder).await
                 }

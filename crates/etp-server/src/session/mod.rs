@@ -20,7 +20,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
-use etp_protocol::message::{DecodeOptions, Message, Role, decode_message};
+use etp_protocol::message::{DecodeOptions, Message, MessageError, Role, decode_message, flags};
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::{ErrorInfo, MessageHeader};
 use etp_protocol::types::protocol::core::{
@@ -34,7 +34,8 @@ pub use negotiate::{Negotiated, ServerOffer, TypePattern, negotiate};
 pub use outgoing::{EncodedBody, Outgoing, Responder, SessionClosed, chunk_by_size};
 pub(crate) use wire::{WireEvent, WireReader, run_writer};
 
-use crate::handlers::Request;
+use crate::handlers::data_array::read_put_message;
+use crate::handlers::{Request, RequestBody};
 use crate::state::{ConnectionInfo, ServerState, SessionInfo};
 
 /// Where the session is in its life.
@@ -60,6 +61,50 @@ pub struct SessionContext {
     /// The open transaction (Transaction, protocol 18), if any; every store access of
     /// the session goes through it (see [`crate::access`]).
     pub transaction: crate::access::TransactionSlot,
+}
+
+/// A received message: decoded, or a put read with its values left in the payload
+/// ([`read_put_message`]).
+struct Incoming {
+    header: MessageHeader,
+    extension: Option<etp_protocol::types::datatypes::MessageHeaderExtension>,
+    body: RequestBody,
+}
+
+impl Incoming {
+    /// Reads `payload` as `decode_message` does, except for the puts of DataArray, whose
+    /// `double` and `float` values stay in the payload. Errors are `decode_message`'s.
+    fn read(payload: &Bytes, options: &DecodeOptions) -> Result<Incoming, MessageError> {
+        if let Some((header, view)) = read_put_message(payload) {
+            return Ok(Incoming {
+                header,
+                extension: None,
+                body: RequestBody::Put(view),
+            });
+        }
+        decode_message(payload, options).map(|m| Incoming {
+            header: m.header,
+            extension: m.extension,
+            body: RequestBody::Decoded(m.body),
+        })
+    }
+
+    /// The message in the generated types (copying values a view left in the payload).
+    fn into_message(self) -> Message {
+        Message {
+            header: self.header,
+            extension: self.extension,
+            body: self.body.into_body(),
+        }
+    }
+
+    fn is_final(&self) -> bool {
+        self.header.message_flags & flags::FIN != 0
+    }
+
+    fn wants_acknowledge(&self) -> bool {
+        self.header.message_flags & flags::ACKNOWLEDGE != 0
+    }
 }
 
 /// A multipart request being collected until its FIN part arrives.
@@ -263,7 +308,7 @@ impl Actor {
             compression_negotiated: negotiated_gzip,
             max_decompressed_size: self.server.config.max_decompressed_size as usize,
         };
-        let message = match decode_message(&payload, &options) {
+        let message = match Incoming::read(&payload, &options) {
             Ok(m) => m,
             Err(e) => {
                 let (protocol, correlation) =
@@ -280,7 +325,9 @@ impl Actor {
             message.header.message_type,
             payload.len(),
         );
-        if message.wants_acknowledge() && !matches!(message.body, Body::Acknowledge(_)) {
+        if message.wants_acknowledge()
+            && !matches!(message.body, RequestBody::Decoded(Body::Acknowledge(_)))
+        {
             self.send(Outgoing::message(
                 message.header.protocol,
                 1001,
@@ -293,7 +340,7 @@ impl Actor {
         match std::mem::replace(&mut self.state, State::Closing) {
             State::AwaitingRequestSession => {
                 self.state = State::AwaitingRequestSession;
-                self.before_open(message).await
+                self.before_open(message.into_message()).await
             }
             State::Open(ctx) => {
                 self.state = State::Open(ctx.clone());
@@ -394,9 +441,13 @@ impl Actor {
         }
     }
 
-    async fn when_open(&mut self, ctx: Arc<SessionContext>, message: Message) -> Option<String> {
+    async fn when_open(&mut self, ctx: Arc<SessionContext>, message: Incoming) -> Option<String> {
         let header = message.header;
-        match &message.body {
+        let RequestBody::Decoded(body) = &message.body else {
+            // A DataArray put: a request like any other below.
+            return self.when_open_request(ctx, message).await;
+        };
+        match body {
             Body::Core(core) => {
                 return match core {
                     CoreMessage::CloseSession(close) => {
@@ -463,7 +514,16 @@ impl Actor {
             Body::Acknowledge(_) => return None,
             _ => {}
         }
+        self.when_open_request(ctx, message).await
+    }
 
+    /// A message of a negotiated protocol, once open: a request, or a part of one.
+    async fn when_open_request(
+        &mut self,
+        ctx: Arc<SessionContext>,
+        message: Incoming,
+    ) -> Option<String> {
+        let header = message.header;
         // Continuation of a multipart request (later parts carry the first part's id).
         if header.correlation_id != 0 {
             let Some(set) = self.pending.get_mut(&header.correlation_id) else {
@@ -479,8 +539,9 @@ impl Actor {
                 .await;
                 return None;
             };
-            set.bytes += message.body.encoded_len();
             let fin = message.is_final();
+            let message = message.into_message();
+            set.bytes += message.body.encoded_len();
             set.rest.push(message);
             if set.bytes > self.server.config.max_decompressed_size as usize {
                 self.pending.remove(&header.correlation_id);
@@ -492,7 +553,8 @@ impl Actor {
                 )
                 .await;
             } else if fin && let Some(set) = self.pending.remove(&header.correlation_id) {
-                self.dispatch(ctx, set.first, set.rest).await;
+                self.dispatch(ctx, set.first.header, set.first.body.into(), set.rest)
+                    .await;
             }
             return None;
         }
@@ -543,6 +605,8 @@ impl Actor {
                 .await;
                 return None;
             }
+            // Puts read as views are not multipart (`info.multipart` above).
+            let message = message.into_message();
             let bytes = message.body.encoded_len();
             self.pending.insert(
                 header.message_id,
@@ -555,7 +619,7 @@ impl Actor {
             );
             return None;
         }
-        self.dispatch(ctx, message, Vec::new()).await;
+        self.dispatch(ctx, header, message.body, Vec::new()).await;
         None
     }
 
@@ -566,8 +630,13 @@ impl Actor {
     }
 
     /// Runs the protocol handler for a complete request on its own task.
-    async fn dispatch(&mut self, ctx: Arc<SessionContext>, first: Message, rest: Vec<Message>) {
-        let header = first.header;
+    async fn dispatch(
+        &mut self,
+        ctx: Arc<SessionContext>,
+        header: MessageHeader,
+        body: RequestBody,
+        rest: Vec<Message>,
+    ) {
         let Some(handler) = self.server.handlers.get(header.protocol) else {
             self.send_error(
                 header.protocol,
@@ -596,7 +665,7 @@ impl Actor {
         );
         let request = Request {
             header,
-            body: first.body,
+            body,
             continuation: rest,
         };
         let metrics = self.server.metrics.clone();

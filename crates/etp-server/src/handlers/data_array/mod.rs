@@ -76,9 +76,11 @@
 //! store's chunk buffers, shared (`ReadTxn::visit_subarray`), and the session writer hands
 //! them to the kernel in one `writev` with the header and the few framing bytes: no copy
 //! of the values in the server. Other types are converted from the chunks into the
-//! answer's vector and encoded (module `values`). A put hands the store a byte view
-//! of the decoded values (little-endian targets; elsewhere one key's converted bytes), so
-//! a request holds its decoded values and nothing more. The conversions run at `memcpy`
+//! answer's vector and encoded (module `values`). A put's `double` and `float` values are
+//! never decoded: the session reads them as a slice of the received message (module
+//! `view`), which the store writes as it is; other types are decoded and handed over as
+//! a byte view of the decoded vector (little-endian targets; elsewhere one key's
+//! converted bytes), so a request holds its message or its decoded values, not both. The conversions run at `memcpy`
 //! speed (18–37 GB/s measured for 16 MiB of `f64` and `i64`, both directions, against
 //! 19–23 GB/s for a plain allocate-and-copy on the project machine).
 
@@ -87,6 +89,7 @@ mod get;
 mod put;
 mod reply;
 mod values;
+mod view;
 
 use std::sync::Arc;
 
@@ -99,8 +102,10 @@ use etp_protocol::types::protocol::data_array::DataArrayMessage;
 use etp_store::{ArrayKey, StoreError};
 
 use self::geometry::invalid;
+pub(crate) use self::view::read_put_message;
+pub use self::view::{ArrayPut, PutValues, PutView, SubarrayPut};
 use super::objects::{error_info, parse_object_uri};
-use super::{HandlerFuture, ProtocolHandler, Request, store_error};
+use super::{HandlerFuture, ProtocolHandler, Request, RequestBody, store_error};
 use crate::access::{DataAccess, Failure};
 use crate::config::ServerConfig;
 use crate::session::{Responder, SessionContext};
@@ -145,8 +150,19 @@ impl ProtocolHandler for DataArrayHandler {
         responder: Responder,
     ) -> HandlerFuture {
         Box::pin(async move {
-            let Body::DataArray(message) = request.body else {
-                let name = request.body.info().name;
+            let body = match request.body {
+                RequestBody::Put(PutView::Arrays(entries)) => {
+                    let _ = self.put_arrays(&session, entries, responder).await;
+                    return;
+                }
+                RequestBody::Put(PutView::Subarrays(entries)) => {
+                    let _ = self.put_subarrays(&session, entries, responder).await;
+                    return;
+                }
+                RequestBody::Decoded(body) => body,
+            };
+            let Body::DataArray(message) = body else {
+                let name = body.info().name;
                 let _ = responder
                     .error(
                         ErrorCode::EINVALID_MESSAGETYPE,
@@ -166,9 +182,13 @@ impl ProtocolHandler for DataArrayHandler {
                 DataArrayMessage::PutUninitializedDataArrays(m) => {
                     self.put_uninitialized(&session, m, responder).await
                 }
-                DataArrayMessage::PutDataArrays(m) => self.put_arrays(&session, m, responder).await,
+                DataArrayMessage::PutDataArrays(m) => {
+                    let entries = convert(m.data_arrays);
+                    self.put_arrays(&session, entries, responder).await
+                }
                 DataArrayMessage::PutDataSubarrays(m) => {
-                    self.put_subarrays(&session, m, responder).await
+                    let entries = convert(m.data_subarrays);
+                    self.put_subarrays(&session, entries, responder).await
                 }
                 other => {
                     responder
@@ -183,6 +203,11 @@ impl ProtocolHandler for DataArrayHandler {
             let _ = result;
         })
     }
+}
+
+/// The entries of a decoded put in their view type ([`PutValues::Decoded`] values).
+fn convert<A, B: From<A>>(entries: Map<A>) -> Map<B> {
+    entries.into_iter().map(|(k, v)| (k, B::from(v))).collect()
 }
 
 // ---------------------------------------------------------------------------------------

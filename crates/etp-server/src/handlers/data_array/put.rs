@@ -4,19 +4,18 @@ use etp_protocol::EtpString;
 use etp_protocol::codec::Map;
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::types::Body;
-use etp_protocol::types::datatypes::data_array_types::{
-    PutDataArraysType, PutDataSubarraysType, PutUninitializedDataArrayType,
-};
-use etp_protocol::types::datatypes::{AnyArrayItem, DataValue, ErrorInfo};
+use etp_protocol::types::datatypes::data_array_types::PutUninitializedDataArrayType;
+use etp_protocol::types::datatypes::{DataValue, ErrorInfo};
 use etp_protocol::types::protocol::data_array::{
-    PutDataArrays, PutDataArraysResponse, PutDataSubarrays, PutDataSubarraysResponse,
-    PutUninitializedDataArrays, PutUninitializedDataArraysResponse,
+    PutDataArraysResponse, PutDataSubarraysResponse, PutUninitializedDataArrays,
+    PutUninitializedDataArraysResponse,
 };
 use etp_store::{ArrayKey, ArrayMeta, WriteTxn};
 
 use super::geometry::{Region, array_dimensions, invalid, unsigned};
 use super::reply::MapReply;
 use super::values::{StoreValues, into_store};
+use super::view::{ArrayPut, PutValues, SubarrayPut};
 use super::{DataArrayHandler, KeyFailure, array_key, not_found, settle, values};
 use crate::access::Failure;
 use crate::handlers::objects::{encode_custom_data, error_info};
@@ -118,7 +117,7 @@ struct WholeArray {
     array: ArrayKey,
     dimensions: Vec<u64>,
     count: u64,
-    data: AnyArrayItem,
+    data: PutValues,
     custom_data: Map<DataValue>,
 }
 
@@ -126,10 +125,10 @@ impl DataArrayHandler {
     pub(super) async fn put_arrays(
         &self,
         session: &SessionContext,
-        m: PutDataArrays,
+        entries: Map<ArrayPut>,
         responder: Responder,
     ) -> Result<(), SessionClosed> {
-        let (accepted, errors) = check_each(m.data_arrays, |entry| self.check_whole(entry));
+        let (accepted, errors) = check_each(entries, |entry| self.check_whole(entry));
         let now = crate::now_micros();
         let outcome = self
             .write_each(
@@ -145,10 +144,10 @@ impl DataArrayHandler {
         .await
     }
 
-    fn check_whole(&self, entry: PutDataArraysType) -> Result<WholeArray, ErrorInfo> {
+    fn check_whole(&self, entry: ArrayPut) -> Result<WholeArray, ErrorInfo> {
         let array = array_key(&entry.uid)?;
-        let (dimensions, count) = array_dimensions(&entry.array.dimensions)?;
-        let data = entry.array.data.item;
+        let (dimensions, count) = array_dimensions(&entry.dimensions)?;
+        let data = entry.data;
         let sent = values::value_count(&data);
         if sent != count {
             return Err(invalid(format!(
@@ -210,17 +209,17 @@ fn write_whole(txn: &mut dyn WriteTxn, whole: WholeArray, now: i64) -> Result<()
 /// A PutDataSubarrays entry with its identifier resolved.
 struct BlockWrite {
     array: ArrayKey,
-    entry: PutDataSubarraysType,
+    entry: SubarrayPut,
 }
 
 impl DataArrayHandler {
     pub(super) async fn put_subarrays(
         &self,
         session: &SessionContext,
-        m: PutDataSubarrays,
+        entries: Map<SubarrayPut>,
         responder: Responder,
     ) -> Result<(), SessionClosed> {
-        let (accepted, errors) = check_each(m.data_subarrays, |entry| {
+        let (accepted, errors) = check_each(entries, |entry| {
             Ok(BlockWrite {
                 array: array_key(&entry.uid)?,
                 entry,
@@ -249,7 +248,7 @@ fn write_block(txn: &mut dyn WriteTxn, block: BlockWrite, now: i64) -> Result<()
         .get_array_meta(&array)?
         .ok_or_else(|| not_found(&array))?;
     let region = Region::within(&meta.dimensions, &entry.starts, &entry.counts)?;
-    let sent = values::value_count(&entry.data.item);
+    let sent = values::value_count(&entry.data);
     if sent != region.count {
         return Err(invalid(format!(
             "{sent} values sent for a block of {:?} ({} values)",
@@ -257,7 +256,7 @@ fn write_block(txn: &mut dyn WriteTxn, block: BlockWrite, now: i64) -> Result<()
         ))
         .into());
     }
-    let values = into_store(entry.data.item, meta.element_type)?;
+    let values = into_store(entry.data, meta.element_type)?;
     write_values(txn, &array, &region, values, now)
 }
 

@@ -26,6 +26,7 @@ use etp_protocol::types::datatypes::{
 use etp_store::{ArrayKey, ElementType, ReadTxn, STRING_CHUNK_ELEMS, StoreError};
 
 use super::geometry::{Region, invalid};
+use super::view::PutValues;
 
 /// The store element type of a transport type.
 pub(super) fn element_type(transport: AnyArrayType) -> ElementType {
@@ -54,28 +55,34 @@ pub(super) fn transport_type(element: ElementType) -> AnyArrayType {
 }
 
 /// The store element type of values as sent.
-pub(super) fn item_element_type(item: &AnyArrayItem) -> ElementType {
-    match item {
-        AnyArrayItem::ArrayOfBoolean(_) => ElementType::Bool,
-        AnyArrayItem::ArrayOfInt(_) => ElementType::I32,
-        AnyArrayItem::ArrayOfLong(_) => ElementType::I64,
-        AnyArrayItem::ArrayOfFloat(_) => ElementType::F32,
-        AnyArrayItem::ArrayOfDouble(_) => ElementType::F64,
-        AnyArrayItem::ArrayOfString(_) => ElementType::String,
-        AnyArrayItem::Bytes(_) => ElementType::Bytes,
+pub(super) fn item_element_type(values: &PutValues) -> ElementType {
+    match values {
+        PutValues::Decoded(AnyArrayItem::ArrayOfBoolean(_)) => ElementType::Bool,
+        PutValues::Decoded(AnyArrayItem::ArrayOfInt(_)) => ElementType::I32,
+        PutValues::Decoded(AnyArrayItem::ArrayOfLong(_)) => ElementType::I64,
+        PutValues::Decoded(AnyArrayItem::ArrayOfFloat(_)) | PutValues::Floats(_) => {
+            ElementType::F32
+        }
+        PutValues::Decoded(AnyArrayItem::ArrayOfDouble(_)) | PutValues::Doubles(_) => {
+            ElementType::F64
+        }
+        PutValues::Decoded(AnyArrayItem::ArrayOfString(_)) => ElementType::String,
+        PutValues::Decoded(AnyArrayItem::Bytes(_)) => ElementType::Bytes,
     }
 }
 
 /// Number of values sent (for `bytes`, the number of bytes: dimensions count bytes).
-pub(super) fn value_count(item: &AnyArrayItem) -> u64 {
-    let n = match item {
-        AnyArrayItem::ArrayOfBoolean(a) => a.values.len(),
-        AnyArrayItem::ArrayOfInt(a) => a.values.len(),
-        AnyArrayItem::ArrayOfLong(a) => a.values.len(),
-        AnyArrayItem::ArrayOfFloat(a) => a.values.len(),
-        AnyArrayItem::ArrayOfDouble(a) => a.values.len(),
-        AnyArrayItem::ArrayOfString(a) => a.values.len(),
-        AnyArrayItem::Bytes(b) => b.len(),
+pub(super) fn value_count(values: &PutValues) -> u64 {
+    let n = match values {
+        PutValues::Decoded(AnyArrayItem::ArrayOfBoolean(a)) => a.values.len(),
+        PutValues::Decoded(AnyArrayItem::ArrayOfInt(a)) => a.values.len(),
+        PutValues::Decoded(AnyArrayItem::ArrayOfLong(a)) => a.values.len(),
+        PutValues::Decoded(AnyArrayItem::ArrayOfFloat(a)) => a.values.len(),
+        PutValues::Decoded(AnyArrayItem::ArrayOfDouble(a)) => a.values.len(),
+        PutValues::Decoded(AnyArrayItem::ArrayOfString(a)) => a.values.len(),
+        PutValues::Decoded(AnyArrayItem::Bytes(b)) => b.len(),
+        PutValues::Doubles(b) => b.len() / 8,
+        PutValues::Floats(b) => b.len() / 4,
     };
     n as u64
 }
@@ -111,9 +118,9 @@ pub(super) fn array_bytes(element: ElementType, count: u64) -> Option<u64> {
 }
 
 /// UTF-8 bytes of string values, at least one per element.
-pub(super) fn string_bytes(item: &AnyArrayItem) -> Option<u64> {
-    match item {
-        AnyArrayItem::ArrayOfString(a) => Some(
+pub(super) fn string_bytes(values: &PutValues) -> Option<u64> {
+    match values {
+        PutValues::Decoded(AnyArrayItem::ArrayOfString(a)) => Some(
             a.values
                 .iter()
                 .map(|s| s.len().max(1) as u64)
@@ -131,11 +138,13 @@ pub(super) enum StoreValues {
     Strings(Vec<String>),
 }
 
-/// Fixed-width values kept as decoded: on little-endian targets the memory of a `Vec<f64>`
-/// (or of `f32`, `i64`, `i32`) already is the store's little-endian bytes, so a put hands
-/// the store a view of the decoded vector instead of a 1 MiB copy in a fresh buffer.
+/// Fixed-width values kept as received or decoded: on little-endian targets the memory of
+/// a `Vec<f64>` (or of `f32`, `i64`, `i32`) already is the store's little-endian bytes, so
+/// a put hands the store a view of the decoded vector instead of a 1 MiB copy in a fresh
+/// buffer.
 pub(super) enum FixedValues {
-    /// `bytes` transport: already the store's bytes.
+    /// The store's bytes as they came in the message: `bytes` transport, and `double` or
+    /// `float` values left in the message ([`PutValues::Doubles`], [`PutValues::Floats`]).
     Bytes(Bytes),
     Doubles(Vec<f64>),
     Floats(Vec<f32>),
@@ -161,12 +170,27 @@ impl FixedValues {
 /// Converts values sent for an array of `target` element type. Lossless widenings are
 /// accepted (`arrayOfInt` into a long array, `arrayOfFloat` into a double array); any
 /// other mismatch is the key's `EINVALID_ARGUMENT`.
-pub(super) fn into_store(
-    item: AnyArrayItem,
-    target: ElementType,
-) -> Result<StoreValues, ErrorInfo> {
-    let sent = item_element_type(&item);
+pub(super) fn into_store(values: PutValues, target: ElementType) -> Result<StoreValues, ErrorInfo> {
+    let sent = item_element_type(&values);
     let fixed = |values: FixedValues| Ok(StoreValues::Fixed(values));
+    let item = match (values, target) {
+        // Avro's little-endian IEEE 754 is the store's layout: the received bytes go as
+        // they are, on any target.
+        (PutValues::Doubles(b), ElementType::F64) | (PutValues::Floats(b), ElementType::F32) => {
+            return fixed(FixedValues::Bytes(b));
+        }
+        (PutValues::Floats(b), ElementType::F64) => {
+            let (chunks, _) = b.as_chunks::<4>();
+            return fixed(FixedValues::Doubles(
+                chunks
+                    .iter()
+                    .map(|c| f64::from(f32::from_le_bytes(*c)))
+                    .collect(),
+            ));
+        }
+        (PutValues::Decoded(item), _) => item,
+        (PutValues::Doubles(_) | PutValues::Floats(_), _) => return Err(mismatch(sent, target)),
+    };
     match (item, target) {
         (AnyArrayItem::ArrayOfDouble(a), ElementType::F64) => fixed(FixedValues::Doubles(a.values)),
         (AnyArrayItem::ArrayOfFloat(a), ElementType::F32) => fixed(FixedValues::Floats(a.values)),
@@ -185,12 +209,17 @@ pub(super) fn into_store(
         (AnyArrayItem::ArrayOfFloat(a), ElementType::F64) => fixed(FixedValues::Doubles(
             a.values.iter().map(|&v| f64::from(v)).collect(),
         )),
-        _ => Err(invalid(format!(
-            "values of transport type {} cannot be written into an array of {}",
-            transport_type(sent),
-            transport_type(target)
-        ))),
+        _ => Err(mismatch(sent, target)),
     }
+}
+
+/// The key's error for values of `sent` type put into an array of `target`.
+fn mismatch(sent: ElementType, target: ElementType) -> ErrorInfo {
+    invalid(format!(
+        "values of transport type {} cannot be written into an array of {}",
+        transport_type(sent),
+        transport_type(target)
+    ))
 }
 
 fn to_le<T: Element>(values: &[T]) -> Vec<u8> {
@@ -640,17 +669,17 @@ mod tests {
 
     #[test]
     fn conversions_check_the_target_type() {
-        let ints = AnyArrayItem::ArrayOfInt(ArrayOfInt {
+        let ints = PutValues::Decoded(AnyArrayItem::ArrayOfInt(ArrayOfInt {
             values: vec![-1, 2],
-        });
+        }));
         match into_store(ints.clone(), ElementType::I64).unwrap() {
             StoreValues::Fixed(b) => assert_eq!(&b.le_bytes()[..], &to_le(&[-1i64, 2])[..]),
             StoreValues::Strings(_) => panic!("strings"),
         }
         assert_eq!(into_store(ints, ElementType::F64).err().unwrap().code, 5);
-        let strings = AnyArrayItem::ArrayOfString(ArrayOfString {
+        let strings = PutValues::Decoded(AnyArrayItem::ArrayOfString(ArrayOfString {
             values: vec!["a".into()].into(),
-        });
+        }));
         assert_eq!(
             into_store(strings, ElementType::Bytes).err().unwrap().code,
             5

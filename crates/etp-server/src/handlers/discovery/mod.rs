@@ -151,7 +151,7 @@ impl ProtocolHandler for DiscoveryHandler {
         responder: Responder,
     ) -> HandlerFuture {
         Box::pin(async move {
-            let result = match request.body {
+            let result = match request.body.into_body() {
                 Body::Discovery(DiscoveryMessage::GetResources(m)) => {
                     self.get_resources(&session, m, responder).await
                 }

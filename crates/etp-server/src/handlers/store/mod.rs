@@ -121,7 +121,7 @@ impl ProtocolHandler for StoreHandler {
             let Request {
                 body, continuation, ..
             } = request;
-            let result = match body {
+            let result = match body.into_body() {
                 Body::Store(StoreMessage::GetDataObjects(m)) => {
                     get::get(&self, &session, m, responder).await
                 }
