@@ -478,32 +478,115 @@ fn on_tmpfs(dir: &Path) -> bool {
     }
 }
 
-#[test]
-fn reads_without_waiting_take_only_the_page_cache() -> TestResult {
+/// Drops the pages of every segment file from the page cache (clean pages that no
+/// mapping holds: the store that read them must be closed).
+fn drop_cached_pages(dir: &Path) -> TestResult {
     use std::os::fd::AsRawFd;
-    let dir = tempfile::tempdir()?;
-    let store = open_store(dir.path())?;
-    let k = akey("", 1, "/a");
-    let n = 3 * PER_CHUNK + 5;
-    put(&store, &k, n, |i| i as f64 * 0.25)?;
-    let expect = f64s(|i| i as f64 * 0.25, 0, n);
-    // Written moments ago: in the page cache.
-    let r = store.read()?;
-    assert!(etp_store::without_waiting(|| read_all(&*r, &k, n))? == expect);
-    // The commit synced the segment, so its pages are clean and can be dropped.
-    for path in segment_files(dir.path())? {
+    for path in segment_files(dir)? {
         let f = std::fs::File::open(path)?;
         // SAFETY: fadvise only reads its integer arguments; `f` outlives the call.
         let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
         assert_eq!(rc, 0);
     }
+    Ok(())
+}
+
+#[test]
+fn reads_without_waiting_take_only_the_page_cache() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let k = akey("", 1, "/a");
+    let n = 3 * PER_CHUNK + 5;
+    let expect = f64s(|i| i as f64 * 0.25, 0, n);
+    {
+        let store = open_store(dir.path())?;
+        put(&store, &k, n, |i| i as f64 * 0.25)?;
+        // Written moments ago: in the page cache.
+        let r = store.read()?;
+        assert!(etp_store::without_waiting(|| read_all(&*r, &k, n))? == expect);
+    }
+    // The commit synced the segment, so its pages are clean and can be dropped once the
+    // store that mapped them is closed (pages a mapping holds stay cached).
+    drop_cached_pages(dir.path())?;
+    let store = open_store(dir.path())?;
+    let r = store.read()?;
     match etp_store::without_waiting(|| read_all(&*r, &k, n)) {
         Err(StoreError::WouldBlock) => {}
         Ok(data) if on_tmpfs(dir.path()) => assert!(data == expect),
-        other => panic!("expected WouldBlock after dropping the pages, got {other:?}"),
+        Ok(_) => panic!("expected WouldBlock after dropping the pages, got the data"),
+        Err(e) => panic!("expected WouldBlock after dropping the pages, got {e:?}"),
     }
     // A read that may wait brings the pages back; then no-wait reads succeed again.
     assert!(read_all(&*r, &k, n)? == expect);
     assert!(etp_store::without_waiting(|| read_all(&*r, &k, n))? == expect);
+    Ok(())
+}
+
+/// The chunks of a block as a read snapshot hands them out (`visit_subarray`), kept.
+fn held_pieces(
+    r: &dyn etp_store::ReadTxn,
+    k: &ArrayKey,
+    n: u64,
+) -> Result<Vec<bytes::Bytes>, StoreError> {
+    let mut held = Vec::new();
+    r.visit_subarray(k, &[0], &[n], &mut |chunk, range| {
+        held.push(chunk.slice(range));
+        Ok(())
+    })?;
+    Ok(held)
+}
+
+/// A chunk handed out by a read outlives its snapshot: served from a mapping of its
+/// segment, it keeps the range from being punched out (or the file from being deleted)
+/// until dropped, so it still shows the bytes it was read with.
+#[test]
+fn chunks_held_after_their_snapshot_keep_their_bytes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = open_store(dir.path())?;
+    let (a, b) = (akey("", 1, "/a"), akey("", 2, "/b"));
+    let n = 4 * PER_CHUNK;
+    let mut w = store.write()?;
+    for (k, v) in [(&a, 1.0), (&b, 2.0)] {
+        w.create_array(k, &ameta(&[n], ElementType::F64, 1))?;
+        w.write_subarray(k, &[0], &[n], &f64s(|i| v + i as f64, 0, n), 2)?;
+    }
+    w.commit()?;
+    let first = segment_files(dir.path())?
+        .pop()
+        .ok_or_else(|| fail("no segment"))?;
+    let full = allocated(&first)?;
+    let old_a = f64s(|i| 1.0 + i as f64, 0, n);
+
+    // Overwrite all of `a` while only its chunks, not their snapshot, are held.
+    let held = held_pieces(&*store.read()?, &a, n)?;
+    let mut w = store.write()?;
+    w.write_subarray(&a, &[0], &[n], &f64s(|_| -1.0, 0, n), 3)?;
+    w.commit()?;
+    assert_eq!(
+        store.engine_counts()?.queued_reclaims,
+        4,
+        "held chunks wait"
+    );
+    assert_eq!(
+        allocated(&first)?,
+        full,
+        "nothing punched under held chunks"
+    );
+    assert!(held.concat() == old_a);
+    assert!(read_all(&*store.read()?, &a, n)? == f64s(|_| -1.0, 0, n));
+    drop(held);
+    assert_eq!(store.engine_counts()?.queued_reclaims, 0);
+    let punched = allocated(&first)?;
+    assert!(punched + n * 8 <= full, "punched: {full} -> {punched}");
+
+    // Deleting the last array of the segment deletes the file after the held chunks go.
+    let held = held_pieces(&*store.read()?, &b, n)?;
+    let mut w = store.write()?;
+    w.delete_array(&b)?;
+    w.commit()?;
+    assert!(first.exists());
+    assert!(held.concat() == f64s(|i| 2.0 + i as f64, 0, n));
+    drop(held);
+    assert!(!first.exists());
+    assert_eq!(store.engine_counts()?.queued_reclaims, 0);
     Ok(())
 }

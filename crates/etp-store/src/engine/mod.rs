@@ -2,6 +2,7 @@
 //! journal, MVCC snapshots, optimistic cross-keyspace transactions).
 
 mod keys;
+mod mapped;
 mod read;
 mod segment;
 mod write;
@@ -184,7 +185,7 @@ pub(crate) struct Inner {
     ids: Mutex<IdAlloc>,
     path: PathBuf,
     /// Segment files, open snapshots, space waiting to be given back.
-    pub segs: Segments,
+    pub segs: Arc<Segments>,
     pub chunk_bytes: u64,
     pub string_chunk_elems: u64,
 }
@@ -400,7 +401,7 @@ impl FjallStore {
                 limit: hwm,
             }),
             path: dir.to_path_buf(),
-            segs: Segments::open(dir)?,
+            segs: Arc::new(Segments::open(dir)?),
             chunk_bytes: config.array_chunk_bytes.clamp(8, 256 << 20),
             string_chunk_elems: config.string_chunk_elems.clamp(1, 1 << 24),
         });

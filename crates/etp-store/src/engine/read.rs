@@ -60,7 +60,10 @@ pub(crate) struct View<'a, R: Readable> {
     pub r: &'a R,
     pub ks: &'a Keyspaces,
     /// Segment files (chunks written since format 3).
-    pub segs: &'a Segments,
+    pub segs: &'a Arc<Segments>,
+    /// The epoch a read snapshot is pinned at: its chunks may be served from mappings,
+    /// pinned there (see [`Segments::read`]). `None` for write transactions.
+    pub pin: Option<u64>,
     /// Write transactions write chunk blobs after their snapshot was taken;
     /// such blobs are found in the latest state (blob ids are unique and
     /// never rewritten once committed, so reading them there is safe).
@@ -526,7 +529,7 @@ impl<'a, R: Readable> View<'a, R> {
     pub(crate) fn chunk(&self, p: &ChunkPtr) -> Result<Slice> {
         match p {
             ChunkPtr::Blob(b) => self.blob(*b),
-            ChunkPtr::Seg(s) => self.segs.read(s),
+            ChunkPtr::Seg(s) => self.segs.read(s, self.pin),
         }
     }
 
@@ -703,6 +706,7 @@ impl FjallRead {
             r: &self.snap,
             ks: &self.inner.ks,
             segs: &self.inner.segs,
+            pin: Some(self.pin),
             own_blobs: false,
         })
     }

@@ -14,8 +14,10 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
 use fjall::Slice;
 
+use super::mapped::{Mapping, PopulateError};
 use crate::error::{Result, StoreError};
 
 /// Directory of the segment files, inside the data directory.
@@ -32,7 +34,8 @@ pub(crate) const WRITEBACK_STEP: u64 = 8 << 20;
 /// Bytes read from a segment and hashed at a time: well inside the smallest L2 cache
 /// of the machines we run on, so the hash reads what the copy just wrote.
 const READ_PIECE: usize = 256 * 1024;
-/// Open segment files kept for reads; beyond this, one is closed per open.
+/// Open segment files (and their mappings) kept for reads; beyond this, one is closed
+/// per open.
 const FILE_CACHE: usize = 64;
 
 const PTR_VERSION: u8 = 1;
@@ -196,11 +199,21 @@ struct Reclaim {
     queue: VecDeque<(u64, Kill)>,
 }
 
+/// A segment file open for reads.
+struct OpenSeg {
+    file: Arc<File>,
+    /// Its length when opened.
+    len: u64,
+    /// Its mapping, made on the first mapped read and remade when a read reaches past
+    /// it (the segment grew since: only while its own transaction wrote it).
+    map: Option<Arc<Mapping>>,
+}
+
 /// The segment files of one store: paths, open files, the snapshot registry and the
 /// reclaim queue.
 pub(crate) struct Segments {
     dir: PathBuf,
-    files: Mutex<HashMap<u64, (Arc<File>, u64)>>,
+    files: Mutex<HashMap<u64, OpenSeg>>,
     reclaim: Mutex<Reclaim>,
     /// Segments of open write transactions → their blobs (for `engine_counts`).
     open: Mutex<HashMap<u64, u64>>,
@@ -274,7 +287,7 @@ impl Segments {
     /// An open handle of segment `seg` and the length it had when opened, cached.
     fn file(&self, seg: u64) -> Result<(Arc<File>, u64)> {
         if let Some(f) = lock(&self.files).get(&seg) {
-            return Ok(f.clone());
+            return Ok((f.file.clone(), f.len));
         }
         let f = match File::open(self.path(seg)) {
             Ok(f) => Arc::new(f),
@@ -288,14 +301,108 @@ impl Segments {
         if files.len() >= FILE_CACHE
             && let Some(k) = files.keys().next().copied()
         {
+            // Its mapping stays until the last chunk read from it is dropped.
             files.remove(&k);
         }
-        files.insert(seg, (f.clone(), len));
+        files.insert(
+            seg,
+            OpenSeg {
+                file: f.clone(),
+                len,
+                map: None,
+            },
+        );
         Ok((f, len))
     }
 
+    /// A mapping of segment `seg` reaching at least to `end`, cached with its file;
+    /// `None` when the file cannot be mapped.
+    fn mapping(&self, seg: u64, end: u64) -> Result<Option<Arc<Mapping>>> {
+        if let Some(m) = lock(&self.files).get(&seg).and_then(|f| f.map.as_ref())
+            && m.len() >= end
+        {
+            return Ok(Some(m.clone()));
+        }
+        let (file, _) = self.file(seg)?;
+        // The whole file as it is now: later reads of other chunks share the mapping.
+        let len = file.metadata()?.len();
+        if end > len {
+            return Err(StoreError::Corrupt(format!(
+                "chunk pointer past the end of segment {seg}"
+            )));
+        }
+        let Some(m) = Mapping::new(&file, len) else {
+            return Ok(None);
+        };
+        let m = Arc::new(m);
+        if let Some(f) = lock(&self.files).get_mut(&seg) {
+            f.len = f.len.max(len);
+            f.map = Some(m.clone());
+        }
+        Ok(Some(m))
+    }
+
+    /// Reads and checks the chunk `p` points at.
+    ///
+    /// With `epoch`, the epoch a read snapshot is pinned at ([`Self::pin`]), the chunk is
+    /// served from a mapping of its segment (where the system allows): checked in place,
+    /// and handed out as a `Bytes` over the mapping that keeps the mapping and a pin at
+    /// `epoch` until it is dropped, so the range it shows is not punched out before.
+    /// Without (write transactions, whose own segment is rewritten in place) or where
+    /// mapping fails, the chunk is copied into a new buffer.
+    pub(crate) fn read(self: &Arc<Self>, p: &SegPtr, epoch: Option<u64>) -> Result<Slice> {
+        if let Some(epoch) = epoch
+            && p.len > 0
+            && super::mapped::usable()
+            && let Some(s) = self.read_mapped(p, epoch)?
+        {
+            return Ok(s);
+        }
+        self.read_copy(p)
+    }
+
+    /// The mapped read of [`Self::read`]; `None`: copy instead.
+    fn read_mapped(self: &Arc<Self>, p: &SegPtr, epoch: u64) -> Result<Option<Slice>> {
+        let end = p.end()?;
+        let Some(map) = self.mapping(p.seg, end)? else {
+            return Ok(None);
+        };
+        // Both fit: `off + len = end` ≤ the mapped length, a `usize`.
+        let (off, len) = (p.off as usize, p.len as usize);
+        // Pages the page cache holds are read by touching them (a minor fault maps a
+        // batch of them at a time, and none once mapped). Others must come from disk:
+        // not here under no-wait; else through `populate`, where a read error is an
+        // error instead of a SIGBUS on touching the page.
+        if !map.resident(off, len) {
+            if crate::nowait::active() {
+                return Err(StoreError::WouldBlock);
+            }
+            match map.populate(off, len) {
+                Ok(()) => {}
+                Err(PopulateError::Unsupported) => return Ok(None),
+                Err(PopulateError::Io(e)) => return Err(e.into()),
+            }
+        }
+        // Taken while the caller's snapshot (pinned at `epoch`) is open, so nothing it
+        // can read has been given back yet, nor will be while this pin lives.
+        let pin = Pin::new(self.clone(), epoch);
+        let chunk = MappedChunk {
+            map,
+            off,
+            len,
+            _pin: pin,
+        };
+        if xxhash_rust::xxh3::xxh3_64(chunk.as_ref()) != p.hash {
+            return Err(StoreError::Corrupt(format!(
+                "checksum mismatch in segment {} at {}",
+                p.seg, p.off
+            )));
+        }
+        Ok(Some(Slice::from(Bytes::from_owner(chunk))))
+    }
+
     /// Reads and checks the chunk `p` points at into a new buffer.
-    pub(crate) fn read(&self, p: &SegPtr) -> Result<Slice> {
+    fn read_copy(&self, p: &SegPtr) -> Result<Slice> {
         let (file, known_len) = self.file(p.seg)?;
         // The length comes from disk: never allocate more than the file holds. A segment
         // grows only while its own transaction writes (and reads back) into it, so the
@@ -395,6 +502,12 @@ impl Segments {
         e
     }
 
+    /// Registers one more reader at `epoch`, the epoch of a pin still held: it keeps
+    /// what that snapshot can read after the snapshot is gone.
+    fn pin_again(&self, epoch: u64) {
+        *lock(&self.reclaim).readers.entry(epoch).or_default() += 1;
+    }
+
     /// Deregisters a snapshot and gives back what no snapshot can read any more.
     pub(crate) fn unpin(&self, epoch: u64) {
         {
@@ -447,6 +560,56 @@ impl Segments {
                 Kill::Range { seg, off, len } => self.punch_seg(seg, off, len),
             };
         }
+    }
+}
+
+/// A pin at an epoch, released (and what became ripe reclaimed) when dropped.
+struct Pin {
+    segs: Arc<Segments>,
+    epoch: u64,
+}
+
+impl Pin {
+    /// One more pin at `epoch`, which a live snapshot holds.
+    fn new(segs: Arc<Segments>, epoch: u64) -> Self {
+        segs.pin_again(epoch);
+        Self { segs, epoch }
+    }
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        self.segs.unpin(self.epoch);
+    }
+}
+
+/// The owner of a chunk served from a mapping: the mapping stays while the chunk's
+/// `Bytes` (or any slice of it) lives, and so does the pin that keeps its range from
+/// being punched out.
+struct MappedChunk {
+    map: Arc<Mapping>,
+    off: usize,
+    len: usize,
+    _pin: Pin,
+}
+
+impl AsRef<[u8]> for MappedChunk {
+    fn as_ref(&self) -> &[u8] {
+        // Why the bytes stay as they are while borrowed (what `Mapping::bytes` requires):
+        // - the range holds a committed chunk, and a committed segment is never written
+        //   again: a transaction writes (and rewrites in place) only its own segment,
+        //   before its commit, and reads it by copy (no epoch), never mapped;
+        // - a committed range is punched only once no pin at an epoch that can see it is
+        //   left (`reclaim_ripe`), and `_pin` is one, taken under the snapshot that read
+        //   the pointer; punches of other chunks leave this range alone (blobs start on
+        //   `ALIGN` boundaries, a punch ends at the next one);
+        // - a segment file is never truncated or shortened by the store: created with
+        //   `create_new`, grown by appends, deleted whole (a deleted file's pages stay
+        //   valid under a mapping); recovery and migration only delete. Only another
+        //   process cutting the file short (none may open the directory while the engine
+        //   holds its lock) could make a mapped page past the end raise SIGBUS, and
+        //   `populate` turned that into an error before the hash touched the range.
+        self.map.bytes(self.off, self.len)
     }
 }
 
@@ -630,6 +793,84 @@ mod tests {
         segs.unpin(new);
         assert!(!segs.path(2).exists());
         assert_eq!(segs.queued(), 0);
+        Ok(())
+    }
+
+    /// A segment file holding `data` at offset 0, as a committed one would.
+    fn segment_with(segs: &Segments, seg: u64, data: &[u8]) -> Result<SegPtr> {
+        use std::os::unix::fs::FileExt;
+        segs.create(seg)?.write_all_at(data, 0)?;
+        Ok(SegPtr {
+            seg,
+            off: 0,
+            len: data.len() as u64,
+            hash: xxhash_rust::xxh3::xxh3_64(data),
+        })
+    }
+
+    #[test]
+    fn mapped_reads_share_the_mapping_and_check_the_bytes() -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir()?;
+        let segs = Arc::new(Segments::open(dir.path())?);
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let p = segment_with(&segs, 5, &data)?;
+        let epoch = segs.pin();
+        let chunk = segs.read(&p, Some(epoch))?;
+        assert!(chunk[..] == data[..]);
+        // Served from the cached mapping, not copied.
+        let map = lock(&segs.files)
+            .get(&5)
+            .and_then(|f| f.map.clone())
+            .ok_or_else(|| StoreError::Corrupt("no mapping".into()))?;
+        assert_eq!(chunk.as_ptr(), map.bytes(0, data.len()).as_ptr());
+        // The chunk holds a pin of its own.
+        assert_eq!(lock(&segs.reclaim).readers.get(&epoch), Some(&2));
+        drop(chunk);
+        assert_eq!(lock(&segs.reclaim).readers.get(&epoch), Some(&1));
+        // A flipped byte in the file shows through the mapping and fails the check.
+        let f = fs::OpenOptions::new().write(true).open(segs.path(5))?;
+        f.write_all_at(&[data[1234] ^ 0x10], 1234)?;
+        assert!(matches!(
+            segs.read(&p, Some(epoch)),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(segs.read(&p, None), Err(StoreError::Corrupt(_))));
+        assert_eq!(lock(&segs.reclaim).readers.get(&epoch), Some(&1));
+        // A pointer past the end is refused before anything is mapped over it.
+        let past = SegPtr { off: 4096, ..p };
+        assert!(matches!(
+            segs.read(&past, Some(epoch)),
+            Err(StoreError::Corrupt(_))
+        ));
+        segs.unpin(epoch);
+        Ok(())
+    }
+
+    #[test]
+    fn a_grown_segment_is_mapped_again() -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir()?;
+        let segs = Arc::new(Segments::open(dir.path())?);
+        let head = vec![7u8; 4096];
+        let p = segment_with(&segs, 9, &head)?;
+        let epoch = segs.pin();
+        let first = segs.read(&p, Some(epoch))?;
+        let tail = vec![9u8; 8192];
+        fs::OpenOptions::new()
+            .write(true)
+            .open(segs.path(9))?
+            .write_all_at(&tail, 4096)?;
+        let q = SegPtr {
+            off: 4096,
+            len: tail.len() as u64,
+            hash: xxhash_rust::xxh3::xxh3_64(&tail),
+            ..p
+        };
+        let second = segs.read(&q, Some(epoch))?;
+        assert!(first[..] == head[..] && second[..] == tail[..]);
+        drop((first, second));
+        segs.unpin(epoch);
         Ok(())
     }
 }

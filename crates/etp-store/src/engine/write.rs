@@ -82,6 +82,7 @@ impl FjallWrite {
             r: self.tx.as_ref().ok_or(StoreError::TxnFinished)?,
             ks: &self.inner.ks,
             segs: &self.inner.segs,
+            pin: None,
             own_blobs: true,
         })
     }
@@ -507,6 +508,7 @@ impl FjallStore {
             r: &inner.db.read_tx(),
             ks: &inner.ks,
             segs: &inner.segs,
+            pin: None,
             own_blobs: false,
         }
         .array(key)?
