@@ -70,10 +70,6 @@ pub struct ServerConfig {
     /// chunks of older stores are. The cache only takes memory as it fills, and keeps
     /// it: see docs/design/storage.md §4.
     pub cache_bytes: u64,
-    /// Whether large answers over plain TCP send the array chunks they carry straight from
-    /// the store's segment files (`sendfile(2)`, Linux) instead of copying them into the
-    /// socket; off, every answer is copied as over TLS.
-    pub send_file: bool,
 }
 
 impl Default for ServerConfig {
@@ -100,7 +96,6 @@ impl Default for ServerConfig {
             write_lock_wait_secs: 10,
             change_retention_secs: 86_400,
             cache_bytes: DEFAULT_CACHE_BYTES,
-            send_file: true,
         }
     }
 }

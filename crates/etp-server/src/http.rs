@@ -207,7 +207,7 @@ fn upgrade(
     );
     tokio::spawn(async move {
         match fut.await {
-            Ok(ws) => crate::session::run_upgraded(ws, conn, server).await,
+            Ok(ws) => crate::session::run(ws, conn, server).await,
             Err(e) => debug!(%peer, error = %e, "WebSocket upgrade failed"),
         }
     });

@@ -29,8 +29,6 @@ pub struct Metrics {
     latency_buckets: Vec<AtomicU64>,
     latency_sum_micros: Vec<AtomicU64>,
     latency_count: Vec<AtomicU64>,
-    /// Bytes of answers sent straight from store files (`sendfile`).
-    bytes_from_files: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -45,7 +43,6 @@ impl Default for Metrics {
             latency_buckets: zeros(CELLS * BUCKETS.len()),
             latency_sum_micros: zeros(CELLS),
             latency_count: zeros(CELLS),
-            bytes_from_files: AtomicU64::new(0),
         }
     }
 }
@@ -115,21 +112,9 @@ impl Metrics {
         self.latency_count[c].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts `n` bytes of answers sent from store files rather than from memory.
-    pub fn count_sent_from_files(&self, n: usize) {
-        if n > 0 {
-            self.bytes_from_files.fetch_add(n as u64, Ordering::Relaxed);
-        }
-    }
-
     /// Prometheus text exposition format.
     pub fn render(&self, sessions: &SessionRegistry) -> String {
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "# HELP etp_bytes_sent_from_files_total Bytes of answers sent from store files with sendfile (part of etp_bytes_sent_total).\n# TYPE etp_bytes_sent_from_files_total counter\netp_bytes_sent_from_files_total {}",
-            self.bytes_from_files.load(Ordering::Relaxed)
-        );
         let _ = writeln!(
             s,
             "# HELP etp_sessions_open Sessions currently open.\n# TYPE etp_sessions_open gauge\netp_sessions_open {}",

@@ -40,7 +40,7 @@ use bytes::Bytes;
 pub use array::{CHUNK_BYTES, STRING_CHUNK_ELEMS};
 pub use engine::{
     EngineCounts, FjallStore, MAX_MACHINE_CACHE_BYTES, MIN_MACHINE_CACHE_BYTES, StoreConfig,
-    cache_bytes_for_memory, file_range_of, machine_cache_bytes,
+    cache_bytes_for_memory, machine_cache_bytes,
 };
 pub use error::{Result, StoreError};
 pub use format::FORMAT_VERSION;

@@ -127,6 +127,20 @@ pub(crate) async fn run<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let info = server.sessions.register(&conn);
+    let peer = conn.peer.map(|p| p.to_string()).unwrap_or_default();
+    let span = info_span!("session", id = %info.id, peer = %peer);
+    serve(ws, server, info).instrument(span).await;
+}
+
+async fn serve<S>(
+    ws: fastwebsockets::WebSocket<S>,
+    server: Arc<ServerState>,
+    info: Arc<SessionInfo>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let hard_limit = server.config.max_message_size as usize;
     // The writer task also writes large messages to the connection directly (vectored).
     let direct = std::cell::RefCell::new(None);
     let (reader, writer) = ws.split(|stream| {
@@ -139,76 +153,6 @@ pub(crate) async fn run<S>(
         // `split` calls the closure exactly once, before returning.
         return;
     };
-    run_split(reader, writer, direct, conn, server).await;
-}
-
-/// Runs one session on a WebSocket that hyper upgraded: over a plain TCP connection on
-/// the socket's own halves, so that large answers can go out with `sendfile` (see
-/// [`vectored`]); over anything else (or with `send_file` off) as [`run`].
-pub(crate) async fn run_upgraded(
-    ws: fastwebsockets::WebSocket<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>,
-    conn: ConnectionInfo,
-    server: Arc<ServerState>,
-) {
-    use hyper_util::rt::TokioIo;
-    use tokio::io::AsyncReadExt;
-    if !server.config.send_file {
-        return run(ws, conn, server).await;
-    }
-    let upgraded = ws.into_inner().into_inner();
-    match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
-        Ok(parts) => {
-            let (read, write) = parts.io.into_inner().into_split();
-            // What hyper read past the upgrade request is the start of the WebSocket stream.
-            let read = std::io::Cursor::new(parts.read_buf).chain(read);
-            let direct = vectored::SharedWrite::new(write);
-            let (reader, writer) = fastwebsockets::after_handshake_split(
-                read,
-                direct.clone(),
-                fastwebsockets::Role::Server,
-            );
-            run_split(reader, writer, direct, conn, server).await;
-        }
-        Err(upgraded) => {
-            let ws = fastwebsockets::WebSocket::after_handshake(
-                TokioIo::new(upgraded),
-                fastwebsockets::Role::Server,
-            );
-            run(ws, conn, server).await;
-        }
-    }
-}
-
-/// [`run`] on the WebSocket's halves: `direct` is the connection under `writer`.
-async fn run_split<R, W>(
-    reader: fastwebsockets::WebSocketRead<R>,
-    writer: fastwebsockets::WebSocketWrite<vectored::SharedWrite<W>>,
-    direct: vectored::SharedWrite<W>,
-    conn: ConnectionInfo,
-    server: Arc<ServerState>,
-) where
-    R: tokio::io::AsyncRead + Unpin + Send + 'static,
-    W: vectored::SendFile + Send + 'static,
-{
-    let info = server.sessions.register(&conn);
-    let peer = conn.peer.map(|p| p.to_string()).unwrap_or_default();
-    let span = info_span!("session", id = %info.id, peer = %peer);
-    serve(reader, writer, direct, server, info)
-        .instrument(span)
-        .await;
-}
-
-async fn serve<R, W>(
-    reader: fastwebsockets::WebSocketRead<R>,
-    writer: fastwebsockets::WebSocketWrite<vectored::SharedWrite<W>>,
-    direct: vectored::SharedWrite<W>,
-    server: Arc<ServerState>,
-    info: Arc<SessionInfo>,
-) where
-    R: tokio::io::AsyncRead + Unpin + Send + 'static,
-    W: vectored::SendFile + Send + 'static,
-{
-    let hard_limit = server.config.max_message_size as usize;
     let (tx, rx) = mpsc::channel::<Outgoing>(256);
     let in_flight = Arc::new(Semaphore::new(server.config.max_requests_in_flight));
     let writer_task = tokio::spawn(

@@ -12,14 +12,7 @@
 //! Only for large, uncompressed messages ([`VECTORED_MIN_SIZE`]); everything else goes
 //! through the library's frame writer as before. Both write to the same connection through
 //! [`SharedWrite`], from the session's one writer task, one message at a time.
-//!
-//! On a plain TCP connection ([`SendFile::can_send_file`]) the large values that are
-//! ranges of a segment file the store mapped ([`etp_store::file_range_of`]: chunks of
-//! `GetDataSubarrays` answers) go to the socket with `sendfile(2)` from the file, between
-//! `writev`s of the rest of the frame: the kernel then sends from the page cache
-//! without copying the bytes into socket buffers first.
 
-use std::fs::File;
 use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,94 +28,6 @@ pub(crate) const VECTORED_MIN_SIZE: usize = 64 * 1024;
 /// Most buffers handed to one `writev` (Linux's `IOV_MAX` is 1024).
 const MAX_IO_SLICES: usize = 1024;
 
-/// File ranges at least this long are sent with `sendfile`; shorter ones go in the
-/// `writev` with their neighbours (a system call of its own costs more than their copy).
-const SEND_FILE_MIN: usize = 64 * 1024;
-
-/// A connection's write half that may also send file ranges without copying them.
-pub(crate) trait SendFile: AsyncWrite + Unpin {
-    /// Whether [`Self::poll_send_file`] works on this connection.
-    fn can_send_file(&self) -> bool {
-        false
-    }
-
-    /// Sends up to `len` bytes of `file` from `offset` (at least one unless it fails);
-    /// only called when [`Self::can_send_file`].
-    fn poll_send_file(
-        &mut self,
-        _cx: &mut Context<'_>,
-        _file: &File,
-        _offset: u64,
-        _len: usize,
-    ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(Err(std::io::ErrorKind::Unsupported.into()))
-    }
-}
-
-/// TLS, tests and whatever else hyper hands over: copies only.
-impl<S: tokio::io::AsyncRead + AsyncWrite> SendFile for tokio::io::WriteHalf<S> {}
-
-impl SendFile for tokio::net::tcp::OwnedWriteHalf {
-    fn can_send_file(&self) -> bool {
-        cfg!(target_os = "linux")
-    }
-
-    #[cfg(target_os = "linux")]
-    fn poll_send_file(
-        &mut self,
-        cx: &mut Context<'_>,
-        file: &File,
-        offset: u64,
-        len: usize,
-    ) -> Poll<std::io::Result<usize>> {
-        use std::os::fd::AsRawFd;
-        let socket: &tokio::net::TcpStream = self.as_ref();
-        loop {
-            std::task::ready!(socket.poll_write_ready(cx))?;
-            // `try_io` clears the readiness when the socket's buffer is full (EAGAIN), so
-            // the next `poll_write_ready` waits for room.
-            match socket.try_io(tokio::io::Interest::WRITABLE, || {
-                send_file_once(socket.as_raw_fd(), file, offset, len)
-            }) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                result => return Poll::Ready(result),
-            }
-        }
-    }
-}
-
-/// One `sendfile(2)` of up to `len` bytes of `file` at `offset` to the non-blocking
-/// socket `socket`.
-#[cfg(target_os = "linux")]
-fn send_file_once(
-    socket: std::os::fd::RawFd,
-    file: &File,
-    offset: u64,
-    len: usize,
-) -> std::io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    // Linux sends at most this much per call anyway.
-    let len = len.min(0x7fff_f000);
-    let mut off = libc::off_t::try_from(offset)
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    loop {
-        // SAFETY: both descriptors are open for the call (the socket is borrowed from its
-        // stream, the file from its handle); `off` is a valid off_t the kernel updates.
-        let n = unsafe { libc::sendfile(socket, file.as_raw_fd(), &mut off, len) };
-        if let Ok(n) = usize::try_from(n) {
-            if n == 0 && len > 0 {
-                // The file ends before the range: the frame could not be completed.
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            return Ok(n);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
 /// The connection's write half, usable both by the WebSocket library's frame writer and by
 /// [`write_binary_frame`]. Only the session's writer task writes, and it finishes one
 /// frame before starting the next, so the lock is never contended and frames never
@@ -134,7 +39,7 @@ impl<W> SharedWrite<W> {
         SharedWrite(Arc::new(Mutex::new(write)))
     }
 
-    pub(crate) fn with<T>(&self, f: impl FnOnce(Pin<&mut W>) -> T) -> T
+    fn with<T>(&self, f: impl FnOnce(Pin<&mut W>) -> T) -> T
     where
         W: Unpin,
     {
@@ -142,32 +47,6 @@ impl<W> SharedWrite<W> {
         // that matters more than the broken frame the peer will see anyway.
         let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         f(Pin::new(&mut *guard))
-    }
-}
-
-impl<W: SendFile> SharedWrite<W> {
-    /// Whether the connection can send file ranges.
-    fn can_send_file(&self) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .can_send_file()
-    }
-
-    /// Sends `[offset, offset + len)` of `file`, all of it.
-    async fn send_file(&self, file: &File, mut offset: u64, mut len: usize) -> std::io::Result<()> {
-        while len > 0 {
-            let sent = std::future::poll_fn(|cx| {
-                self.with(|w| w.get_mut().poll_send_file(cx, file, offset, len))
-            })
-            .await?;
-            if sent == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            offset += sent as u64;
-            len -= sent.min(len);
-        }
-        Ok(())
     }
 }
 
@@ -232,47 +111,17 @@ pub(crate) fn frame_header(len: usize) -> ([u8; 10], usize) {
 
 /// Writes one complete binary message made of `segments` as a single unmasked frame (the
 /// server role), handing all buffers to the connection in as few `writev` calls as it
-/// accepts; where the connection can, segments that are ranges of a store's segment file
-/// go with `sendfile` instead (see the module documentation).
-///
-/// The caller keeps `segments` alive until this returns: they own what keeps the file
-/// ranges unchanged. Returns how many bytes went with `sendfile`.
-pub(crate) async fn write_binary_frame<W: SendFile>(
-    write: &mut SharedWrite<W>,
+/// accepts.
+pub(crate) async fn write_binary_frame<W: AsyncWrite + Unpin>(
+    write: &mut W,
     segments: &[Bytes],
-) -> std::io::Result<usize> {
+) -> std::io::Result<()> {
     let len: usize = segments.iter().map(Bytes::len).sum();
     let (head, head_len) = frame_header(len);
-    let send_file = write.can_send_file();
-    let mut from_files = 0;
     let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(segments.len() + 1);
     slices.push(IoSlice::new(&head[..head_len]));
-    for segment in segments {
-        let range = if send_file && segment.len() >= SEND_FILE_MIN {
-            etp_store::file_range_of(segment)
-        } else {
-            None
-        };
-        match range {
-            Some((file, offset)) => {
-                write_slices(write, &mut slices).await?;
-                slices.clear();
-                write.send_file(&file, offset, segment.len()).await?;
-                from_files += segment.len();
-            }
-            None => slices.push(IoSlice::new(segment)),
-        }
-    }
-    write_slices(write, &mut slices).await?;
-    Ok(from_files)
-}
-
-/// Writes all of `slices`, in as few `writev` calls as the connection accepts.
-async fn write_slices<W: AsyncWrite + Unpin>(
-    write: &mut W,
-    slices: &mut [IoSlice<'_>],
-) -> std::io::Result<()> {
-    let mut remaining = slices;
+    slices.extend(segments.iter().map(|s| IoSlice::new(s)));
+    let mut remaining = &mut slices[..];
     while !remaining.is_empty() {
         let batch = remaining.len().min(MAX_IO_SLICES);
         let written = write.write_vectored(&remaining[..batch]).await?;
@@ -302,8 +151,6 @@ pub(super) mod tests {
     /// A writer that accepts at most a few bytes per call, to exercise partial writes
     /// (the session writer's tests use it too).
     pub(in crate::session) struct Trickle(pub(in crate::session) Vec<u8>);
-
-    impl SendFile for Trickle {}
 
     impl AsyncWrite for Trickle {
         fn poll_write(

@@ -12,12 +12,12 @@ use etp_protocol::message::{
     may_compress,
 };
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketRead, WebSocketWrite};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::outgoing::Outgoing;
-use super::vectored::{SendFile, SharedWrite, VECTORED_MIN_SIZE, frame_header, write_binary_frame};
+use super::vectored::{SharedWrite, VECTORED_MIN_SIZE, frame_header, write_binary_frame};
 use crate::state::{ServerState, SessionInfo};
 
 /// What the reader produced.
@@ -35,7 +35,7 @@ pub(crate) enum WireEvent {
 /// Reads complete messages, enforcing the size limit across fragments (the WebSocket
 /// library only checks single frames).
 pub(crate) struct WireReader<R> {
-    read: WebSocketRead<R>,
+    read: WebSocketRead<ReadHalf<R>>,
     limit: usize,
     control: mpsc::Sender<Outgoing>,
     fragments: Option<(OpCode, BytesMut)>,
@@ -43,7 +43,7 @@ pub(crate) struct WireReader<R> {
 
 impl<R: AsyncRead + Unpin> WireReader<R> {
     pub(crate) fn new(
-        mut read: WebSocketRead<R>,
+        mut read: WebSocketRead<ReadHalf<R>>,
         limit: usize,
         control: mpsc::Sender<Outgoing>,
     ) -> Self {
@@ -303,9 +303,9 @@ fn gather(
 /// Owns the write half: assigns message ids (odd, from 1, in send order), encodes, writes.
 /// `direct` is the connection under `write`, for large messages sent vectored
 /// (see [`super::vectored`]) and for small ones gathered into one write ([`Coalesced`]).
-pub(crate) async fn run_writer<W: SendFile>(
-    mut write: WebSocketWrite<SharedWrite<W>>,
-    mut direct: SharedWrite<W>,
+pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
+    mut write: WebSocketWrite<SharedWrite<WriteHalf<W>>>,
+    mut direct: SharedWrite<WriteHalf<W>>,
     mut rx: mpsc::Receiver<Outgoing>,
     busy: Busy,
     compression_level: u32,
@@ -381,7 +381,6 @@ pub(crate) async fn run_writer<W: SendFile>(
                     info.count_out(segmented.len());
                     write_binary_frame(&mut direct, &segmented.into_segments())
                         .await
-                        .map(|from_files| server.metrics.count_sent_from_files(from_files))
                         .map_err(fastwebsockets::WebSocketError::IoError)
                 } else {
                     encode_message(&header, None, &body, compression, &mut buf);
@@ -428,7 +427,6 @@ pub(crate) async fn run_writer<W: SendFile>(
                     len = segments.iter().map(Bytes::len).sum();
                     write_binary_frame(&mut direct, &segments)
                         .await
-                        .map(|from_files| server.metrics.count_sent_from_files(from_files))
                         .map_err(fastwebsockets::WebSocketError::IoError)
                 } else {
                     buf.clear();

@@ -6,10 +6,8 @@
 //! their own first. See [`Segments::read`](super::segment::Segments::read) for what keeps
 //! the mapped range valid.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
 
 /// Cleared on the first sign that this kernel cannot map the way reads need it
 /// (`MADV_POPULATE_READ`, Linux 5.14): every read copies then.
@@ -25,35 +23,6 @@ pub(crate) struct Mapping {
     /// Start of the mapping (page-aligned, as `mmap` returns it).
     addr: *mut libc::c_void,
     len: usize,
-    /// The file mapped, for [`file_range_of`].
-    file: Arc<File>,
-}
-
-/// Every live mapping by start address: its length and file. Entered in
-/// [`Mapping::new`], left in `drop`, so an address inside a live mapping finds it.
-static LIVE: RwLock<BTreeMap<usize, (usize, Arc<File>)>> = RwLock::new(BTreeMap::new());
-
-/// The segment file and offset that `bytes` were read from, when they lie inside a
-/// mapping of a segment file (a chunk read of a read snapshot, or a slice of one).
-///
-/// What the store guarantees of the chunk `Bytes` (the range is neither changed nor
-/// punched out while it lives) holds for the file range too, for as long as the caller
-/// keeps that `Bytes` alive: a transport may then send the range from the file
-/// (`sendfile(2)`) instead of from memory. Without a live owner of `bytes` the answer may
-/// name a mapping made since at the same address.
-pub fn file_range_of(bytes: &[u8]) -> Option<(Arc<File>, u64)> {
-    if bytes.is_empty() {
-        return None;
-    }
-    let start = bytes.as_ptr() as usize;
-    let end = start.checked_add(bytes.len())?;
-    let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-    let (&addr, (len, file)) = live.range(..=start).next_back()?;
-    // `start ≥ addr` from the range; the whole slice must lie inside this mapping.
-    if end > addr.checked_add(*len)? {
-        return None;
-    }
-    Some((file.clone(), (start - addr) as u64))
 }
 
 // SAFETY: the mapping is plain memory that is only ever read (PROT_READ) and unmapped
@@ -88,7 +57,7 @@ impl Mapping {
     /// Maps the first `len` bytes of `file`; `None` where mapping is not possible (zero
     /// length, a file system without `mmap`, no address space), so the read copies.
     #[cfg(target_os = "linux")]
-    pub(crate) fn new(file: &Arc<File>, len: u64) -> Option<Self> {
+    pub(crate) fn new(file: &File, len: u64) -> Option<Self> {
         use std::os::fd::AsRawFd;
         let len = usize::try_from(len).ok().filter(|&n| n > 0)?;
         // SAFETY: a new mapping at an address of the kernel's choice (null hint), so no
@@ -107,19 +76,12 @@ impl Mapping {
         if addr == libc::MAP_FAILED {
             return None;
         }
-        LIVE.write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(addr as usize, (len, file.clone()));
-        Some(Self {
-            addr,
-            len,
-            file: file.clone(),
-        })
+        Some(Self { addr, len })
     }
 
     /// Elsewhere reads copy.
     #[cfg(not(target_os = "linux"))]
-    pub(crate) fn new(_file: &Arc<File>, _len: u64) -> Option<Self> {
+    pub(crate) fn new(_file: &File, _len: u64) -> Option<Self> {
         None
     }
 
@@ -223,16 +185,6 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // Left before unmapping: a later mapping at the same address enters itself anew.
-        {
-            let mut live = LIVE.write().unwrap_or_else(PoisonError::into_inner);
-            if live
-                .get(&(self.addr as usize))
-                .is_some_and(|(_, f)| Arc::ptr_eq(f, &self.file))
-            {
-                live.remove(&(self.addr as usize));
-            }
-        }
         // SAFETY: `addr, len` is the mapping made in `new`, unmapped only here; no slice
         // of it outlives `self` (every `bytes` borrow ends before `drop`).
         unsafe { libc::munmap(self.addr, self.len) };

@@ -23,7 +23,6 @@ use crate::format::{self, FORMAT_VERSION, Found};
 use crate::types::{Dataspace, SessionRecord, Uuid};
 use crate::{ReadTxn, Store, WriteTxn};
 
-pub use mapped::file_range_of;
 pub(crate) use read::View;
 use segment::{ChunkPtr, Dead, SEGMENT_MARK, SegStats, Segments};
 use write::FjallWrite;
