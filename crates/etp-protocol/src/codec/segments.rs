@@ -83,6 +83,48 @@ impl SegmentedBuf {
         !self.parts.is_empty()
     }
 
+    /// Empties the buffer, keeping its allocations (and threshold) for the next encoding:
+    /// a writer that encodes message after message into one `SegmentedBuf` then allocates
+    /// nothing once warm.
+    pub fn clear(&mut self) {
+        self.small.clear();
+        self.parts.clear();
+        self.len = 0;
+    }
+
+    /// Bytes of small fields held (the copied part of [`Self::len`]).
+    pub fn small_len(&self) -> usize {
+        self.small.len()
+    }
+
+    /// The segments in order, borrowed (empty ones left out); concatenated, the same bytes
+    /// as [`Self::into_segments`]. For a vectored write straight from the buffer.
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        // The small fields after the last shared value.
+        let tail = self
+            .parts
+            .iter()
+            .rev()
+            .find_map(|part| match part {
+                Part::Small(end) => Some(*end),
+                Part::Large(_) => None,
+            })
+            .unwrap_or(0);
+        let mut start = 0;
+        self.parts
+            .iter()
+            .map(move |part| match part {
+                Part::Small(end) => {
+                    let slice = &self.small[start..*end];
+                    start = *end;
+                    slice
+                }
+                Part::Large(bytes) => &bytes[..],
+            })
+            .chain(std::iter::once(&self.small[tail..]))
+            .filter(|segment| !segment.is_empty())
+    }
+
     /// The segments in order; empty ones are left out. The small fields become slices of
     /// one buffer (no copy).
     pub fn into_segments(self) -> Vec<Bytes> {
@@ -134,6 +176,37 @@ mod tests {
         assert_eq!(segments[1].as_ptr(), large.as_ptr());
         assert_eq!(segments[3].as_ptr(), large.as_ptr());
         assert_eq!(concat(&segments), encode_to_vec(&map));
+    }
+
+    #[test]
+    fn borrowed_segments_match_owned_ones_and_clear_reuses() {
+        let large = Bytes::from(vec![7u8; 5000]);
+        let mut map = Map::new();
+        map.insert("a".into(), large.clone());
+        map.insert("b".into(), Bytes::from_static(b"tiny"));
+        map.insert("c".into(), large.clone());
+        let mut out = SegmentedBuf::new();
+        for _ in 0..2 {
+            out.clear();
+            map.encode_segments(&mut out);
+            let borrowed: Vec<&[u8]> = out.segments().collect();
+            assert_eq!(borrowed.len(), 5);
+            assert_eq!(borrowed[1].as_ptr(), large.as_ptr());
+            assert_eq!(borrowed.concat(), encode_to_vec(&map));
+            assert_eq!(out.len(), map.encoded_len());
+        }
+        // Ends with a large value: no empty trailing segment.
+        let mut out = SegmentedBuf::new();
+        large.encode_segments(&mut out);
+        let borrowed: Vec<&[u8]> = out.segments().collect();
+        assert_eq!(borrowed.len(), 2);
+        assert_eq!(borrowed.concat(), encode_to_vec(&large));
+        out.clear();
+        assert!(out.is_empty() && out.segments().next().is_none());
+        // Only small fields: one segment.
+        out.small_mut().extend_from_slice(b"abc");
+        assert_eq!(out.segments().collect::<Vec<_>>(), vec![&b"abc"[..]]);
+        assert_eq!(out.small_len(), 3);
     }
 
     #[test]

@@ -104,7 +104,12 @@ pub fn object_uri(key: &ObjectKey, qualified_type: &str) -> Option<String> {
         Some(v) => uri.with_version(v).ok()?,
         None => uri,
     };
-    Some(uri.to_string())
+    // The prefix, type and UUID take about 100 bytes; the dataspace and version vary.
+    let mut text = String::with_capacity(
+        128 + key.dataspace.len() + key.version.as_ref().map_or(0, String::len),
+    );
+    uri.push_to(&mut text);
+    Some(text)
 }
 
 /// The ETP `Resource` of a stored object (03-uris-and-objects.md §4). `counts` =
@@ -148,13 +153,50 @@ pub fn encode_row_resource(
     row: &ObjectRow<'_>,
     counts: Option<(u64, u64)>,
 ) {
+    encode_resource_fields(
+        out,
+        uri,
+        row.title,
+        [row.last_changed, row.store_last_write, row.store_created],
+        row.active_status,
+        row.custom_data,
+        counts,
+    );
+}
+
+/// Appends the Avro encoding of [`resource`]`(key, meta, None)` for an object whose URI
+/// the caller already wrote into `uri`, without building the record (GetDataObjects
+/// encodes its answer straight from the stored objects).
+pub fn encode_meta_resource(out: &mut Vec<u8>, uri: &str, meta: &ObjectMeta) {
+    encode_resource_fields(
+        out,
+        uri,
+        &meta.title,
+        [meta.last_changed, meta.store_last_write, meta.store_created],
+        meta.active_status,
+        &meta.custom_data,
+        None,
+    );
+}
+
+/// The `Resource` encoding shared by [`encode_row_resource`] and [`encode_meta_resource`];
+/// `times` = (lastChanged, storeLastWrite, storeCreated).
+fn encode_resource_fields(
+    out: &mut Vec<u8>,
+    uri: &str,
+    title: &str,
+    [last_changed, store_last_write, store_created]: [i64; 3],
+    active_status: ActiveStatus,
+    custom_data_bytes: &[u8],
+    counts: Option<(u64, u64)>,
+) {
     use etp_protocol::codec::Avro;
     use etp_protocol::codec::writer::{write_bytes, write_int, write_long};
     // Field order of `Resource`; a union branch is its index as a long (null = 0).
     write_bytes(out, uri.as_bytes());
     // `alternateUris`: an empty array is its end marker alone.
     out.push(0);
-    write_bytes(out, row.title.as_bytes());
+    write_bytes(out, title.as_bytes());
     match counts {
         Some((sources, targets)) => {
             let clamp = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
@@ -168,16 +210,16 @@ pub fn encode_row_resource(
             write_long(out, 0);
         }
     }
-    write_long(out, row.last_changed);
-    write_long(out, row.store_last_write);
-    write_long(out, row.store_created);
-    active_status_kind(row.active_status).encode(out);
-    if row.custom_data.is_empty() {
+    write_long(out, last_changed);
+    write_long(out, store_last_write);
+    write_long(out, store_created);
+    active_status_kind(active_status).encode(out);
+    if custom_data_bytes.is_empty() {
         out.push(0);
     } else {
         // Rare, and decoded first so that unreadable bytes become an empty map, exactly
-        // as in `row_resource`.
-        custom_data(row.custom_data).encode(out);
+        // as in `row_resource` and `resource`.
+        custom_data(custom_data_bytes).encode(out);
     }
 }
 

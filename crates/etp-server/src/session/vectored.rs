@@ -26,7 +26,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 pub(crate) const VECTORED_MIN_SIZE: usize = 64 * 1024;
 
 /// Most buffers handed to one `writev` (Linux's `IOV_MAX` is 1024).
-const MAX_IO_SLICES: usize = 1024;
+pub(crate) const MAX_IO_SLICES: usize = 1024;
 
 /// The connection's write half, usable both by the WebSocket library's frame writer and by
 /// [`write_binary_frame`]. Only the session's writer task writes, and it finishes one

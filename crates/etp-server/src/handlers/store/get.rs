@@ -20,21 +20,22 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 use etp_protocol::Uuid;
-use etp_protocol::codec::{Avro, Map};
+use etp_protocol::codec::writer::{write_bytes, write_long};
+use etp_protocol::codec::{Avro, Map, SegmentedBuf};
 use etp_protocol::error_code::ErrorCode;
+use etp_protocol::message::EtpMessage;
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::ErrorInfo;
-use etp_protocol::types::datatypes::object::DataObject;
 use etp_protocol::types::protocol::store::{Chunk, GetDataObjects, GetDataObjectsResponse};
-use etp_store::{ReadTxn, StoredObject};
+use etp_store::{ObjectMeta, ReadTxn, StoredObject};
 
 use super::{
     MAP_OVERHEAD, StoreHandler, dataspace_not_found, is_xml, not_found, resolve, same_type,
     stored_key,
 };
-use crate::handlers::objects::{ObjectRef, error_info, resource};
+use crate::handlers::objects::{ObjectRef, encode_meta_resource, error_info, object_uri};
 use crate::handlers::store_error;
-use crate::session::{Responder, SessionClosed, SessionContext};
+use crate::session::{EncodedBody, Responder, SessionClosed, SessionContext};
 
 /// Object bytes read from the store per read call (one object more if it is bigger).
 const READ_BATCH_BYTES: usize = 16 * 1024 * 1024;
@@ -155,7 +156,7 @@ fn read_batch(
     mut pending: VecDeque<(String, ObjectRef)>,
     inline_budget: Option<u64>,
 ) -> etp_store::Result<(BatchResults, VecDeque<(String, ObjectRef)>)> {
-    let mut results = Vec::new();
+    let mut results = Vec::with_capacity(pending.len().min(64));
     if check_dataspace && r.get_dataspace(dataspace)?.is_none() {
         let missing = dataspace_not_found(dataspace);
         results.extend(
@@ -213,15 +214,38 @@ pub(super) fn version_matches(stored: &StoredObject, requested: &ObjectRef) -> b
 
 /// Builds the response set message by message. The last message produced is held back
 /// until the next one exists, so that FIN can go on whichever turns out to be last.
+///
+/// Response parts are encoded entry by entry straight from the stored objects
+/// ([`encode_entry`]): no `Resource` or `DataObject` is built, and the XML is shared, not
+/// copied. The bytes are those of the typed `GetDataObjectsResponse` (tests hold both to it).
 struct ResponseWriter {
     responder: Responder,
     map_budget: usize,
     chunk_size: usize,
     client_max: Option<u64>,
-    current: Map<DataObject>,
+    /// The entries of the part being built (without the map's count and end marker).
+    current: SegmentedBuf,
+    current_entries: usize,
     current_size: usize,
-    held: Option<Body>,
+    /// One entry's fields before its data, reused.
+    head: Vec<u8>,
+    held: Option<Held>,
 }
+
+/// A message of the answer held back (see [`ResponseWriter`]).
+enum Held {
+    /// A `GetDataObjectsResponse` part, encoded.
+    Part(EncodedBody),
+    /// A `Chunk`.
+    Chunk(Chunk),
+}
+
+/// Bytes of an entry head besides its strings: their lengths, the times, status, format,
+/// blob id and data length (an upper bound: varints of at most 10 bytes).
+const ENTRY_FIXED_BYTES: usize = 128;
+
+/// The message type of `GetDataObjectsResponse`.
+const RESPONSE_TYPE: i32 = <GetDataObjectsResponse as EtpMessage>::INFO.message_type;
 
 impl ResponseWriter {
     fn new(responder: Responder, client_max: Option<u64>) -> Self {
@@ -231,8 +255,10 @@ impl ResponseWriter {
             chunk_size: body.saturating_sub(CHUNK_OVERHEAD),
             responder,
             client_max,
-            current: Map::new(),
+            current: SegmentedBuf::new(),
+            current_entries: 0,
             current_size: 0,
+            head: Vec::new(),
             held: None,
         }
     }
@@ -255,25 +281,27 @@ impl ResponseWriter {
             errors.insert(key.into(), too_large(message));
             return Ok(());
         }
-        let object = DataObject {
-            resource: resource(&stored.key, &stored.meta, None),
-            format: "xml".into(),
-            blob_id: None,
-            data: stored.data,
-        };
-        let size = key.encoded_len() + object.encoded_len();
+        let uri = object_uri(&stored.key, &stored.meta.qualified_type).unwrap_or_default();
+        self.head.clear();
+        // Room for the whole head at once (it would otherwise grow by doubling from
+        // empty, for every request).
+        self.head.reserve(
+            ENTRY_FIXED_BYTES
+                + key.len()
+                + uri.len()
+                + stored.meta.title.len()
+                + 2 * stored.meta.custom_data.len(),
+        );
+        encode_entry_head(&mut self.head, &key, &uri, &stored.meta, None, len);
+        let size = self.head.len() + len;
         if size <= self.map_budget {
-            return self.append(key, object, size).await;
+            return self.append(size, &stored.data).await;
         }
 
-        let data = object.data.clone();
         let blob_id = Uuid::new_v4();
-        let placeholder = DataObject {
-            blob_id: Some(blob_id),
-            data: Bytes::new(),
-            ..object
-        };
-        let size = key.encoded_len() + placeholder.encoded_len();
+        self.head.clear();
+        encode_entry_head(&mut self.head, &key, &uri, &stored.meta, Some(&blob_id), 0);
+        let size = self.head.len();
         if size > self.map_budget || self.chunk_size < MIN_CHUNK_BYTES {
             let message = format!(
                 "the object ({len} bytes) cannot be sent within the negotiated message size"
@@ -281,9 +309,10 @@ impl ResponseWriter {
             errors.insert(key.into(), too_large(message));
             return Ok(());
         }
-        self.append(key, placeholder, size).await?;
+        self.append(size, &Bytes::new()).await?;
         // The chunks must follow the response holding their DataObject directly.
         self.flush().await?;
+        let data = stored.data;
         let mut start = 0;
         while start < len {
             let end = (start + self.chunk_size).min(len);
@@ -292,61 +321,222 @@ impl ResponseWriter {
                 data: data.slice(start..end),
                 r#final: end == len,
             };
-            self.push(chunk.into()).await?;
+            self.push(Held::Chunk(chunk)).await?;
             start = end;
         }
         Ok(())
     }
 
-    /// Adds an entry to the response part being built, starting a new part if it would
-    /// overflow.
-    async fn append(
-        &mut self,
-        key: String,
-        object: DataObject,
-        size: usize,
-    ) -> Result<(), SessionClosed> {
-        if !self.current.is_empty() && self.current_size + size > self.map_budget {
+    /// Adds the entry in `self.head` followed by `data` (`size` bytes in all) to the
+    /// response part being built, starting a new part if it would overflow.
+    async fn append(&mut self, size: usize, data: &Bytes) -> Result<(), SessionClosed> {
+        if self.current_entries > 0 && self.current_size + size > self.map_budget {
             self.flush().await?;
         }
-        self.current.insert(key.into(), object);
+        let small = self.current.small_mut();
+        // The head and the map's end marker (see `finish_part`).
+        small.reserve(self.head.len() + 1);
+        small.extend_from_slice(&self.head);
+        self.current.push_bytes(data);
+        self.current_entries += 1;
         self.current_size += size;
         Ok(())
     }
 
     /// Closes the response part being built.
     async fn flush(&mut self) -> Result<(), SessionClosed> {
-        if self.current.is_empty() {
+        if self.current_entries == 0 {
             return Ok(());
         }
-        let data_objects = std::mem::take(&mut self.current);
+        let entries = std::mem::take(&mut self.current);
+        let part = finish_part(self.current_entries, entries);
+        self.current_entries = 0;
         self.current_size = 0;
-        self.push(GetDataObjectsResponse { data_objects }.into())
-            .await
+        self.push(Held::Part(part)).await
     }
 
-    /// Queues `body`, sending the previously held message (not the last one, so no FIN).
-    async fn push(&mut self, body: Body) -> Result<(), SessionClosed> {
-        if let Some(previous) = self.held.replace(body) {
-            self.responder.send(previous, false).await?;
+    /// Queues `message`, sending the previously held message (not the last one, so no FIN).
+    async fn push(&mut self, message: Held) -> Result<(), SessionClosed> {
+        match self.held.replace(message) {
+            None => Ok(()),
+            Some(Held::Part(part)) => {
+                self.responder
+                    .send_encoded(RESPONSE_TYPE, part, false)
+                    .await
+            }
+            Some(Held::Chunk(chunk)) => self.responder.send(chunk.into(), false).await,
         }
-        Ok(())
     }
 
     /// Sends what is left, then the per-key errors; FIN on the last message.
     async fn finish(mut self, errors: Map<ErrorInfo>) -> Result<(), SessionClosed> {
         self.flush().await?;
-        let last: Vec<Body> = self.held.take().into_iter().collect();
-        self.responder
-            .reply_set(last, errors, || GetDataObjectsResponse::default().into())
-            .await
+        match self.held.take() {
+            Some(Held::Part(part)) => {
+                self.responder
+                    .finish_encoded(RESPONSE_TYPE, part, errors)
+                    .await
+            }
+            last => {
+                let last: Vec<Body> = match last {
+                    Some(Held::Chunk(chunk)) => vec![chunk.into()],
+                    _ => Vec::new(),
+                };
+                self.responder
+                    .reply_set(last, errors, || GetDataObjectsResponse::default().into())
+                    .await
+            }
+        }
     }
 
     /// Ends the set with a whole-request error after a failure of the store itself.
     async fn abort(mut self, code: ErrorCode, message: String) -> Result<(), SessionClosed> {
         if let Some(previous) = self.held.take() {
-            self.responder.send(previous, false).await?;
+            match previous {
+                Held::Part(part) => {
+                    self.responder
+                        .send_encoded(RESPONSE_TYPE, part, false)
+                        .await?
+                }
+                Held::Chunk(chunk) => self.responder.send(chunk.into(), false).await?,
+            }
         }
         self.responder.error(code, message).await
+    }
+}
+
+/// Appends what precedes the XML in one entry of a `GetDataObjectsResponse` map: the
+/// key, then the `DataObject` of the stored object at `uri` (its `Resource`, format
+/// `xml`, `blob_id`) up to and including the length of its `data_len` bytes of data.
+fn encode_entry_head(
+    out: &mut Vec<u8>,
+    key: &str,
+    uri: &str,
+    meta: &ObjectMeta,
+    blob_id: Option<&Uuid>,
+    data_len: usize,
+) {
+    write_bytes(out, key.as_bytes());
+    encode_meta_resource(out, uri, meta);
+    write_bytes(out, b"xml");
+    match blob_id {
+        None => write_long(out, 0),
+        Some(id) => {
+            write_long(out, 1);
+            id.encode(out);
+        }
+    }
+    write_long(out, data_len as i64);
+}
+
+/// The body of a `GetDataObjectsResponse` whose map holds `count` entries, encoded in
+/// `entries`.
+fn finish_part(count: usize, mut entries: SegmentedBuf) -> EncodedBody {
+    // The map as one block: its count, the entries, the end marker.
+    entries.small_mut().push(0);
+    let mut head = Vec::with_capacity(10);
+    write_long(&mut head, count as i64);
+    let mut segments = Vec::with_capacity(4);
+    segments.push(Bytes::from(head));
+    segments.extend(entries.into_segments());
+    EncodedBody::new(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::objects::{encode_custom_data, resource};
+    use etp_protocol::codec::encode_to_vec;
+    use etp_protocol::types::datatypes::DataValue;
+    use etp_protocol::types::datatypes::object::DataObject;
+    use etp_store::{ActiveStatus, ObjectKey};
+
+    fn stored(dataspace: &str, title: &str, custom: bool, xml_len: usize) -> StoredObject {
+        let mut custom_data = Map::new();
+        if custom {
+            custom_data.insert("k".into(), DataValue::long(42));
+        }
+        StoredObject {
+            key: ObjectKey {
+                dataspace: dataspace.into(),
+                uuid: *Uuid::new_v4().as_bytes(),
+                version: None,
+            },
+            meta: ObjectMeta {
+                qualified_type: "resqml20.obj_LocalDepth3dCrs".into(),
+                title: title.into(),
+                last_changed: 1_700_000_000_000_000,
+                store_created: -5,
+                store_last_write: 1_700_000_000_123_456,
+                active_status: if custom {
+                    ActiveStatus::Inactive
+                } else {
+                    ActiveStatus::Active
+                },
+                format: "xml".into(),
+                custom_data: encode_custom_data(&custom_data),
+                references: Vec::new(),
+                data_len: xml_len as u64,
+            },
+            data: Bytes::from(vec![b'<'; xml_len]),
+        }
+    }
+
+    /// The direct encoding of a response part is byte for byte the typed one, whether
+    /// the XML is inline, shared or left for chunks (a `blobId` and no data).
+    #[test]
+    fn direct_entries_encode_as_the_typed_response() {
+        let objects = [
+            stored("", "", false, 0),
+            stored("a/b", "Crs 'one'", true, 10),
+            stored("x", "Ünïcode title", false, 20 * 1024),
+            stored("", "chunked", true, 100_000),
+        ];
+        let mut typed = Map::new();
+        let mut entries = SegmentedBuf::new();
+        let mut head = Vec::new();
+        for (i, object) in objects.iter().enumerate() {
+            let key = format!("key-{i}");
+            let blob_id = (i == 3).then(Uuid::new_v4);
+            let data = if blob_id.is_some() {
+                Bytes::new()
+            } else {
+                object.data.clone()
+            };
+            typed.insert(
+                key.clone().into(),
+                DataObject {
+                    resource: resource(&object.key, &object.meta, None),
+                    format: "xml".into(),
+                    blob_id,
+                    data: data.clone(),
+                },
+            );
+            let uri = object_uri(&object.key, &object.meta.qualified_type).unwrap();
+            head.clear();
+            encode_entry_head(
+                &mut head,
+                &key,
+                &uri,
+                &object.meta,
+                blob_id.as_ref(),
+                data.len(),
+            );
+            entries.small_mut().extend_from_slice(&head);
+            entries.push_bytes(&data);
+        }
+        let part = finish_part(objects.len(), entries);
+        let direct: Vec<u8> = part.segments().concat();
+        let typed = GetDataObjectsResponse {
+            data_objects: typed,
+        };
+        assert_eq!(direct, encode_to_vec(&typed));
+        assert_eq!(part.len(), typed.encoded_len());
+        // The 20 KiB XML went by reference.
+        assert!(
+            part.segments()
+                .iter()
+                .any(|s| s.as_ptr() == objects[2].data.as_ptr())
+        );
     }
 }

@@ -159,7 +159,31 @@ fn stored_key(object: &ObjectRef) -> ObjectKey {
 
 /// Whether a stored object's type is the type a request URI names.
 fn same_type(stored: &str, requested: &ObjectRef) -> bool {
-    stored.eq_ignore_ascii_case(&requested.qualified_type.to_string())
+    use std::fmt::Write;
+    // Compares the type's text as it is formatted, without building it (once per object
+    // read).
+    struct Compare<'a> {
+        rest: &'a [u8],
+        equal: bool,
+    }
+    impl Write for Compare<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            match self.rest.split_at_checked(s.len()) {
+                Some((head, tail)) if self.equal && head.eq_ignore_ascii_case(s.as_bytes()) => {
+                    self.rest = tail;
+                }
+                _ => self.equal = false,
+            }
+            Ok(())
+        }
+    }
+    let mut compare = Compare {
+        rest: stored.as_bytes(),
+        equal: true,
+    };
+    // Writing into `Compare` never fails.
+    let _ = write!(compare, "{}", requested.qualified_type);
+    compare.equal && compare.rest.is_empty()
 }
 
 /// `ENOT_FOUND` for an object URI.
@@ -235,7 +259,11 @@ mod tests {
         assert_eq!(stored_key(&ok).version, None);
         assert_eq!(ok.uri.version(), Some("2"));
         assert!(same_type("witsml21.Well", &ok));
+        assert!(same_type("WITSML21.wELL", &ok));
         assert!(!same_type("witsml21.Wellbore", &ok));
+        assert!(!same_type("witsml21.Wel", &ok));
+        assert!(!same_type("witsml21.Wellx", &ok));
+        assert!(!same_type("", &ok));
     }
 
     #[test]
