@@ -81,6 +81,28 @@ impl BlockWriter<'_> {
         Ok(())
     }
 
+    /// Appends values of the block's type given as their little-endian bytes (8 per
+    /// `double`, 4 per `float`), e.g. as read from a file: a whole number of values.
+    pub fn write_le_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // The transport is double or float (`put_subarray`), so the size is known.
+        let size = direct_element_size(self.transport).unwrap_or(1);
+        if !bytes.len().is_multiple_of(size) {
+            let refused = format!(
+                "the source gave {} bytes, not a whole number of {} values",
+                bytes.len(),
+                self.transport
+            );
+            self.refused.get_or_insert_with(|| refused.clone());
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                refused,
+            ));
+        }
+        self.admit(self.transport, bytes.len() / size)?;
+        self.body.extend(bytes);
+        Ok(())
+    }
+
     /// Appends values of the block's type held in a vector.
     pub fn write_values(&mut self, values: &ArrayValues) -> std::io::Result<()> {
         match values {
@@ -258,6 +280,17 @@ mod tests {
             while at < end {
                 let n = self.piece.min(end - at);
                 match &self.values {
+                    // Every other piece as bytes.
+                    ArrayValues::Double(v) if at % 2 == 1 => {
+                        let bytes: Vec<u8> =
+                            v[at..at + n].iter().flat_map(|x| x.to_le_bytes()).collect();
+                        out.write_le_bytes(&bytes)?
+                    }
+                    ArrayValues::Float(v) if at % 2 == 1 => {
+                        let bytes: Vec<u8> =
+                            v[at..at + n].iter().flat_map(|x| x.to_le_bytes()).collect();
+                        out.write_le_bytes(&bytes)?
+                    }
                     ArrayValues::Double(v) => out.write_f64s(&v[at..at + n])?,
                     ArrayValues::Float(v) => out.write_f32s(&v[at..at + n])?,
                     other => out.write_values(&other.slice(at, n))?,
@@ -339,6 +372,27 @@ mod tests {
         let ints = ArrayValues::Int(vec![1; 100]);
         let wrong_type = error(ints, 0, AnyArrayType::ArrayOfFloat);
         assert!(wrong_type.contains("arrayOfInt"), "{wrong_type}");
+        // Bytes that are not whole values.
+        struct Ragged;
+        impl ArraySource for Ragged {
+            fn read(&mut self, _: u64, _: usize) -> std::io::Result<ArrayValues> {
+                unreachable!("read_into is used")
+            }
+            fn read_into(
+                &mut self,
+                _: u64,
+                _: usize,
+                out: &mut BlockWriter<'_>,
+            ) -> std::io::Result<()> {
+                out.write_le_bytes(&[0; 13]).or(Ok(()))
+            }
+        }
+        let ragged = put_subarray(&uid(), &block, &mut Ragged, AnyArrayType::ArrayOfDouble);
+        assert!(
+            matches!(&ragged, Err(OpsError::InvalidArgument(m)) if m.contains("13 bytes")),
+            "{:?}",
+            ragged.err()
+        );
         // A source's own failure stays one.
         struct Failing;
         impl ArraySource for Failing {
