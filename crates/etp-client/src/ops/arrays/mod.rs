@@ -19,7 +19,10 @@
 //! [`put_array`] declares the array with `PutUninitializedDataArrays` (dimensions,
 //! transport and logical types), then sends it whole with `PutDataArrays` when it fits,
 //! else block by block with pipelined `PutDataSubarrays`, reading each block from an
-//! [`ArraySource`] only when there is room for another request in flight.
+//! [`ArraySource`] only when there is room for another request in flight. Blocks of
+//! `double` or `float` values (on sessions without gzip) are written by the source
+//! straight into the outgoing WebSocket frame, masked on the way
+//! ([`ArraySource::read_into`], [`BlockWriter`]): one copy of the values in all.
 //!
 //! Sizes: a block holds at most `budget / element size` elements, where the element size
 //! is the longest Avro encoding of the transport type (5 bytes for `int`, 10 for `long`,
