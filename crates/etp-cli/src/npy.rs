@@ -30,7 +30,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use etp_client::ops::{ArraySink, ArraySource, ArrayValues};
+use etp_client::ops::{ArraySink, ArraySource, ArrayValues, BlockWriter};
 use etp_protocol::types::datatypes::{AnyArrayType, AnyLogicalArrayType};
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -416,6 +416,8 @@ pub struct NpyReader {
     data_start: u64,
     /// Where the next sequential read starts, to avoid needless seeks.
     position: u64,
+    /// The last block's bytes ([`ArraySource::read_into`]), reused for the next.
+    scratch: Vec<u8>,
 }
 
 impl NpyReader {
@@ -448,6 +450,7 @@ impl NpyReader {
             header,
             data_start,
             position: data_start,
+            scratch: Vec::new(),
         })
     }
 }
@@ -473,6 +476,40 @@ impl ArraySource for NpyReader {
         self.file.read_exact(&mut bytes)?;
         self.position = at + len as u64;
         decode(&bytes, self.header.element, self.header.big_endian)
+    }
+
+    /// Little-endian `float64` / `float32` data goes from the file straight to the
+    /// message (one copy into a reused buffer, none into a vector of values).
+    fn read_into(
+        &mut self,
+        offset: u64,
+        count: usize,
+        out: &mut BlockWriter<'_>,
+    ) -> std::io::Result<()> {
+        let raw = matches!(
+            (self.header.element, out.transport_type()),
+            (ElementType::F64, AnyArrayType::ArrayOfDouble)
+                | (ElementType::F32, AnyArrayType::ArrayOfFloat)
+        ) && !self.header.big_endian;
+        if !raw {
+            let values = self.read(offset, count)?;
+            return out.write_values(&values);
+        }
+        let size = self.header.element.size();
+        let at = offset
+            .checked_mul(size as u64)
+            .and_then(|o| o.checked_add(self.data_start))
+            .ok_or_else(|| std::io::Error::other("offset overflows"))?;
+        let len = count
+            .checked_mul(size)
+            .ok_or_else(|| std::io::Error::other("block size overflows"))?;
+        if at != self.position {
+            self.file.seek(SeekFrom::Start(at))?;
+        }
+        self.scratch.resize(len, 0);
+        self.file.read_exact(&mut self.scratch)?;
+        self.position = at + len as u64;
+        out.write_le_bytes(&self.scratch)
     }
 }
 

@@ -582,6 +582,35 @@ fn arrays_bigger_than_a_message_move_in_blocks() {
         std::fs::read(&input).unwrap()
     );
 
+    // Without gzip, float blocks go from the file straight into the frames.
+    for (element, values) in [
+        (
+            ElementType::F64,
+            ArrayValues::Double((0..30_000).map(|i| f64::from(i) / 3.0).collect()),
+        ),
+        (
+            ElementType::F32,
+            ArrayValues::Float((0..30_000).map(|i| i as f32 / 7.0).collect()),
+        ),
+    ] {
+        let input = dir.path().join(format!("{element:?}.npy"));
+        write_npy(&input, element, &[200, 150], values);
+        let path = format!("/plain-{element:?}");
+        let mut put = vec!["array", "put", input.to_str().unwrap(), &epc, &path];
+        put.extend(small);
+        put.push("--no-compression");
+        server.ok(&put);
+        let output = dir.path().join(format!("{element:?}-back.npy"));
+        let mut get = vec!["array", "get", &epc, &path, "-o", output.to_str().unwrap()];
+        get.extend(small);
+        server.ok(&get);
+        assert_eq!(
+            std::fs::read(&output).unwrap(),
+            std::fs::read(&input).unwrap(),
+            "{element:?}"
+        );
+    }
+
     // One row longer than a message: blocks cut inside rows.
     let wide: Vec<i64> = (0..4_000).map(|i| i * 1_000_003 - 7).collect();
     let input = dir.path().join("wide.npy");

@@ -23,7 +23,8 @@ use etp_protocol::Uuid;
 use etp_protocol::codec::{Avro, Map, Reader};
 use etp_protocol::error_code::ErrorCode;
 use etp_protocol::message::{
-    Compression, DecodeOptions, EtpMessage, Message, decode_message, encode_message, flags,
+    Compression, DecodeOptions, EtpMessage, Message, MessageInfo, decode_message, encode_message,
+    flags,
 };
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::{
@@ -41,6 +42,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::ClientConfig;
 use crate::error::ClientError;
+use crate::mask;
 use crate::response::Response;
 use crate::transport::{self, Target};
 
@@ -72,6 +74,9 @@ struct Encoded {
     message_type: i32,
     /// Flags actually written (COMPRESSED set by the encoder when it helped).
     flags: i32,
+    /// The key the body is already masked with, counted from the body's first byte
+    /// ([`MaskedBody`]); `None` when the writer masks the whole frame.
+    body_key: Option<[u8; 4]>,
 }
 
 impl Encoded {
@@ -106,6 +111,7 @@ impl Encoded {
             protocol,
             message_type,
             flags,
+            body_key: None,
         }
     }
 
@@ -128,6 +134,71 @@ impl Encoded {
 
     fn payload(&mut self) -> &mut [u8] {
         &mut self.buf[self.start..]
+    }
+
+    /// The payload as one masked WebSocket frame, once [`Encoded::finish`] has run: the
+    /// header is masked here, the rest of the payload too unless the body came masked.
+    fn frame(&mut self) -> Frame<'_> {
+        let Some(body_key) = self.body_key else {
+            let mut frame = Frame::binary(Payload::BorrowedMut(self.payload()));
+            frame.mask();
+            return frame;
+        };
+        let key = mask::frame_key(body_key, self.body_at - self.start);
+        mask::mask_in_place(&mut self.buf[self.start..self.body_at], key, 0);
+        Frame::new(
+            true,
+            OpCode::Binary,
+            Some(key),
+            Payload::BorrowedMut(self.payload()),
+        )
+    }
+}
+
+/// An uncompressed message whose body is written already masked for the WebSocket, so
+/// that bulk values are copied into the outgoing buffer once, masking included, instead
+/// of being encoded and then masked in place (see [`crate::mask`]). Built with
+/// [`MaskedBody::new`], sent by [`Client::request_masked`], which assigns the
+/// messageId, checks the size limit and registers the request like any other.
+pub(crate) struct MaskedBody {
+    encoded: Encoded,
+    key: [u8; 4],
+}
+
+impl MaskedBody {
+    /// Starts an uncompressed FIN message of type `info` whose body the caller writes
+    /// already masked ([`MaskedBody`]), with room for `body_capacity` bytes. Bodies that
+    /// gzip could shrink must go through [`Client::request`] when the session compresses.
+    pub(crate) fn new(info: MessageInfo, body_capacity: usize) -> MaskedBody {
+        let placeholder = MessageHeader {
+            protocol: info.protocol,
+            message_type: info.message_type,
+            correlation_id: 0,
+            message_id: 0,
+            message_flags: flags::FIN,
+        };
+        let mut buf = Vec::with_capacity(HEADER_ROOM + 16 + body_capacity);
+        buf.resize(HEADER_ROOM, 0);
+        placeholder.encode(&mut buf);
+        let key = mask::random_key();
+        MaskedBody {
+            encoded: Encoded {
+                body_at: buf.len(),
+                buf,
+                start: HEADER_ROOM,
+                protocol: info.protocol,
+                message_type: info.message_type,
+                flags: flags::FIN,
+                body_key: Some(key),
+            },
+            key,
+        }
+    }
+
+    /// Appends body bytes.
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        let phase = self.encoded.buf.len() - self.encoded.body_at;
+        mask::extend_masked(&mut self.encoded.buf, bytes, self.key, phase);
     }
 }
 
@@ -375,10 +446,13 @@ impl Client {
     async fn connect_inner(config: ClientConfig) -> Result<Client, ClientError> {
         let target = Target::parse(&config.url)?;
         let ws = transport::upgrade(&config, &target).await?;
-        let (mut read, write) = ws.split(|stream| {
+        let (mut read, mut write) = ws.split(|stream| {
             let (read, write) = tokio::io::split(stream);
             (read, tokio::io::BufWriter::new(write))
         });
+        // The writer masks every frame itself (`Writer`): some bodies come masked already
+        // (`MaskedBody`), and fastwebsockets would mask those a second time.
+        write.set_auto_apply_mask(false);
         // fastwebsockets rejects payloads >= the limit; allow exactly our advertised size.
         read.set_max_message_size(config.max_message_size.saturating_add(1));
         let (notify_tx, notify_rx) = mpsc::channel(config.notification_capacity.max(1));
@@ -534,6 +608,14 @@ impl Client {
     ) -> Result<Response, ClientError> {
         let part = self.inner.conn.encode(&body.into(), flags::FIN);
         self.inner.conn.exchange(vec![part], timeout).await
+    }
+
+    /// [`Client::request`] of a message built with [`MaskedBody::new`].
+    pub(crate) async fn request_masked(&self, body: MaskedBody) -> Result<Response, ClientError> {
+        self.inner
+            .conn
+            .exchange(vec![body.encoded], self.inner.request_timeout)
+            .await
     }
 
     /// Sends `body` and returns its only answer, of type `T`. A ProtocolException becomes
@@ -924,7 +1006,8 @@ impl Writer {
         match command {
             Command::Send(out) => self.send(ws, out).await,
             Command::Control(opcode, payload) => {
-                let frame = Frame::new(true, opcode, None, Payload::Owned(payload));
+                let mut frame = Frame::new(true, opcode, None, Payload::Owned(payload));
+                frame.mask();
                 if let Err(e) = ws.write_frame(frame).await {
                     return Flow::Stop(format!("write failed: {e}"));
                 }
@@ -934,8 +1017,10 @@ impl Writer {
                 Flow::Continue
             }
             Command::Raw(mut payload, done) => {
+                let mut frame = Frame::binary(Payload::BorrowedMut(&mut payload));
+                frame.mask();
                 let result = ws
-                    .write_frame(Frame::binary(Payload::BorrowedMut(&mut payload)))
+                    .write_frame(frame)
                     .await
                     .map_err(|e| ClientError::WebSocket(format!("write failed: {e}")));
                 let failed = result.is_err();
@@ -947,7 +1032,9 @@ impl Writer {
             }
             Command::Close(code, reason) => {
                 if !ws.is_closed() {
-                    let _ = ws.write_frame(Frame::close(code, reason.as_bytes())).await;
+                    let mut frame = Frame::close(code, reason.as_bytes());
+                    frame.mask();
+                    let _ = ws.write_frame(frame).await;
                 }
                 Flow::Stop("connection closed by client".into())
             }
@@ -996,10 +1083,7 @@ impl Writer {
             );
         }
         for part in &mut out.parts {
-            if let Err(e) = ws
-                .write_frame(Frame::binary(Payload::BorrowedMut(part.payload())))
-                .await
-            {
+            if let Err(e) = ws.write_frame(part.frame()).await {
                 let reason = format!("write failed: {e}");
                 self.shared
                     .fail_pending(first_id, ClientError::WebSocket(reason.clone()));
@@ -1274,4 +1358,93 @@ fn deliver(pending: Pending) {
         None => Ok(pending.parts),
     };
     let _ = pending.tx.send(result);
+}
+
+#[cfg(test)]
+impl MaskedBody {
+    /// The message this body makes with its placeholder header, unmasked.
+    pub(crate) fn unmasked(&self) -> Vec<u8> {
+        let encoded = &self.encoded;
+        let mut out = encoded.buf[encoded.start..].to_vec();
+        mask::mask_in_place(&mut out[encoded.body_at - encoded.start..], self.key, 0);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use etp_protocol::types::protocol::core::Ping;
+    use etp_protocol::types::protocol::data_array::PutDataSubarrays;
+    use fastwebsockets::{Role, WebSocket};
+
+    use super::*;
+
+    fn sample(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 131 + 17) as u8).collect()
+    }
+
+    /// Writes `encoded` as the writer does and returns the payload the server reads.
+    async fn through_websocket(
+        write: &mut WebSocketWrite<WriteHalf<tokio::io::DuplexStream>>,
+        server: &mut WebSocket<tokio::io::DuplexStream>,
+        mut encoded: Encoded,
+        message_id: i64,
+    ) -> Vec<u8> {
+        let mut scratch = Vec::new();
+        let len = encoded.finish(0, message_id, &mut scratch);
+        // Large frames do not fit the pipe: read while writing.
+        let (written, read) = tokio::join!(write.write_frame(encoded.frame()), async {
+            server.read_frame().await
+        });
+        written.expect("frame written");
+        let frame = read.expect("frame read");
+        assert!(frame.fin);
+        assert_eq!(frame.opcode, OpCode::Binary);
+        assert_eq!(frame.payload.len(), len);
+        frame.payload.to_vec()
+    }
+
+    #[tokio::test]
+    async fn frames_of_masked_bodies_and_plain_messages_unmask_to_the_message() {
+        let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+        let (_, mut write) =
+            WebSocket::after_handshake(client_end, Role::Client).split(tokio::io::split);
+        write.set_auto_apply_mask(false);
+        let mut server = WebSocket::after_handshake(server_end, Role::Server);
+        // Payload lengths in all three frame length forms (7 bits, 16 bits as 126, 64
+        // bits as 127), none a multiple of 4 or 8; headers of 5 to 12 bytes (messageIds
+        // of 1 to 8 varint bytes) move the body across every mask phase.
+        for body_len in [0, 1, 7, 109, 1_001, 65_529, 70_003] {
+            for message_id in [2, 64, 8_190, 1 << 20, 1 << 40] {
+                let body = sample(body_len);
+                let mut masked = MaskedBody::new(PutDataSubarrays::INFO, body_len);
+                masked.extend(&body[..body_len / 3]);
+                masked.extend(&body[body_len / 3..]);
+                let payload =
+                    through_websocket(&mut write, &mut server, masked.encoded, message_id).await;
+                let mut expected = Vec::new();
+                MessageHeader {
+                    protocol: PutDataSubarrays::INFO.protocol,
+                    message_type: PutDataSubarrays::INFO.message_type,
+                    correlation_id: 0,
+                    message_id,
+                    message_flags: flags::FIN,
+                }
+                .encode(&mut expected);
+                expected.extend_from_slice(&body);
+                assert_eq!(payload, expected, "body {body_len}, message {message_id}");
+            }
+        }
+        // Messages encoded as usual are masked by the writer, once.
+        let ping: Body = Ping {
+            current_date_time: 1_234_567,
+        }
+        .into();
+        let plain = Encoded::new(&ping, 0, 8, flags::FIN, Compression::None);
+        let payload = through_websocket(&mut write, &mut server, plain, 6).await;
+        let message =
+            decode_message(&Bytes::from(payload), &DecodeOptions::default()).expect("a message");
+        assert_eq!(message.header.message_id, 6);
+        assert_eq!(message.body, ping);
+    }
 }

@@ -34,6 +34,7 @@
 mod client;
 mod config;
 mod error;
+mod mask;
 pub mod ops;
 mod pool;
 mod response;

@@ -16,7 +16,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use etp_client::Client;
 use etp_client::ops::{
-    self, ArraySink, ArraySource, ArrayTransfer, ArrayValues, OpsError, TransactionOptions,
+    self, ArraySink, ArraySource, ArrayTransfer, ArrayValues, BlockWriter, OpsError,
+    TransactionOptions,
 };
 use etp_protocol::names::QualifiedType;
 use etp_protocol::types::datatypes::data_array_types::{DataArrayIdentifier, DataArrayMetadata};
@@ -288,6 +289,17 @@ impl ArraySource for ProgressSource {
         let values = self.inner.read(offset, count)?;
         self.bar.inc(count as u64);
         Ok(values)
+    }
+
+    fn read_into(
+        &mut self,
+        offset: u64,
+        count: usize,
+        out: &mut BlockWriter<'_>,
+    ) -> std::io::Result<()> {
+        self.inner.read_into(offset, count, out)?;
+        self.bar.inc(count as u64);
+        Ok(())
     }
 }
 

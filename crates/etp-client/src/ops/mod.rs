@@ -37,7 +37,7 @@ use etp_protocol::types::datatypes::ErrorInfo;
 use crate::{Client, ClientError, Response};
 
 pub use arrays::{
-    ArraySink, ArraySource, ArrayTransfer, ArrayValues, Block, BlockPlan, CollectSink,
+    ArraySink, ArraySource, ArrayTransfer, ArrayValues, Block, BlockPlan, BlockWriter, CollectSink,
     EncodedValues, SliceElement, SliceSink, get_array, get_array_metadata, get_arrays_metadata,
     put_array,
 };

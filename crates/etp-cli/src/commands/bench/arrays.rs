@@ -33,7 +33,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use etp_client::Client;
-use etp_client::ops::{self, ArraySink, ArraySource, ArrayTransfer, ArrayValues, EncodedValues};
+use etp_client::ops::{
+    self, ArraySink, ArraySource, ArrayTransfer, ArrayValues, BlockWriter, EncodedValues,
+};
 use etp_protocol::types::datatypes::data_array_types::DataArrayIdentifier;
 use etp_protocol::types::datatypes::{AnyArrayType, AnyLogicalArrayType};
 
@@ -365,6 +367,28 @@ impl ArraySource for Source {
         self.blocks += 1;
         self.max_block_values = self.max_block_values.max(count);
         Ok(ArrayValues::Double(block))
+    }
+
+    /// The same values, copied once: from the shared source straight into the message.
+    fn read_into(
+        &mut self,
+        offset: u64,
+        count: usize,
+        out: &mut BlockWriter<'_>,
+    ) -> std::io::Result<()> {
+        let Some(values) = self.values.get(..count) else {
+            return Err(std::io::Error::other(format!(
+                "a block of {count} values is larger than the {} prepared",
+                self.values.len()
+            )));
+        };
+        if let Some((_, rest)) = values.split_first() {
+            out.write_f64s(&[offset as f64])?;
+            out.write_f64s(rest)?;
+        }
+        self.blocks += 1;
+        self.max_block_values = self.max_block_values.max(count);
+        Ok(())
     }
 }
 

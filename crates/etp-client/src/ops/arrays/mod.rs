@@ -19,7 +19,10 @@
 //! [`put_array`] declares the array with `PutUninitializedDataArrays` (dimensions,
 //! transport and logical types), then sends it whole with `PutDataArrays` when it fits,
 //! else block by block with pipelined `PutDataSubarrays`, reading each block from an
-//! [`ArraySource`] only when there is room for another request in flight.
+//! [`ArraySource`] only when there is room for another request in flight. Blocks of
+//! `double` or `float` values (on sessions without gzip) are written by the source
+//! straight into the outgoing WebSocket frame, masked on the way
+//! ([`ArraySource::read_into`], [`BlockWriter`]): one copy of the values in all.
 //!
 //! Sizes: a block holds at most `budget / element size` elements, where the element size
 //! is the longest Avro encoding of the transport type (5 bytes for `int`, 10 for `long`,
@@ -39,6 +42,7 @@
 
 mod blocks;
 mod encoded;
+mod outgoing;
 mod values;
 
 use std::future::Future;
@@ -62,6 +66,7 @@ use etp_protocol::types::protocol::data_array::{
 
 pub use blocks::{Block, BlockPlan, element_count, preferred_block_elements};
 pub use encoded::EncodedValues;
+pub use outgoing::BlockWriter;
 pub use values::{ArrayValues, default_logical_type, max_element_size};
 
 use encoded::{BlockValues, parse_data_array_map};
@@ -71,7 +76,8 @@ use super::{
     DEFAULT_MAX_IN_FLIGHT, KeyError, KeyedResults, OpsError, keyed_outcome, keyed_response, merge,
     message_budget,
 };
-use crate::{AnswerPart, Client, ClientError, DecodeOptions};
+use crate::client::MaskedBody;
+use crate::{AnswerPart, Client, ClientError, DecodeOptions, Response};
 
 /// Where downloaded array values go. Called on the operation's async task: keep each call
 /// short (buffered file writes are fine).
@@ -102,6 +108,21 @@ pub trait ArraySource: Send {
     /// Returns elements `offset .. offset + count` of the row-major flattening, of the
     /// array's transport type. Calls come in increasing offset order without gaps.
     fn read(&mut self, offset: u64, count: usize) -> std::io::Result<ArrayValues>;
+
+    /// Writes elements `offset .. offset + count` into `out`, which puts them straight
+    /// into the outgoing message: called instead of [`ArraySource::read`] for blocks of
+    /// `arrayOfDouble` and `arrayOfFloat` arrays when the session does not compress.
+    /// Override it to copy values from where they lie ([`BlockWriter::write_f64s`]),
+    /// without building a vector first. The default calls `read` and writes the vector.
+    fn read_into(
+        &mut self,
+        offset: u64,
+        count: usize,
+        out: &mut BlockWriter<'_>,
+    ) -> std::io::Result<()> {
+        let values = self.read(offset, count)?;
+        out.write_values(&values)
+    }
 }
 
 /// An in-memory array is a source.
@@ -119,6 +140,21 @@ impl ArraySource for ArrayValues {
             ));
         }
         Ok(self.slice(offset, count))
+    }
+
+    fn read_into(
+        &mut self,
+        offset: u64,
+        count: usize,
+        out: &mut BlockWriter<'_>,
+    ) -> std::io::Result<()> {
+        let start = usize::try_from(offset).map_err(std::io::Error::other)?;
+        let range = start..start.saturating_add(count);
+        match self {
+            ArrayValues::Double(v) if range.end <= v.len() => out.write_f64s(&v[range]),
+            ArrayValues::Float(v) if range.end <= v.len() => out.write_f32s(&v[range]),
+            _ => out.write_values(&self.read(offset, count)?),
+        }
     }
 }
 
@@ -812,12 +848,19 @@ async fn put_blocks(
     budget: usize,
     options: &ArrayTransfer,
 ) -> Result<(), OpsError> {
+    // Fixed-width floating-point values go straight into the outgoing frames, unless
+    // gzip might shrink the messages.
+    let direct = outgoing::direct_element_size(transport).is_some() && !client.compression();
     pipeline::ordered(
         options.max_in_flight,
         || {
             let Some(block) = plan.next() else {
                 return Ok(None);
             };
+            if direct {
+                let body = outgoing::put_subarray(uid, &block, source, transport)?;
+                return Ok(Some(send_block(client.clone(), uid.clone(), body)));
+            }
             let values = read_checked(source, block.offset, block.len, transport)?;
             Ok(Some(put_block(
                 client.clone(),
@@ -830,6 +873,30 @@ async fn put_blocks(
         |()| Ok(()),
     )
     .await
+}
+
+/// Sends a block's PutDataSubarrays written by [`outgoing::put_subarray`].
+fn send_block(
+    client: Client,
+    uid: DataArrayIdentifier,
+    body: MaskedBody,
+) -> Pin<Box<dyn Future<Output = Result<(), OpsError>> + Send>> {
+    Box::pin(async move {
+        let response = client.request_masked(body).await?;
+        put_block_outcome(response, &uid)
+    })
+}
+
+/// The outcome of one block's PutDataSubarrays.
+fn put_block_outcome(response: Response, uid: &DataArrayIdentifier) -> Result<(), OpsError> {
+    let keys = [key_of(uid)];
+    single(
+        keyed_response(response, &keys, |part: PutDataSubarraysResponse, ok| {
+            ok.extend(part.success);
+        })?,
+        uid,
+    )?;
+    Ok(())
 }
 
 /// PutDataSubarrays for one block, halved first while its encoding exceeds `budget`
@@ -860,14 +927,7 @@ fn put_block(
             },
         );
         let response = client.request(PutDataSubarrays { data_subarrays }).await?;
-        let keys = [key_of(&uid)];
-        single(
-            keyed_response(response, &keys, |part: PutDataSubarraysResponse, ok| {
-                ok.extend(part.success);
-            })?,
-            &uid,
-        )?;
-        Ok(())
+        put_block_outcome(response, &uid)
     })
 }
 
