@@ -33,7 +33,7 @@ use etp_protocol::types::datatypes::{
 use etp_protocol::types::protocol::core::{
     Acknowledge, CloseSession, CoreMessage, OpenSession, Ping, Pong, RequestSession,
 };
-use fastwebsockets::{FragmentCollectorRead, Frame, OpCode, Payload, WebSocketWrite};
+use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{ReadHalf, WriteHalf};
@@ -42,6 +42,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::ClientConfig;
 use crate::error::ClientError;
+use crate::frame_read::{BufPool, FrameReader, Incoming};
 use crate::mask;
 use crate::response::Response;
 use crate::transport::{self, Target};
@@ -58,6 +59,11 @@ const HEADER_ROOM: usize = 40;
 const COMMAND_QUEUE: usize = 1024;
 /// gzip level for compressed requests: fast, most of the gain for XML.
 const GZIP_LEVEL: u32 = 1;
+/// Most payload buffers the reader keeps for reuse: a little more than the number of bulk
+/// answers usually in flight, so a window of them recycles without new allocations.
+const POOLED_BUFFERS: usize = 32;
+/// Bytes of payload buffers kept for reuse, in units of the maximum message size.
+const POOLED_BYTES_PER_MAX_MESSAGE: usize = 8;
 /// How long [`Client::close`] waits for the server to close the WebSocket.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// Name of the message size endpoint capability.
@@ -446,15 +452,26 @@ impl Client {
     async fn connect_inner(config: ClientConfig) -> Result<Client, ClientError> {
         let target = Target::parse(&config.url)?;
         let ws = transport::upgrade(&config, &target).await?;
-        let (mut read, mut write) = ws.split(|stream| {
-            let (read, write) = tokio::io::split(stream);
-            (read, tokio::io::BufWriter::new(write))
-        });
+        // Frames are read by our own `FrameReader` (large payloads into recycled buffers);
+        // fastwebsockets only writes. A fresh `WebSocket` has nothing buffered yet, so
+        // taking its stream back loses no bytes.
+        let (read, write) = tokio::io::split(ws.into_inner());
+        let (_, mut write) = fastwebsockets::after_handshake_split(
+            tokio::io::empty(),
+            tokio::io::BufWriter::new(write),
+            fastwebsockets::Role::Client,
+        );
         // The writer masks every frame itself (`Writer`): some bodies come masked already
         // (`MaskedBody`), and fastwebsockets would mask those a second time.
         write.set_auto_apply_mask(false);
-        // fastwebsockets rejects payloads >= the limit; allow exactly our advertised size.
-        read.set_max_message_size(config.max_message_size.saturating_add(1));
+        let read = FrameReader::new(
+            read,
+            config.max_message_size,
+            BufPool::new(
+                POOLED_BUFFERS,
+                POOLED_BYTES_PER_MAX_MESSAGE.saturating_mul(config.max_message_size),
+            ),
+        );
         let (notify_tx, notify_rx) = mpsc::channel(config.notification_capacity.max(1));
         let (socket_closed, _) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -472,11 +489,7 @@ impl Client {
         });
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let writer = tokio::spawn(writer_task(write, rx, shared.clone()));
-        let reader = tokio::spawn(reader_task(
-            FragmentCollectorRead::new(read),
-            commands.clone(),
-            shared.clone(),
-        ));
+        let reader = tokio::spawn(reader_task(read, commands.clone(), shared.clone()));
         let conn = Conn {
             commands,
             shared,
@@ -1101,44 +1114,46 @@ impl Writer {
 }
 
 async fn reader_task(
-    mut ws: FragmentCollectorRead<ReadHalf<Stream>>,
+    mut ws: FrameReader<ReadHalf<Stream>>,
     commands: mpsc::Sender<Command>,
     shared: Arc<Shared>,
 ) {
-    let tx = commands.clone();
-    let mut obligated = move |frame: Frame<'_>| {
-        let tx = tx.clone();
-        let command = Command::Control(frame.opcode, frame.payload.to_vec());
-        async move { tx.send(command).await.map_err(|_| "writer stopped") }
-    };
+    let mut close_code = 1000;
     let reason = loop {
-        match ws.read_frame(&mut obligated).await {
-            Ok(frame) => match frame.opcode {
-                OpCode::Binary => {
-                    let payload = match frame.payload {
-                        Payload::Bytes(b) => b.freeze(),
-                        Payload::Owned(v) => Bytes::from(v),
-                        other => Bytes::copy_from_slice(&other),
-                    };
-                    if let Flow::Stop(reason) = handle_message(payload, &commands, &shared) {
-                        // The session is over; keep reading until the WebSocket closes.
-                        shared.mark_closed(reason);
-                    }
+        match ws.next().await {
+            Ok(Incoming::Binary(payload)) => {
+                if let Flow::Stop(reason) = handle_message(payload, &commands, &shared) {
+                    // The session is over; keep reading until the WebSocket closes.
+                    shared.mark_closed(reason);
                 }
-                OpCode::Text => tracing::warn!(
-                    "ignoring a text WebSocket message (JSON encoding is not supported)"
-                ),
-                OpCode::Close => break close_reason(&frame.payload),
-                _ => {}
-            },
-            Err(e) => break format!("WebSocket: {e}"),
+            }
+            Ok(Incoming::Text) => {
+                tracing::warn!("ignoring a text WebSocket message (JSON encoding is not supported)")
+            }
+            Ok(Incoming::Ping(payload)) => {
+                let pong = Command::Control(OpCode::Pong, payload.to_vec());
+                if commands.send(pong).await.is_err() {
+                    break "WebSocket: writer stopped".to_string();
+                }
+            }
+            Ok(Incoming::Close(payload)) => {
+                // Echo the close (RFC 6455 section 5.5.1); the writer stops after it.
+                let _ = commands
+                    .send(Command::Control(OpCode::Close, payload.to_vec()))
+                    .await;
+                break close_reason(&payload);
+            }
+            Err(e) => {
+                close_code = e.close_code();
+                break format!("WebSocket: {e}");
+            }
         }
     };
     shared.mark_closed(reason);
     // `send_replace`, not `send`: with no receiver subscribed yet, `send` would store nothing
     // and a later `close()` would wait its whole timeout for a socket already gone.
     shared.socket_closed.send_replace(true);
-    let _ = commands.try_send(Command::Close(1000, String::new()));
+    let _ = commands.try_send(Command::Close(close_code, String::new()));
 }
 
 fn close_reason(payload: &[u8]) -> String {

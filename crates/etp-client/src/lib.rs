@@ -34,6 +34,7 @@
 mod client;
 mod config;
 mod error;
+mod frame_read;
 mod mask;
 pub mod ops;
 mod pool;
