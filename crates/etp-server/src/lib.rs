@@ -223,6 +223,9 @@ impl Server {
                 "sessions still open after the grace period"
             );
         }
+        if let Some(history) = &state.history {
+            history.close().await;
+        }
         Ok(())
     }
 }

@@ -1239,6 +1239,48 @@ async fn sessions_are_recorded_and_listed_after_a_restart() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sessions_opened_and_closed_concurrently_are_all_recorded_closed() {
+    const SESSIONS: usize = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(dir.path(), |_| {}).await;
+    let config = server.client_config();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..SESSIONS {
+        let config = config.clone();
+        tasks.spawn(async move {
+            let client = etp_client::Client::connect(config).await.unwrap();
+            let id = client.session_id().to_string();
+            client.close(&format!("churn {i}")).await.unwrap();
+            id
+        });
+    }
+    let mut ids = Vec::new();
+    while let Some(id) = tasks.join_next().await {
+        ids.push(id.unwrap());
+    }
+    // The open and close records of every session share one writer; stopping the server
+    // waits for what is queued.
+    server.stop().await;
+
+    let server = TestServer::start_in(dir.path(), |_| {}).await;
+    let all = sessions_json(server.addr, "?all=true").await;
+    assert_eq!(all.len(), SESSIONS, "{all:?}");
+    for id in &ids {
+        let record = all
+            .iter()
+            .find(|s| s["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("session {id} not recorded"));
+        assert_eq!(record["state"], "closed", "{record}");
+        assert!(record["closed_micros"].as_i64().is_some(), "{record}");
+        assert!(
+            record["close_reason"].as_str().unwrap().contains("churn "),
+            "{record}"
+        );
+    }
+    server.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Log spans
 // ---------------------------------------------------------------------------------------

@@ -72,6 +72,13 @@ pub trait Store: Send + Sync {
     /// with the session's data transaction.
     fn put_session(&self, session: &SessionRecord) -> Result<()>;
 
+    /// Inserts or replaces all of `sessions` in one durable write (group commit: one
+    /// sync for the batch). A later record with the same id as an earlier one in the
+    /// batch replaces it, as if they were written one by one in order.
+    fn put_sessions(&self, sessions: &[SessionRecord]) -> Result<()> {
+        sessions.iter().try_for_each(|s| self.put_session(s))
+    }
+
     /// One session record by id.
     fn get_session(&self, id: &Uuid) -> Result<Option<SessionRecord>>;
 

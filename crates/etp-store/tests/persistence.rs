@@ -165,6 +165,53 @@ fn sessions_are_listed_newest_first_and_updatable() -> TestResult {
 }
 
 #[test]
+fn put_sessions_writes_the_last_record_of_each_id() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    {
+        let store = open(dir.path())?;
+        store.put_session(&session(1, 100))?;
+        store.put_session(&session(2, 200))?;
+        let mut closed = session(3, 300);
+        closed.closed_at = Some(350);
+        closed.close_reason = Some("done".into());
+        store.put_sessions(&[
+            session(3, 300),
+            // Already stored with another opened_at: moved, not duplicated.
+            session(1, 150),
+            closed,
+            // Twice in the batch with different opened_at: only the last one stays.
+            session(4, 400),
+            session(4, 450),
+        ])?;
+        store.put_sessions(&[])?;
+    }
+    let store = open(dir.path())?;
+    let l = store.list_sessions(10)?;
+    let order: Vec<(u64, i64)> = l.iter().map(|s| (s.id[15] as u64, s.opened_at)).collect();
+    assert_eq!(order, vec![(4, 450), (3, 300), (2, 200), (1, 150)]);
+    let s3 = store
+        .get_session(&uuid(3))?
+        .ok_or_else(|| fail("missing"))?;
+    assert_eq!(
+        (s3.closed_at, s3.close_reason.as_deref()),
+        (Some(350), Some("done"))
+    );
+    let s1 = store
+        .get_session(&uuid(1))?
+        .ok_or_else(|| fail("missing"))?;
+    assert_eq!(s1.opened_at, 150);
+    let s4 = store
+        .get_session(&uuid(4))?
+        .ok_or_else(|| fail("missing"))?;
+    assert_eq!(s4.opened_at, 450);
+    // The index follows the moves: purging by the new times removes exactly those.
+    assert_eq!(store.purge_sessions(160)?, 1);
+    assert_eq!(store.get_session(&uuid(1))?, None);
+    assert_eq!(store.list_sessions(10)?.len(), 3);
+    Ok(())
+}
+
+#[test]
 fn format_file_is_written_and_checked() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("data");

@@ -173,7 +173,7 @@ async fn serve<S>(
         tx: tx.clone(),
         state: State::AwaitingRequestSession,
         opened: None,
-        open_record: None,
+        open_recorded: false,
         pending: HashMap::new(),
         in_flight,
         send_budget: Arc::new(Semaphore::new(
@@ -190,15 +190,17 @@ async fn serve<S>(
     {
         info!(transaction = %id, "open transaction rolled back at session end");
     }
-    let open_record = actor.open_record.take();
+    let open_recorded = actor.open_recorded;
     drop(actor);
     drop(tx);
     // The writer drains what handlers already queued, then closes the socket.
     let _ = writer_task.await;
     // Written after the writer is done so the counters are final, and before the session
     // leaves the registry so a graceful shutdown waits for it.
-    if let (Some(history), Some(opened)) = (&server.history, open_record) {
-        history.record_close(opened, info.to_record()).await;
+    if let Some(history) = &server.history
+        && open_recorded
+    {
+        history.record_close(info.to_record()).await;
     }
     server.sessions.unregister(&info);
     info!(reason = %close_reason, "session closed");
@@ -211,8 +213,9 @@ struct Actor {
     state: State,
     /// The session context once open, kept past closing to end its transaction.
     opened: Option<Arc<SessionContext>>,
-    /// The write of the session's record at OpenSession, awaited before the final one.
-    open_record: Option<tokio::task::JoinHandle<()>>,
+    /// Whether the session's record was queued at OpenSession (only then is a final one
+    /// written).
+    open_recorded: bool,
     pending: HashMap<i64, PendingSet>,
     in_flight: Arc<Semaphore>,
     /// Bytes of responses queued for the writer (`send_buffer_bytes`).
@@ -394,7 +397,8 @@ impl Actor {
                         self.opened = Some(ctx.clone());
                         self.state = State::Open(ctx);
                         if let Some(history) = &self.server.history {
-                            self.open_record = Some(history.record_open(self.info.to_record()));
+                            history.record_open(self.info.to_record());
+                            self.open_recorded = true;
                         }
                         self.send(Outgoing::message(0, 2, id, open.into(), true))
                             .await;

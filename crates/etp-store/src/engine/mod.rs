@@ -565,27 +565,44 @@ impl Store for FjallStore {
     }
 
     fn put_session(&self, s: &SessionRecord) -> Result<()> {
+        self.put_sessions(std::slice::from_ref(s))
+    }
+
+    fn put_sessions(&self, sessions: &[SessionRecord]) -> Result<()> {
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        // Only the last record of each id is written, so every id is looked up and
+        // indexed once and the previous `opened_at` read below is the stored one.
+        let mut seen = std::collections::HashSet::with_capacity(sessions.len());
+        let last: Vec<&SessionRecord> = sessions
+            .iter()
+            .rev()
+            .filter(|s| seen.insert(s.id))
+            .collect();
         let ks = &self.inner.ks;
         let mut tx = self
             .inner
             .db
             .write_tx()?
             .durability(Some(PersistMode::SyncAll));
-        if let Some(prev) = tx.get(&ks.session_ids, s.id)? {
-            let prev = i64::from_le_bytes(
-                <[u8; 8]>::try_from(&prev[..])
-                    .map_err(|_| StoreError::Corrupt("session index".into()))?,
-            );
-            if prev != s.opened_at {
-                tx.remove(&ks.sessions, keys::session(prev, &s.id));
+        for s in last.into_iter().rev() {
+            if let Some(prev) = tx.get(&ks.session_ids, s.id)? {
+                let prev = i64::from_le_bytes(
+                    <[u8; 8]>::try_from(&prev[..])
+                        .map_err(|_| StoreError::Corrupt("session index".into()))?,
+                );
+                if prev != s.opened_at {
+                    tx.remove(&ks.sessions, keys::session(prev, &s.id));
+                }
             }
+            tx.insert(
+                &ks.sessions,
+                keys::session(s.opened_at, &s.id),
+                enc_session(s)?,
+            );
+            tx.insert(&ks.session_ids, s.id, s.opened_at.to_le_bytes());
         }
-        tx.insert(
-            &ks.sessions,
-            keys::session(s.opened_at, &s.id),
-            enc_session(s)?,
-        );
-        tx.insert(&ks.session_ids, s.id, s.opened_at.to_le_bytes());
         tx.commit()?.map_err(|_| StoreError::Conflict)
     }
 
