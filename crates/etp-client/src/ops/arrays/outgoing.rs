@@ -45,39 +45,14 @@ impl BlockWriter<'_> {
     /// Appends `arrayOfDouble` values.
     pub fn write_f64s(&mut self, values: &[f64]) -> std::io::Result<()> {
         self.admit(AnyArrayType::ArrayOfDouble, values.len())?;
-        #[cfg(target_endian = "little")]
-        {
-            // SAFETY: f64 has no padding and any bytes are valid u8; the slice covers
-            // exactly the memory of `values` (len * 8 bytes, align 1). On little-endian
-            // targets the in-memory layout is the Avro wire layout.
-            let bytes = unsafe {
-                std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values))
-            };
-            self.body.extend(bytes);
-        }
-        #[cfg(not(target_endian = "little"))]
-        for v in values {
-            self.body.extend(&v.to_le_bytes());
-        }
+        append_le(self.body, values);
         Ok(())
     }
 
     /// Appends `arrayOfFloat` values.
     pub fn write_f32s(&mut self, values: &[f32]) -> std::io::Result<()> {
         self.admit(AnyArrayType::ArrayOfFloat, values.len())?;
-        #[cfg(target_endian = "little")]
-        {
-            // SAFETY: as in `write_f64s`: no padding, any bytes are valid u8, and the
-            // in-memory layout is the wire layout.
-            let bytes = unsafe {
-                std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values))
-            };
-            self.body.extend(bytes);
-        }
-        #[cfg(not(target_endian = "little"))]
-        for v in values {
-            self.body.extend(&v.to_le_bytes());
-        }
+        append_le(self.body, values);
         Ok(())
     }
 
@@ -211,6 +186,46 @@ pub(super) fn put_subarray(
     scratch.push(0);
     body.extend(&scratch);
     Ok(body)
+}
+
+/// IEEE 754 numbers, whose Avro encoding is their little-endian bytes.
+trait WireFloat: Copy {
+    /// The little-endian bytes of one value.
+    #[cfg(not(target_endian = "little"))]
+    fn le_bytes(self) -> impl AsRef<[u8]>;
+}
+
+impl WireFloat for f64 {
+    #[cfg(not(target_endian = "little"))]
+    fn le_bytes(self) -> impl AsRef<[u8]> {
+        self.to_le_bytes()
+    }
+}
+
+impl WireFloat for f32 {
+    #[cfg(not(target_endian = "little"))]
+    fn le_bytes(self) -> impl AsRef<[u8]> {
+        self.to_le_bytes()
+    }
+}
+
+/// Appends the Avro encoding of `values` (array items, without the block count).
+fn append_le<T: WireFloat>(body: &mut MaskedBody, values: &[T]) {
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: `WireFloat` is only implemented for f64 and f32, which have no padding,
+        // and any bytes are valid u8; the slice covers exactly the memory of `values`
+        // (`size_of_val` bytes, align 1) and borrows it. On little-endian targets that
+        // memory is the Avro wire layout.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values))
+        };
+        body.extend(bytes);
+    }
+    #[cfg(not(target_endian = "little"))]
+    for v in values {
+        body.extend(v.le_bytes().as_ref());
+    }
 }
 
 #[cfg(test)]
