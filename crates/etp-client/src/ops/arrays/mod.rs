@@ -729,17 +729,9 @@ pub async fn put_array(
             data_arrays: declare,
         })
         .await?;
-    let keys = [key_of(uid)];
-    single(
-        keyed_response(
-            response,
-            &keys,
-            |part: PutUninitializedDataArraysResponse, ok| {
-                ok.extend(part.success);
-            },
-        )?,
-        uid,
-    )?;
+    put_outcome(response, uid, |part: PutUninitializedDataArraysResponse| {
+        part.success
+    })?;
 
     let budget = options.budget(client, uid);
     let max_elements = options.max_elements(transport, budget);
@@ -828,14 +820,7 @@ async fn put_whole(
         },
     );
     let response = client.request(PutDataArrays { data_arrays }).await?;
-    let keys = [key_of(uid)];
-    single(
-        keyed_response(response, &keys, |part: PutDataArraysResponse, ok| {
-            ok.extend(part.success);
-        })?,
-        uid,
-    )?;
-    Ok(())
+    put_outcome(response, uid, |part: PutDataArraysResponse| part.success)
 }
 
 /// Sends the blocks of `plan`, each read from `source` when there is room in flight.
@@ -889,11 +874,19 @@ fn send_block(
 
 /// The outcome of one block's PutDataSubarrays.
 fn put_block_outcome(response: Response, uid: &DataArrayIdentifier) -> Result<(), OpsError> {
+    put_outcome(response, uid, |part: PutDataSubarraysResponse| part.success)
+}
+
+/// The outcome of a put of the one array `uid`: its key in the response's `success`
+/// map (each part's, through `success`), or the error reported for it.
+fn put_outcome<B: EtpMessage>(
+    response: Response,
+    uid: &DataArrayIdentifier,
+    success: impl Fn(B) -> Map<etp_protocol::EtpString>,
+) -> Result<(), OpsError> {
     let keys = [key_of(uid)];
     single(
-        keyed_response(response, &keys, |part: PutDataSubarraysResponse, ok| {
-            ok.extend(part.success);
-        })?,
+        keyed_response(response, &keys, |part: B, ok| ok.extend(success(part)))?,
         uid,
     )?;
     Ok(())
