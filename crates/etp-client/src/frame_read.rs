@@ -180,8 +180,8 @@ impl BufPool {
 ///
 /// A new payload buffer is filled by the kernel's socket copy, which page-faults on
 /// every 4 KiB page of it: on the first DataArray get at 8 MiB messages (16 answers in
-/// flight, the pool empty at the start), about 97 CPU samples per GiB of the client's,
-/// a tenth of the get; with the advice 46. One fault per 2 MiB costs a third of 512
+/// flight, the pool empty at the start), 33–97 CPU samples per GiB of the client's, up
+/// to a tenth of the get; with the advice 25–46. One fault per 2 MiB costs a third of 512
 /// small ones (fresh 8 MiB buffers written whole: 440 → 130–150 ms per GiB); the part
 /// of a buffer outside its whole huge pages still faults page by page. Only the pages
 /// the buffer covers whole are advised, so no memory beyond it is touched; the advice
