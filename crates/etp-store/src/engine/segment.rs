@@ -372,11 +372,23 @@ impl Segments {
         // Pages the page cache holds are read by touching them (a minor fault maps a
         // batch of them at a time, and none once mapped). Others must come from disk:
         // not here under no-wait; else through `populate`, where a read error is an
-        // error instead of a SIGBUS on touching the page.
-        if !map.resident(off, len) {
-            if crate::nowait::active() {
+        // error instead of a SIGBUS on touching the page. Under no-wait, `mincore`
+        // tells: it counts only pages whose contents are read in. Elsewhere `cachestat`
+        // does, for a fraction of the cost on pages not mapped yet. It counts pages
+        // still being read in too: touching those waits for that read, which is
+        // allowed here; should that read fail, the touch raises SIGBUS, as it does for
+        // a page evicted between either check and the touch (both need a disk error
+        // during another reader's read of the same pages).
+        let ready = if crate::nowait::active() {
+            if !map.resident(off, len) {
                 return Err(StoreError::WouldBlock);
             }
+            true
+        } else {
+            map.cached(off, len)
+                .unwrap_or_else(|| map.resident(off, len))
+        };
+        if !ready {
             match map.populate(off, len) {
                 Ok(()) => {}
                 Err(PopulateError::Unsupported) => return Ok(None),
