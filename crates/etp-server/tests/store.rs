@@ -271,6 +271,62 @@ async fn every_bad_put_entry_gets_its_code_and_the_good_ones_are_stored() {
     server.stop().await;
 }
 
+/// The dataspace of a GetDataObjects is looked up only once a key is not found: whatever
+/// the order of the keys, those of a missing dataspace all say so, and a missing object
+/// of an existing dataspace is "not found" next to found ones.
+#[tokio::test]
+async fn get_names_the_missing_dataspace_for_every_key_of_it() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    create_dataspace(&client, DS_PATH).await;
+    put_fixtures(&client).await;
+
+    let nowhere =
+        |uuid: &str| format!("eml:///dataspace('nowhere')/resqml20.obj_LocalDepth3dCrs({uuid})");
+    let (a, b) = (
+        nowhere(CRS_UUID),
+        nowhere("11111111-2222-4333-8444-555555555555"),
+    );
+    for request in [
+        vec![("a", a.as_str()), ("b", b.as_str())],
+        vec![("b", b.as_str())],
+    ] {
+        let response = get(&client, &request).await;
+        assert!(objects_of(&response).is_empty());
+        let errors = response.errors();
+        assert_eq!(errors.len(), request.len());
+        for (_, e) in errors {
+            assert_eq!(e.code, 11);
+            assert_eq!(
+                e.message.as_str(),
+                "dataspace eml:///dataspace('nowhere') does not exist"
+            );
+        }
+    }
+
+    let missing = uri(
+        "resqml20.obj_LocalDepth3dCrs",
+        "11111111-2222-4333-8444-555555555555",
+    );
+    let well = well_uri();
+    for request in [
+        [("well", well.as_str()), ("missing", missing.as_str())],
+        [("missing", missing.as_str()), ("well", well.as_str())],
+    ] {
+        let response = get(&client, &request).await;
+        assert_eq!(objects_of(&response).keys().collect::<Vec<_>>(), ["well"]);
+        let errors = response.errors();
+        assert_eq!(errors.len(), 1);
+        let (key, e) = &errors[0];
+        assert_eq!(key.as_deref(), Some("missing"));
+        assert_eq!(
+            e.message.as_str(),
+            format!("data object {missing} not found")
+        );
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn get_and_delete_errors_are_per_key() {
     let server = TestServer::start().await;

@@ -108,7 +108,9 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
             util::settle(SETTLE_LIMIT).await;
             let raw_put = raw_put(raw, &path, records, batch, with_transaction).await?;
             util::settle(SETTLE_LIMIT).await;
+            let mark = util::phase(format!("raw_store.get_batch_{batch}"));
             let raw_get = raw_get(raw, keys, batch).await?;
+            drop(mark);
             util::settle(SETTLE_LIMIT).await;
             let mark = util::phase(format!("objects.put_batch_{batch}"));
             let etp_put = etp_put(env, &client, &uri, &objects, batch).await?;

@@ -16,10 +16,9 @@
 //! the client declared for this protocol, or whose metadata alone does not fit in a
 //! message, or that would need chunks smaller than [`MIN_CHUNK_BYTES`] → 17.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
-use bytes::Bytes;
-use etp_protocol::Uuid;
+use bytes::{Buf, Bytes};
 use etp_protocol::codec::writer::{write_bytes, write_long};
 use etp_protocol::codec::{Avro, Map, SegmentedBuf};
 use etp_protocol::error_code::ErrorCode;
@@ -27,6 +26,7 @@ use etp_protocol::message::EtpMessage;
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::ErrorInfo;
 use etp_protocol::types::protocol::store::{Chunk, GetDataObjects, GetDataObjectsResponse};
+use etp_protocol::{EtpString, Uuid};
 use etp_store::{ObjectMeta, ReadTxn, StoredObject};
 
 use super::{
@@ -73,36 +73,43 @@ pub(super) async fn get(
     let mut inline = m.uris.len() <= INLINE_READ_KEYS;
     let mut inline_left = INLINE_READ_BYTES;
     let mut errors = Map::new();
-    let mut by_dataspace: BTreeMap<String, VecDeque<(String, ObjectRef)>> = BTreeMap::new();
+    // The keys stay the request's strings (shared with its buffer, not copied).
+    let mut resolved: Vec<(EtpString, ObjectRef)> = Vec::with_capacity(m.uris.len());
     for (key, uri) in m.uris {
         match resolve(&uri) {
-            Ok(object) => by_dataspace
-                .entry(object.key.dataspace.clone())
-                .or_default()
-                .push_back((key.to_string(), object)),
+            Ok(object) => resolved.push((key, object)),
             Err(e) => {
                 errors.insert(key, e);
             }
         }
     }
+    // One dataspace after the other, in the order of their paths, each in request order
+    // (a stable sort; most requests name one dataspace and are already sorted).
+    resolved.sort_by(|(_, a), (_, b)| a.key.dataspace.cmp(&b.key.dataspace));
 
     let mut writer = ResponseWriter::new(responder, client_max_object_size(session));
-    for (dataspace, mut pending) in by_dataspace {
+    while let Some((_, first)) = resolved.first() {
+        let dataspace = first.key.dataspace.clone();
+        let same = resolved
+            .iter()
+            .take_while(|(_, o)| o.key.dataspace == dataspace)
+            .count();
+        let rest = resolved.split_off(same);
+        let mut pending = VecDeque::from(std::mem::replace(&mut resolved, rest));
         let mut check_dataspace = true;
         while !pending.is_empty() {
-            let path = dataspace.clone();
             let access = &handler.access;
             let slot = &session.transaction;
             let read = if inline {
                 access
                     .read_inline(slot, &dataspace, move |r| {
-                        read_batch(r, &path, check_dataspace, pending, Some(inline_left))
+                        read_batch(r, check_dataspace, pending, Some(inline_left))
                     })
                     .await
             } else {
                 access
                     .read(slot, &dataspace, move |r| {
-                        read_batch(r, &path, check_dataspace, pending, None)
+                        read_batch(r, check_dataspace, pending, None)
                     })
                     .await
             };
@@ -117,7 +124,7 @@ pub(super) async fn get(
                 match result {
                     Ok(stored) => writer.add(key, stored, &mut errors).await?,
                     Err(e) => {
-                        errors.insert(key.into(), e);
+                        errors.insert(key, e);
                     }
                 }
             }
@@ -143,29 +150,26 @@ fn client_max_object_size(session: &SessionContext) -> Option<u64> {
 }
 
 /// Per key read so far, the object or why it is not answered.
-type BatchResults = Vec<(String, Result<StoredObject, ErrorInfo>)>;
+type BatchResults = Vec<(EtpString, Result<StoredObject, ErrorInfo>)>;
 
-/// Reads objects of one dataspace until about [`READ_BATCH_BYTES`] are in hand; returns
+/// Reads objects of one dataspace (`pending` holds keys of one dataspace only) until
+/// about [`READ_BATCH_BYTES`] are in hand; returns
 /// them and the keys still to read. Failures of single lookups fail only their key.
 /// With `inline_budget`, stops before the first object that would take the bytes read
 /// beyond it (that object is read again later, on the blocking pool).
+///
+/// With `check_dataspace`, every key fails with "dataspace does not exist" if the
+/// dataspace is missing. It is looked up only once a key is not found: an object
+/// exists only inside an existing dataspace (the store creates and deletes them
+/// together), so a found object proves it exists, and a request whose objects are all
+/// there does not pay for the lookup (one more read of the store per request).
 fn read_batch(
     r: &dyn ReadTxn,
-    dataspace: &str,
-    check_dataspace: bool,
-    mut pending: VecDeque<(String, ObjectRef)>,
+    mut check_dataspace: bool,
+    mut pending: VecDeque<(EtpString, ObjectRef)>,
     inline_budget: Option<u64>,
-) -> etp_store::Result<(BatchResults, VecDeque<(String, ObjectRef)>)> {
-    let mut results = Vec::with_capacity(pending.len().min(64));
-    if check_dataspace && r.get_dataspace(dataspace)?.is_none() {
-        let missing = dataspace_not_found(dataspace);
-        results.extend(
-            pending
-                .into_iter()
-                .map(|(key, _)| (key, Err(missing.clone()))),
-        );
-        return Ok((results, VecDeque::new()));
-    }
+) -> etp_store::Result<(BatchResults, VecDeque<(EtpString, ObjectRef)>)> {
+    let mut results: BatchResults = Vec::with_capacity(pending.len().min(64));
     let mut bytes = 0usize;
     while let Some((key, object)) = pending.pop_front() {
         let lookup = match inline_budget {
@@ -190,8 +194,23 @@ fn read_batch(
                 if same_type(&stored.meta.qualified_type, &object)
                     && version_matches(&stored, &object) =>
             {
+                check_dataspace = false;
                 bytes += stored.data.len();
                 Ok(stored)
+            }
+            Ok(_) if check_dataspace => {
+                let dataspace = &object.key.dataspace;
+                if r.get_dataspace(dataspace)?.is_none() {
+                    // Nothing of this dataspace can have been found: every key fails alike.
+                    let missing = dataspace_not_found(dataspace);
+                    let keys = results.into_iter().map(|(key, _)| key);
+                    let keys = keys.chain(std::iter::once(key));
+                    let keys = keys.chain(pending.into_iter().map(|(key, _)| key));
+                    let failed = keys.map(|key| (key, Err(missing.clone()))).collect();
+                    return Ok((failed, VecDeque::new()));
+                }
+                check_dataspace = false;
+                Err(not_found(&object.uri.to_string()))
             }
             Ok(_) => Err(not_found(&object.uri.to_string())),
         };
@@ -267,7 +286,7 @@ impl ResponseWriter {
     /// when it cannot be sent to this client.
     async fn add(
         &mut self,
-        key: String,
+        key: EtpString,
         stored: StoredObject,
         errors: &mut Map<ErrorInfo>,
     ) -> Result<(), SessionClosed> {
@@ -278,7 +297,7 @@ impl ResponseWriter {
         {
             let message =
                 format!("the object has {len} bytes, more than your MaxDataObjectSize ({max})");
-            errors.insert(key.into(), too_large(message));
+            errors.insert(key, too_large(message));
             return Ok(());
         }
         let uri = object_uri(&stored.key, &stored.meta.qualified_type).unwrap_or_default();
@@ -306,7 +325,7 @@ impl ResponseWriter {
             let message = format!(
                 "the object ({len} bytes) cannot be sent within the negotiated message size"
             );
-            errors.insert(key.into(), too_large(message));
+            errors.insert(key, too_large(message));
             return Ok(());
         }
         self.append(size, &Bytes::new()).await?;
@@ -333,9 +352,12 @@ impl ResponseWriter {
         if self.current_entries > 0 && self.current_size + size > self.map_budget {
             self.flush().await?;
         }
+        if self.current_entries == 0 {
+            start_part(&mut self.current);
+        }
         let small = self.current.small_mut();
-        // The head and the map's end marker (see `finish_part`).
-        small.reserve(self.head.len() + 1);
+        // The head, the map's end marker and its count (see `finish_part`).
+        small.reserve(self.head.len() + 1 + COUNT_ROOM);
         small.extend_from_slice(&self.head);
         self.current.push_bytes(data);
         self.current_entries += 1;
@@ -429,16 +451,35 @@ fn encode_entry_head(
     write_long(out, data_len as i64);
 }
 
+/// Room for the map's entry count (a varint of at most 10 bytes) at the start of a
+/// response part's buffer: the count is known only once the part is full, and writing it
+/// there spares a buffer and a segment of its own per part.
+const COUNT_ROOM: usize = 10;
+
+/// Starts the entries of a response part in `entries`, empty: room for their count
+/// (see [`finish_part`]).
+fn start_part(entries: &mut SegmentedBuf) {
+    entries.small_mut().extend_from_slice(&[0; COUNT_ROOM]);
+}
+
 /// The body of a `GetDataObjectsResponse` whose map holds `count` entries, encoded in
-/// `entries`.
+/// `entries` after [`start_part`].
 fn finish_part(count: usize, mut entries: SegmentedBuf) -> EncodedBody {
     // The map as one block: its count, the entries, the end marker.
-    entries.small_mut().push(0);
-    let mut head = Vec::with_capacity(10);
-    write_long(&mut head, count as i64);
-    let mut segments = Vec::with_capacity(4);
-    segments.push(Bytes::from(head));
-    segments.extend(entries.into_segments());
+    let small = entries.small_mut();
+    small.push(0);
+    let end = small.len();
+    write_long(small, count as i64);
+    let len = small.len() - end;
+    // The count goes at the end of its room; the bytes before it are skipped below.
+    let skip = COUNT_ROOM - len;
+    small.copy_within(end.., skip);
+    small.truncate(end);
+    let mut segments = entries.into_segments();
+    // The first segment starts with the room (the buffer's first bytes, never empty).
+    if let Some(first) = segments.first_mut() {
+        first.advance(skip);
+    }
     EncodedBody::new(segments)
 }
 
@@ -482,6 +523,42 @@ mod tests {
         }
     }
 
+    /// The entry count written into its room at the start of the part encodes as the
+    /// typed map's, whatever its varint length.
+    #[test]
+    fn parts_of_many_entries_encode_as_the_typed_response() {
+        for count in [1, 63, 64, 300, 20_000] {
+            let object = stored("ds", "t", false, 3);
+            let uri = object_uri(&object.key, &object.meta.qualified_type).unwrap();
+            let mut typed = Map::new();
+            let mut entries = SegmentedBuf::new();
+            start_part(&mut entries);
+            let mut head = Vec::new();
+            for i in 0..count {
+                let key = format!("{i}");
+                typed.insert(
+                    key.clone().into(),
+                    DataObject {
+                        resource: resource(&object.key, &object.meta, None),
+                        format: "xml".into(),
+                        blob_id: None,
+                        data: object.data.clone(),
+                    },
+                );
+                head.clear();
+                encode_entry_head(&mut head, &key, &uri, &object.meta, None, 3);
+                entries.small_mut().extend_from_slice(&head);
+                entries.push_bytes(&object.data);
+            }
+            let part = finish_part(count, entries);
+            let typed = GetDataObjectsResponse {
+                data_objects: typed,
+            };
+            assert_eq!(part.segments().concat(), encode_to_vec(&typed), "{count}");
+            assert_eq!(part.len(), typed.encoded_len());
+        }
+    }
+
     /// The direct encoding of a response part is byte for byte the typed one, whether
     /// the XML is inline, shared or left for chunks (a `blobId` and no data).
     #[test]
@@ -494,6 +571,7 @@ mod tests {
         ];
         let mut typed = Map::new();
         let mut entries = SegmentedBuf::new();
+        start_part(&mut entries);
         let mut head = Vec::new();
         for (i, object) in objects.iter().enumerate() {
             let key = format!("key-{i}");
