@@ -186,6 +186,11 @@ impl BufPool {
 /// of a buffer outside its whole huge pages still faults page by page. Only the pages
 /// the buffer covers whole are advised, so no memory beyond it is touched; the advice
 /// changes how the pages are backed, never what they hold.
+///
+/// A process that has turned transparent huge pages off (`PR_SET_THP_DISABLE`) ignores
+/// the advice: the `etp` binary does, through its allocator (mimalloc built `no_thp`,
+/// whose own huge-page arenas cost more than they saved), so there the advice helps
+/// only programs that use this library with an allocator of their own.
 fn advise_huge_pages(buf: &mut Vec<u8>) {
     #[cfg(target_os = "linux")]
     {
