@@ -14,7 +14,7 @@
 //! the caller copy values once, straight into their destination.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,7 @@ use etp_protocol::types::datatypes::{
 use etp_protocol::types::protocol::core::{
     Acknowledge, CloseSession, CoreMessage, OpenSession, Ping, Pong, RequestSession,
 };
+use etp_protocol::types::protocol::data_array::{GetDataArraysResponse, GetDataSubarraysResponse};
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -42,7 +43,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::ClientConfig;
 use crate::error::ClientError;
-use crate::frame_read::{BufPool, FrameReader, Incoming};
+use crate::frame_read::{BufPool, FrameReader, Incoming, Landed, Lander};
+use crate::landing::{Landing, Placement, values_layout};
 use crate::mask;
 use crate::response::Response;
 use crate::transport::{self, Target};
@@ -213,9 +215,11 @@ struct Waiter {
     /// Receives the messageId the writer assigned, so that a timed-out caller can remove
     /// its entry.
     slot: Arc<AtomicI64>,
-    tx: oneshot::Sender<Result<Vec<AnswerPart>, ClientError>>,
+    tx: oneshot::Sender<Result<Answer, ClientError>>,
     /// Whether the answer's bodies are left undecoded ([`Client::request_undecoded`]).
     undecoded: bool,
+    /// Where the answer's values may be received in place ([`Client::request_landing`]).
+    landing: Option<Placement>,
 }
 
 /// One or more messages to write back to back (a multipart request).
@@ -241,8 +245,46 @@ enum Command {
 struct Pending {
     parts: Vec<AnswerPart>,
     error: Option<ClientError>,
-    tx: oneshot::Sender<Result<Vec<AnswerPart>, ClientError>>,
+    tx: oneshot::Sender<Result<Answer, ClientError>>,
     undecoded: bool,
+    /// The request's placement until an answer lands in it.
+    landing: Option<Placement>,
+    /// The answer that landed in it.
+    landed: Option<LandedMessage>,
+}
+
+/// The whole answer to a request, as the reader collected it.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The messages that came the usual way (all of them, unless one landed).
+    pub parts: Vec<AnswerPart>,
+    /// What became of the request's placement, if it had one.
+    pub landing: LandingOutcome,
+}
+
+/// What became of a request's placement ([`Client::request_landing`]).
+#[derive(Debug)]
+pub(crate) enum LandingOutcome {
+    /// The request had none.
+    None,
+    /// No answer landed in it: it comes back to be filled from the answer's parts.
+    Unused(Placement),
+    /// An answer's values were received into it.
+    Landed(LandedMessage),
+}
+
+/// An answer whose values were received straight into the request's placement; the rest
+/// of its body is kept for the caller to check.
+#[derive(Debug)]
+pub(crate) struct LandedMessage {
+    /// The decoded header.
+    pub header: MessageHeader,
+    /// The body up to the values.
+    pub body_head: Bytes,
+    /// The body after the values.
+    pub tail: Bytes,
+    /// The values.
+    pub placement: Placement,
 }
 
 /// One message of an answer to [`Client::request_undecoded`].
@@ -327,6 +369,10 @@ struct Shared {
     in_flight: AtomicUsize,
     /// Requests waiting for undecoded answers: while 0, the reader skips looking for them.
     undecoded_waiting: AtomicUsize,
+    /// Requests with a placement: while 0, the reader does not look for landings.
+    landings_waiting: AtomicUsize,
+    /// Answers whose values were received in place so far.
+    landed: AtomicU64,
     socket_closed: watch::Sender<bool>,
     notifications: mpsc::Sender<Message>,
 }
@@ -484,6 +530,8 @@ impl Client {
             max_decompressed_size: config.max_decompressed_size,
             in_flight: AtomicUsize::new(0),
             undecoded_waiting: AtomicUsize::new(0),
+            landings_waiting: AtomicUsize::new(0),
+            landed: AtomicU64::new(0),
             socket_closed,
             notifications: notify_tx,
         });
@@ -585,6 +633,13 @@ impl Client {
         self.inner.conn.shared.in_flight.load(Ordering::Relaxed)
     }
 
+    /// How many answers so far had their values received straight into the caller's
+    /// memory, without a copy on the client ([`crate::ops::get_array_vec`]); for
+    /// diagnostics and tests.
+    pub fn landed_answers(&self) -> u64 {
+        self.inner.conn.shared.landed.load(Ordering::Relaxed)
+    }
+
     /// Whether the session is over (closed by either side, or the connection failed).
     pub fn is_closed(&self) -> bool {
         self.inner.conn.shared.lock().closed.is_some()
@@ -658,13 +713,37 @@ impl Client {
         body: impl Into<Body>,
     ) -> Result<Vec<AnswerPart>, ClientError> {
         let part = self.inner.conn.encode(&body.into(), flags::FIN);
-        let (_, mut parts) = self
+        let (_, answer) = self
             .inner
             .conn
-            .exchange_parts(vec![part], self.inner.request_timeout, true)
+            .exchange_parts(vec![part], self.inner.request_timeout, true, None)
             .await?;
+        let mut parts = answer.parts;
         parts.sort_by_key(|p| p.header().message_id);
         Ok(parts)
+    }
+
+    /// [`Client::request_undecoded`] whose answer's values may be received straight into
+    /// `placement` (see [`crate::landing`]): a DataArray request for one array of the
+    /// placement's transport type and length.
+    pub(crate) async fn request_landing(
+        &self,
+        body: impl Into<Body>,
+        placement: Placement,
+    ) -> Result<Answer, ClientError> {
+        let part = self.inner.conn.encode(&body.into(), flags::FIN);
+        let (_, mut answer) = self
+            .inner
+            .conn
+            .exchange_parts(
+                vec![part],
+                self.inner.request_timeout,
+                true,
+                Some(placement),
+            )
+            .await?;
+        answer.parts.sort_by_key(|p| p.header().message_id);
+        Ok(answer)
     }
 
     /// How this session's answers are decoded (for [`UndecodedMessage::decode`]).
@@ -828,9 +907,10 @@ impl Conn {
         parts: Vec<Encoded>,
         timeout: Duration,
     ) -> Result<Response, ClientError> {
-        let (request_id, parts) = self.exchange_parts(parts, timeout, false).await?;
+        let (request_id, answer) = self.exchange_parts(parts, timeout, false, None).await?;
         let options = self.decode_options();
-        let messages = parts
+        let messages = answer
+            .parts
             .into_iter()
             .map(|part| part.into_message(&options))
             .collect::<Result<Vec<Message>, ClientError>>()?;
@@ -838,13 +918,15 @@ impl Conn {
     }
 
     /// Sends the parts of one request and waits for its whole answer; returns the
-    /// request's messageId and the answer's parts (undecoded where allowed, if asked).
+    /// request's messageId and the answer (undecoded where allowed, if asked; received
+    /// into `landing` where possible).
     async fn exchange_parts(
         &self,
         parts: Vec<Encoded>,
         timeout: Duration,
         undecoded: bool,
-    ) -> Result<(i64, Vec<AnswerPart>), ClientError> {
+        landing: Option<Placement>,
+    ) -> Result<(i64, Answer), ClientError> {
         self.check_open()?;
         let (tx, rx) = oneshot::channel();
         let slot = Arc::new(AtomicI64::new(0));
@@ -853,7 +935,10 @@ impl Conn {
             shared: &self.shared,
             slot: slot.clone(),
         };
-        let _undecoded_guard = undecoded.then(|| UndecodedGuard::new(&self.shared));
+        let _undecoded_guard = undecoded.then(|| WaitingGuard::new(&self.shared.undecoded_waiting));
+        let _landing_guard = landing
+            .is_some()
+            .then(|| WaitingGuard::new(&self.shared.landings_waiting));
         let outgoing = Outgoing {
             parts,
             correlation_id: 0,
@@ -861,6 +946,7 @@ impl Conn {
                 slot: slot.clone(),
                 tx,
                 undecoded,
+                landing,
             }),
             written: None,
         };
@@ -874,28 +960,29 @@ impl Conn {
                 Err(_) => Err(ClientError::Closed(self.shared.close_reason())),
             }
         };
-        let parts = tokio::time::timeout(timeout, wait)
+        let answer = tokio::time::timeout(timeout, wait)
             .await
             .map_err(|_| ClientError::Timeout(timeout))??;
-        Ok((slot.load(Ordering::Acquire), parts))
+        Ok((slot.load(Ordering::Acquire), answer))
     }
 }
 
-/// Counts a request waiting for an undecoded answer while it lives.
-struct UndecodedGuard<'a> {
-    shared: &'a Shared,
+/// Counts a request waiting for a special kind of answer (undecoded, landed) while it
+/// lives, so that the reader looks for such answers only while someone waits for one.
+struct WaitingGuard<'a> {
+    count: &'a AtomicUsize,
 }
 
-impl<'a> UndecodedGuard<'a> {
-    fn new(shared: &'a Shared) -> Self {
-        shared.undecoded_waiting.fetch_add(1, Ordering::AcqRel);
-        UndecodedGuard { shared }
+impl<'a> WaitingGuard<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        WaitingGuard { count }
     }
 }
 
-impl Drop for UndecodedGuard<'_> {
+impl Drop for WaitingGuard<'_> {
     fn drop(&mut self) {
-        self.shared.undecoded_waiting.fetch_sub(1, Ordering::AcqRel);
+        self.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -1092,6 +1179,8 @@ impl Writer {
                     error: None,
                     tx: w.tx,
                     undecoded: w.undecoded,
+                    landing: w.landing,
+                    landed: None,
                 },
             );
         }
@@ -1120,7 +1209,9 @@ async fn reader_task(
 ) {
     let mut close_code = 1000;
     let reason = loop {
-        match ws.next().await {
+        let mut lander = ClientLander { shared: &shared };
+        match ws.next_landing(&mut lander).await {
+            Ok(Incoming::Landed(landed)) => handle_landed(landed, &commands, &shared),
             Ok(Incoming::Binary(payload)) => {
                 if let Flow::Stop(reason) = handle_message(payload, &commands, &shared) {
                     // The session is over; keep reading until the WebSocket closes.
@@ -1368,11 +1459,111 @@ fn take_undecoded(
 }
 
 fn deliver(pending: Pending) {
-    let result = match pending.error {
-        Some(error) => Err(error),
-        None => Ok(pending.parts),
+    let Pending {
+        parts,
+        error,
+        tx,
+        landing,
+        landed,
+        ..
+    } = pending;
+    let result = match error {
+        Some(error) => {
+            // Given up before the caller hears of the failure.
+            drop((landing, landed));
+            Err(error)
+        }
+        None => Ok(Answer {
+            parts,
+            landing: match (landed, landing) {
+                (Some(landed), _) => LandingOutcome::Landed(landed),
+                (None, Some(placement)) => LandingOutcome::Unused(placement),
+                (None, None) => LandingOutcome::None,
+            },
+        }),
     };
-    let _ = pending.tx.send(result);
+    let _ = tx.send(result);
+}
+
+/// Finds, for the reader, the placement an answer's values can be received into.
+struct ClientLander<'a> {
+    shared: &'a Shared,
+}
+
+impl Lander for ClientLander<'_> {
+    fn active(&self) -> bool {
+        self.shared.landings_waiting.load(Ordering::Acquire) > 0
+    }
+
+    fn land(&mut self, head: &[u8], len: usize) -> Option<Landing> {
+        let mut reader = Reader::new(head);
+        let header = MessageHeader::decode(&mut reader).ok()?;
+        let plain = header.message_flags & (flags::COMPRESSED | flags::HEADER_EXTENSION) == 0;
+        let single = header.message_flags & flags::FIN != 0;
+        let array_answer = header.protocol == GetDataSubarraysResponse::INFO.protocol
+            && (header.message_type == GetDataSubarraysResponse::INFO.message_type
+                || header.message_type == GetDataArraysResponse::INFO.message_type);
+        if header.correlation_id == 0 || !plain || !single || !array_answer {
+            return None;
+        }
+        let body_at = reader.position();
+        let layout = values_layout(reader.rest(), len.checked_sub(body_at)?)?;
+        let mut st = self.shared.lock();
+        let pending = st.pending.get_mut(&header.correlation_id)?;
+        let fits = pending
+            .landing
+            .as_ref()
+            .is_some_and(|p| p.len() == layout.values_len && p.transport() == layout.transport);
+        if !fits || pending.landed.is_some() {
+            return None;
+        }
+        Some(Landing {
+            placement: pending.landing.take()?,
+            values_at: body_at + layout.values_at,
+        })
+    }
+}
+
+/// Hands an answer whose values landed to the request it answers.
+fn handle_landed(landed: Landed, commands: &mpsc::Sender<Command>, shared: &Shared) {
+    let Landed {
+        head,
+        tail,
+        landing,
+    } = landed;
+    let mut reader = Reader::new(&head);
+    // The lander decoded this very header before the values were read.
+    let Ok(header) = MessageHeader::decode(&mut reader) else {
+        return;
+    };
+    let body_head = head.slice(reader.position()..);
+    if header.message_flags & flags::ACKNOWLEDGE != 0 {
+        reply(
+            commands,
+            Acknowledge {}.into(),
+            header.protocol,
+            header.message_id,
+        );
+    }
+    let finished = {
+        let mut st = shared.lock();
+        let Some(p) = st.pending.get_mut(&header.correlation_id) else {
+            // The request timed out or was cancelled while its values were read.
+            return;
+        };
+        p.landed = Some(LandedMessage {
+            header,
+            body_head,
+            tail,
+            placement: landing.placement,
+        });
+        // Landed answers are single messages (FIN).
+        st.pending.remove(&header.correlation_id)
+    };
+    shared.landed.fetch_add(1, Ordering::Relaxed);
+    if let Some(p) = finished {
+        deliver(p);
+    }
 }
 
 #[cfg(test)]

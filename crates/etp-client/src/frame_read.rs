@@ -15,6 +15,8 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::landing::Landing;
+
 /// Capacity of the read-ahead buffer for headers and small frames.
 const READ_AHEAD: usize = 64 * 1024;
 /// Payloads of at least this size are read into a pooled buffer of their own.
@@ -72,11 +74,54 @@ impl FrameError {
     }
 }
 
+/// Bytes of a message's start a [`Lander`] is shown (all of it when shorter): room for
+/// the header and the start of a DataArray answer's body with a long key.
+pub(crate) const LANDING_HEAD: usize = 4096;
+
+/// Decides, from a binary message's first bytes, whether its values are received straight
+/// into a [`Landing`] (see [`crate::landing`]).
+pub(crate) trait Lander {
+    /// Whether any landing is waiting at all (checked before anything else is done).
+    fn active(&self) -> bool;
+    /// The landing for the message of `len` bytes starting with `head` (at least
+    /// [`LANDING_HEAD`] bytes of it, or all). The values must start within `head` and end
+    /// within the message.
+    fn land(&mut self, head: &[u8], len: usize) -> Option<Landing>;
+}
+
+/// A [`Lander`] that never lands anything.
+#[cfg(test)]
+pub(crate) struct NoLanding;
+
+#[cfg(test)]
+impl Lander for NoLanding {
+    fn active(&self) -> bool {
+        false
+    }
+
+    fn land(&mut self, _: &[u8], _: usize) -> Option<Landing> {
+        None
+    }
+}
+
+/// A message whose values were received into a [`Landing`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Landed {
+    /// The message up to its values.
+    pub head: Bytes,
+    /// The message after its values.
+    pub tail: Bytes,
+    /// Where the values went.
+    pub landing: Landing,
+}
+
 /// One complete message or control frame, as the reader task sees it (Pongs are dropped).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Incoming {
     /// A binary message, reassembled if it came fragmented.
     Binary(Bytes),
+    /// A binary message whose values went straight into a landing.
+    Landed(Landed),
     /// A text message (ETP's JSON encoding is not supported; the content is not kept).
     Text,
     /// A Ping, to be answered with a Pong carrying the same payload.
@@ -380,9 +425,57 @@ impl<S: AsyncRead + Unpin> FrameReader<S> {
         Ok(self.pool.share(out))
     }
 
+    /// Reads a message of `len` bytes (whose frame header has been consumed) with its
+    /// values going into `landing`.
+    async fn land(&mut self, len: usize, mut landing: Landing) -> Result<Incoming, FrameError> {
+        let at = landing.values_at;
+        let n = landing.placement.len();
+        let end = at.saturating_add(n);
+        if at > self.buf.len() || end > len {
+            // The lander broke its contract; the answer goes the usual way (its request
+            // then finds its placement gone and fails).
+            debug_assert!(false, "landing at {at}+{n} in a message of {len}");
+            return Ok(Incoming::Binary(self.payload(len).await?));
+        }
+        // Head and tail are a few bytes: copied, so that they do not pin the read-ahead
+        // buffer while the answer waits for its consumer.
+        let head = Bytes::copy_from_slice(&self.buf[..at]);
+        bytes::Buf::advance(&mut self.buf, at);
+        let dest = landing.placement.bytes_mut();
+        let buffered = self.buf.len().min(n);
+        dest[..buffered].copy_from_slice(&self.buf[..buffered]);
+        bytes::Buf::advance(&mut self.buf, buffered);
+        let mut filled = buffered;
+        while filled < n {
+            // Straight from the socket into place; never past the values.
+            match self.stream.read(&mut dest[filled..]).await? {
+                0 => return Err(FrameError::UnexpectedEof),
+                read => filled += read,
+            }
+        }
+        let tail_len = len - end;
+        self.fill(tail_len).await?;
+        let tail = Bytes::copy_from_slice(&self.buf[..tail_len]);
+        bytes::Buf::advance(&mut self.buf, tail_len);
+        Ok(Incoming::Landed(Landed {
+            head,
+            tail,
+            landing,
+        }))
+    }
+
     /// The next message or control frame. Pongs are skipped; fragmented messages are
     /// reassembled (control frames may arrive between their fragments).
+    #[cfg(test)]
     pub(crate) async fn next(&mut self) -> Result<Incoming, FrameError> {
+        self.next_landing(&mut NoLanding).await
+    }
+
+    /// [`FrameReader::next`], offering every unfragmented binary message to `lander`.
+    pub(crate) async fn next_landing(
+        &mut self,
+        lander: &mut impl Lander,
+    ) -> Result<Incoming, FrameError> {
         loop {
             let header = self.header().await?;
             match header.opcode {
@@ -421,6 +514,13 @@ impl<S: AsyncRead + Unpin> FrameReader<S> {
                         return Err(FrameError::InvalidFragment);
                     }
                     let text = op == opcode::TEXT;
+                    if header.fin && !text && lander.active() {
+                        let peek = header.len.min(LANDING_HEAD);
+                        self.fill(peek).await?;
+                        if let Some(landing) = lander.land(&self.buf[..peek], header.len) {
+                            return self.land(header.len, landing).await;
+                        }
+                    }
                     let payload = self.payload(header.len).await?;
                     if header.fin {
                         return Ok(if text {
@@ -691,6 +791,120 @@ mod tests {
             r.next().await.expect("close"),
             Incoming::Close(Bytes::new())
         );
+    }
+
+    /// Lands the values of messages that start with `marker`: bytes `at..at + len` of
+    /// each go into the next placement of a zone of `count` bytes.
+    struct TestLander {
+        zone: crate::landing::LandingZone<u8>,
+        next: u64,
+        marker: u8,
+        at: usize,
+        len: u64,
+        heads_seen: Vec<usize>,
+    }
+
+    impl TestLander {
+        fn new(count: usize, marker: u8, at: usize, len: u64) -> TestLander {
+            TestLander {
+                zone: crate::landing::LandingZone::new(vec![0u8; count]),
+                next: 0,
+                marker,
+                at,
+                len,
+                heads_seen: Vec::new(),
+            }
+        }
+    }
+
+    impl Lander for TestLander {
+        fn active(&self) -> bool {
+            true
+        }
+
+        fn land(&mut self, head: &[u8], len: usize) -> Option<Landing> {
+            self.heads_seen.push(head.len());
+            assert_eq!(
+                head.len(),
+                len.min(LANDING_HEAD),
+                "the lander sees the head"
+            );
+            if head.first() != Some(&self.marker) {
+                return None;
+            }
+            let placement = self.zone.claim(self.next, self.len)?;
+            self.next += self.len;
+            Some(Landing {
+                placement,
+                values_at: self.at,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn values_land_in_place_whatever_the_reads_deliver() {
+        // Messages of 5 + 100,000 + 2 bytes: a head, the values, a tail.
+        let message = |fill: u8| {
+            let mut m = vec![7u8, 1, 2, 3, 4];
+            m.extend((0..100_000).map(|i| (i as u8).wrapping_mul(fill)));
+            m.extend([0, 0]);
+            m
+        };
+        let mut wire = frame(true, opcode::BINARY, &message(3), 8);
+        wire.extend(frame(true, opcode::PING, b"p", 0));
+        wire.extend(frame(true, opcode::BINARY, &message(5), 8));
+        wire.extend(frame(true, opcode::BINARY, b"not landed", 0));
+        // Fragmented messages are never offered.
+        wire.extend(frame(false, opcode::BINARY, &message(9)[..10], 0));
+        wire.extend(frame(true, opcode::CONTINUATION, &message(9)[10..], 8));
+        for piece in [1usize, 7, 4096, 70_000, wire.len()] {
+            let parts: Vec<&[u8]> = wire.chunks(piece).collect();
+            let mut r = reader(pieces(&parts), 1 << 20);
+            let mut lander = TestLander::new(200_000, 7, 5, 100_000);
+            for fill in [3u8, 5] {
+                let got = r.next_landing(&mut lander).await.expect("landed");
+                let Incoming::Landed(landed) = got else {
+                    panic!("expected a landing, got {got:?}");
+                };
+                assert_eq!(&landed.head[..], &[7, 1, 2, 3, 4]);
+                assert_eq!(&landed.tail[..], &[0, 0]);
+                let mut placement = landed.landing.placement;
+                assert_eq!(placement.bytes_mut(), &message(fill)[5..100_005]);
+                if fill == 3 {
+                    assert_eq!(
+                        r.next_landing(&mut lander).await.expect("ping"),
+                        Incoming::Ping(Bytes::from_static(b"p"))
+                    );
+                }
+            }
+            assert_eq!(
+                r.next_landing(&mut lander).await.expect("plain"),
+                Incoming::Binary(Bytes::from_static(b"not landed"))
+            );
+            assert_eq!(
+                r.next_landing(&mut lander).await.expect("fragmented"),
+                Incoming::Binary(Bytes::from(message(9)))
+            );
+            assert_eq!(lander.heads_seen.len(), 3, "fragments are not offered");
+            assert!(matches!(
+                r.next_landing(&mut lander).await,
+                Err(FrameError::UnexpectedEof)
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_cut_short_in_its_values_is_an_error() {
+        let mut m = vec![7u8, 1, 2, 3, 4];
+        m.extend(sample(100_000));
+        m.extend([0, 0]);
+        let wire = frame(true, opcode::BINARY, &m, 8);
+        let mut r = reader(pieces(&[&wire[..50_000]]), 1 << 20);
+        let mut lander = TestLander::new(100_000, 7, 5, 100_000);
+        assert!(matches!(
+            r.next_landing(&mut lander).await,
+            Err(FrameError::UnexpectedEof)
+        ));
     }
 
     #[tokio::test]

@@ -35,6 +35,7 @@ mod client;
 mod config;
 mod error;
 mod frame_read;
+mod landing;
 mod mask;
 pub mod ops;
 mod pool;

@@ -38,8 +38,8 @@ use crate::{Client, ClientError, Response};
 
 pub use arrays::{
     ArraySink, ArraySource, ArrayTransfer, ArrayValues, Block, BlockPlan, BlockWriter, CollectSink,
-    EncodedValues, SliceElement, SliceSink, get_array, get_array_metadata, get_arrays_metadata,
-    put_array,
+    EncodedValues, PlainElement, SliceElement, SliceSink, get_array, get_array_metadata,
+    get_array_vec, get_arrays_metadata, put_array,
 };
 pub use dataspaces::{create_dataspaces, delete_dataspaces, list_dataspaces};
 pub use discovery::{ResourceQuery, Resources, get_deleted_resources, get_resources};

@@ -42,6 +42,7 @@
 
 mod blocks;
 mod encoded;
+mod into_vec;
 mod outgoing;
 mod values;
 
@@ -64,8 +65,10 @@ use etp_protocol::types::protocol::data_array::{
     PutUninitializedDataArraysResponse,
 };
 
+pub use crate::landing::PlainElement;
 pub use blocks::{Block, BlockPlan, element_count, preferred_block_elements};
 pub use encoded::EncodedValues;
+pub use into_vec::get_array_vec;
 pub use outgoing::BlockWriter;
 pub use values::{ArrayValues, default_logical_type, max_element_size};
 
