@@ -6,11 +6,13 @@
 //! message size minus the client's allowance for the rest of the message (as pyetp and
 //! fetpapi split arrays, 12-dataarray.md §5), `--window` requests in flight on one session.
 //! Put = PutUninitializedDataArrays, every PutDataSubarrays, and the commit when the server
-//! offers transactions; get = GetDataArrayMetadata and every GetDataSubarrays, each block
-//! copied once from the received message into a block-sized buffer reused for every block
-//! (a consumer that streams the array, as the bench did when the client decoded each block
-//! into a new vector), then checked. MB/s are decimal megabytes of array values per
-//! second.
+//! offers transactions; get = GetDataArrayMetadata and every GetDataSubarrays with
+//! `ops::get_array_vec`: the whole array into one vector, as an application loads an array
+//! into memory (pyetp's `get_array` returns a numpy array), each block's values received
+//! by the session's reader straight into their place. The vector is allocated and touched
+//! once, before the first get, and reused; every value is checked after each get (outside
+//! the timing), then overwritten with NaN so that the next get has to fill it again. MB/s
+//! are decimal megabytes of array values per second.
 //!
 //! Where the get reads from: every run puts the array anew (new chunks), so each get reads
 //! chunks written moments before and never read since. Since store format 3 array chunks
@@ -33,9 +35,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use etp_client::Client;
-use etp_client::ops::{
-    self, ArraySink, ArraySource, ArrayTransfer, ArrayValues, BlockWriter, EncodedValues,
-};
+use etp_client::ops::{self, ArraySource, ArrayTransfer, ArrayValues, BlockWriter};
 use etp_protocol::types::datatypes::data_array_types::DataArrayIdentifier;
 use etp_protocol::types::datatypes::{AnyArrayType, AnyLogicalArrayType};
 
@@ -69,6 +69,11 @@ impl Shape {
     pub fn bytes(&self) -> u64 {
         (self.rows * ROW * 8) as u64
     }
+
+    /// Values in the whole array.
+    pub fn values(&self) -> usize {
+        self.rows * ROW
+    }
 }
 
 /// Source values for every block: a smooth depth surface, generated once.
@@ -101,8 +106,9 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
         .unwrap_or(1 << 20);
     // No block can carry more values than its message has bytes / 8.
     let source = Arc::new(surface(largest / 8));
-    // One block's worth, reused: touched now (NaN, not zero, so no page stays unmapped).
-    let mut destination = vec![f64::NAN; largest / 8];
+    // The whole array, reused by every get: touched now (NaN, not zero, so that no page
+    // is left to fault in during a timed get).
+    let mut destination = vec![f64::NAN; Shape::for_bytes(settings.array_bytes)?.values()];
     let result = async {
         for &size in &settings.message_sizes {
             measure_size(
@@ -131,7 +137,7 @@ async fn measure_size(
     size: usize,
     transactions: bool,
     source: &Arc<Vec<f64>>,
-    destination: &mut [f64],
+    destination: &mut Vec<f64>,
 ) -> anyhow::Result<()> {
     let settings = &env.settings;
     let mib = size >> 20;
@@ -210,7 +216,7 @@ async fn measure_size(
         let before = durable_write(&dir, bytes, write_size).await?;
         quiesce(&dir).await?;
         let mark = util::phase(format!("arrays.put_{mib}mib"));
-        let sent = etp_put(
+        let (sent, layout) = etp_put(
             &client,
             dataspace,
             epc,
@@ -245,8 +251,15 @@ async fn measure_size(
 
         util::settle(SETTLE_LIMIT).await;
         let mark = util::phase(format!("arrays.get_{mib}mib"));
-        let received = etp_get(&client, epc, &array_path, window, source, destination).await?;
+        let received = etp_get(&client, epc, &array_path, window, destination).await?;
         drop(mark);
+        layout.check(destination, source)?;
+        // Plan and block size follow from the message size and the store's preferred
+        // block, as the put's did: the baseline replays the put's blocks.
+        let received = Transfer {
+            elapsed: received,
+            ..sent
+        };
         let bare = BareClient::connect(env.bare_addr()).await?;
         let mark = util::phase(format!("arrays.bare_download_{mib}mib"));
         let (_, elapsed) = bare
@@ -262,9 +275,10 @@ async fn measure_size(
 
         util::settle(SETTLE_LIMIT).await;
         let mark = util::phase(format!("arrays.get_cached_{mib}mib"));
-        let again = etp_get(&client, epc, &array_path, window, source, destination).await?;
+        let again = etp_get(&client, epc, &array_path, window, destination).await?;
         drop(mark);
-        get_cached.push_pair(util::mb_per_s(bytes, again.elapsed), download);
+        layout.check(destination, source)?;
+        get_cached.push_pair(util::mb_per_s(bytes, again), download);
         if run == 0 {
             put.add_note(format!(
                 "{} MiB as [{}, {ROW}] float64 in {} blocks of up to {} rows, {window} in flight \
@@ -280,7 +294,8 @@ async fn measure_size(
                 }
             ));
             get.add_note(format!(
-                "{} blocks of up to {} rows, {window} in flight (ops::get_array, metadata request included)",
+                "{} blocks of up to {} rows, {window} in flight, received into one vector \
+                 (ops::get_array_vec, metadata request included)",
                 received.blocks,
                 received.max_block_values / ROW,
             ));
@@ -350,6 +365,43 @@ struct Source {
     values: Arc<Vec<f64>>,
     blocks: u64,
     max_block_values: usize,
+    layout: Layout,
+}
+
+/// The blocks an upload sent (offset, values), in order: what a download must give back.
+#[derive(Debug, Clone, Default)]
+pub struct Layout(Vec<(u64, usize)>);
+
+impl Layout {
+    /// Checks every value of a downloaded array against the blocks [`Source`] sent, then
+    /// overwrites it with NaN, so that a download that leaves values in place fails the
+    /// next check.
+    pub fn check(&self, array: &mut [f64], values: &[f64]) -> anyhow::Result<()> {
+        let mut next = 0u64;
+        for &(offset, n) in &self.0 {
+            anyhow::ensure!(offset == next, "the upload's blocks left a gap at {next}");
+            let start = usize::try_from(offset)?;
+            let got = array
+                .get(start..start + n)
+                .with_context(|| format!("the download is shorter than the block at {offset}"))?;
+            let expected = values
+                .get(1..n)
+                .with_context(|| format!("a block of {n} values was sent"))?;
+            let intact = n > 0 && got[0] == offset as f64 && &got[1..] == expected;
+            anyhow::ensure!(
+                intact,
+                "block at offset {offset} ({n} values) came back wrong"
+            );
+            next += n as u64;
+        }
+        anyhow::ensure!(
+            next == array.len() as u64,
+            "{} values downloaded, {next} uploaded",
+            array.len()
+        );
+        array.fill(f64::NAN);
+        Ok(())
+    }
 }
 
 impl ArraySource for Source {
@@ -366,6 +418,7 @@ impl ArraySource for Source {
         }
         self.blocks += 1;
         self.max_block_values = self.max_block_values.max(count);
+        self.layout.0.push((offset, count));
         Ok(ArrayValues::Double(block))
     }
 
@@ -388,61 +441,8 @@ impl ArraySource for Source {
         }
         self.blocks += 1;
         self.max_block_values = self.max_block_values.max(count);
+        self.layout.0.push((offset, count));
         Ok(())
-    }
-}
-
-/// Copies every downloaded block into the reused block buffer, then checks it against
-/// what [`Source`] sent.
-struct Sink<'a> {
-    values: Arc<Vec<f64>>,
-    destination: &'a mut [f64],
-    blocks: u64,
-    max_block_values: usize,
-}
-
-impl Sink<'_> {
-    /// Where the `n` values of the block at `offset` go.
-    fn place(&mut self, offset: u64, n: usize) -> std::io::Result<&mut [f64]> {
-        let room = self.destination.len();
-        self.destination.get_mut(..n).ok_or_else(|| {
-            std::io::Error::other(format!(
-                "block at {offset} of {n} values, larger than the {room} prepared"
-            ))
-        })
-    }
-
-    /// Checks the block just copied.
-    fn check(&mut self, offset: u64, n: usize) -> std::io::Result<()> {
-        let block = self.place(offset, n)?;
-        let (first, last) = (block.first().copied(), block.last().copied());
-        let intact = n > 0
-            && n <= self.values.len()
-            && first == Some(offset as f64)
-            && last == Some(self.values[n - 1]);
-        if !intact {
-            return Err(std::io::Error::other(format!(
-                "block at offset {offset} ({n} values) came back wrong"
-            )));
-        }
-        self.blocks += 1;
-        self.max_block_values = self.max_block_values.max(n);
-        Ok(())
-    }
-}
-
-impl ArraySink for Sink<'_> {
-    fn write(&mut self, offset: u64, values: ArrayValues) -> std::io::Result<()> {
-        let ArrayValues::Double(values) = values else {
-            return Err(std::io::Error::other("a block that is not arrayOfDouble"));
-        };
-        self.place(offset, values.len())?.copy_from_slice(&values);
-        self.check(offset, values.len())
-    }
-
-    fn write_encoded(&mut self, offset: u64, values: &EncodedValues) -> std::io::Result<()> {
-        values.copy_to_f64(self.place(offset, values.len())?)?;
-        self.check(offset, values.len())
     }
 }
 
@@ -454,7 +454,7 @@ fn transfer_options(window: usize) -> ArrayTransfer {
 }
 
 /// Uploads the whole array with `etp_client::ops::put_array` (inside a transaction when
-/// the server has them); returns what it took.
+/// the server has them); returns what it took and the blocks it sent.
 pub async fn etp_put(
     client: &Client,
     dataspace: &str,
@@ -463,13 +463,14 @@ pub async fn etp_put(
     rows: usize,
     window: usize,
     values: &Arc<Vec<f64>>,
-) -> anyhow::Result<Transfer> {
+) -> anyhow::Result<(Transfer, Layout)> {
     let start = Instant::now();
     let transaction = util::start_transaction(client, dataspace).await?;
     let mut source = Source {
         values: values.clone(),
         blocks: 0,
         max_block_values: 0,
+        layout: Layout::default(),
     };
     ops::put_array(
         client,
@@ -483,44 +484,34 @@ pub async fn etp_put(
     .await
     .context("put_array")?;
     util::commit(client, transaction).await?;
-    Ok(Transfer {
+    let sent = Transfer {
         elapsed: start.elapsed(),
         blocks: source.blocks,
         max_block_values: source.max_block_values,
-    })
+    };
+    Ok((sent, source.layout))
 }
 
-/// Downloads the whole array with `etp_client::ops::get_array`, each block copied into
-/// `destination` (at least a block's size, reused), checking every block; returns what it
-/// took.
+/// Downloads the whole array into `destination` (already the array's length, so that no
+/// allocation or page fault is timed) with `etp_client::ops::get_array_vec`; returns how
+/// long it took.
 pub async fn etp_get(
     client: &Client,
     epc: &str,
     path: &str,
     window: usize,
-    values: &Arc<Vec<f64>>,
-    destination: &mut [f64],
-) -> anyhow::Result<Transfer> {
+    destination: &mut Vec<f64>,
+) -> anyhow::Result<Duration> {
     let start = Instant::now();
-    let mut sink = Sink {
-        values: values.clone(),
-        destination,
-        blocks: 0,
-        max_block_values: 0,
-    };
-    ops::get_array(
+    ops::get_array_vec(
         client,
         &identifier(epc, path),
-        &mut sink,
+        destination,
         &transfer_options(window),
     )
     .await
-    .context("get_array")?;
-    Ok(Transfer {
-        elapsed: start.elapsed(),
-        blocks: sink.blocks,
-        max_block_values: sink.max_block_values,
-    })
+    .context("get_array_vec")?;
+    Ok(start.elapsed())
 }
 
 #[cfg(test)]
@@ -537,43 +528,47 @@ mod tests {
     }
 
     #[test]
-    fn the_sink_accepts_exactly_what_the_source_sent() {
-        let values = Arc::new(surface(4 * ROW));
+    fn the_check_accepts_exactly_what_the_source_sent() {
+        let values = Arc::new(surface(2 * ROW));
         let mut source = Source {
             values: values.clone(),
             blocks: 0,
             max_block_values: 0,
+            layout: Layout::default(),
         };
-        let mut destination = vec![f64::NAN; 2 * ROW];
-        let mut sink = Sink {
-            values,
-            destination: &mut destination,
-            blocks: 0,
-            max_block_values: 0,
-        };
-        for offset in [0u64, 2048] {
-            let block = source.read(offset, 2 * ROW).unwrap();
-            sink.write(offset, block).unwrap();
+        // What a download of three blocks of 2, 2 and 1 rows gives back.
+        let mut array = Vec::new();
+        for (offset, count) in [(0u64, 2 * ROW), (2048, 2 * ROW), (4096, ROW)] {
+            let ArrayValues::Double(block) = source.read(offset, count).unwrap() else {
+                panic!("the source gives doubles");
+            };
+            array.extend(block);
         }
-        // The same block as it lies in a received message.
-        let ArrayValues::Double(block) = source.read(4096, 2 * ROW).unwrap() else {
-            panic!("the source gives doubles");
-        };
-        let bytes: Vec<u8> = block.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let encoded =
-            EncodedValues::from_le_bytes(AnyArrayType::ArrayOfDouble, bytes.into()).unwrap();
-        sink.write_encoded(4096, &encoded).unwrap();
         assert_eq!((source.blocks, source.max_block_values), (3, 2 * ROW));
-        assert_eq!((sink.blocks, sink.max_block_values), (3, 2 * ROW));
-        let block = source.read(2048, ROW).unwrap();
-        assert!(sink.write(4096, block).is_err(), "a misplaced block");
+        let intact = array.clone();
+        source.layout.check(&mut array, &values).unwrap();
         assert!(
-            sink.write_encoded(0, &encoded).is_err(),
-            "a misplaced encoded block"
+            array.iter().all(|v| v.is_nan()),
+            "poisoned for the next get"
         );
-        let big = source.read(0, 3 * ROW).unwrap();
-        assert!(sink.write(0, big).is_err(), "larger than the buffer");
-        assert!(source.read(0, 5 * ROW).is_err(), "more than prepared");
-        assert!(sink.write(0, ArrayValues::Long(vec![0])).is_err());
+        assert!(
+            source.layout.check(&mut array, &values).is_err(),
+            "a download that left the array alone"
+        );
+        for (at, what) in [
+            (0, "first value"),
+            (2048, "a block's offset"),
+            (5119, "last"),
+        ] {
+            let mut array = intact.clone();
+            array[at] += 1.0;
+            assert!(source.layout.check(&mut array, &values).is_err(), "{what}");
+        }
+        let mut short = intact[..4096].to_vec();
+        assert!(source.layout.check(&mut short, &values).is_err(), "short");
+        let mut long = intact.clone();
+        long.push(0.0);
+        assert!(source.layout.check(&mut long, &values).is_err(), "long");
+        assert!(source.read(0, 3 * ROW).is_err(), "more than prepared");
     }
 }

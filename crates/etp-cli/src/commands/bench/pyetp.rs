@@ -124,11 +124,11 @@ pub async fn run(env: &Env, python: &Path, report: &mut Report) -> anyhow::Resul
         )
         .note("pyetp = fastavro + pydantic validation");
         let array_path = format!("/RESQML/bench/pyetp_{mib}mib");
-        // Our get copies each block into one reused block buffer (see arrays.rs).
-        let mut destination = vec![f64::NAN; client.max_message_size() / 8];
+        // Our get fills one vector with the whole array (see arrays.rs), touched now.
+        let mut destination = vec![f64::NAN; plan.values()];
         for _ in 0..settings.runs {
             let bytes = plan.bytes();
-            let ours_put = arrays::etp_put(
+            let (ours_put, layout) = arrays::etp_put(
                 &client,
                 &dataspace,
                 &epc,
@@ -137,18 +137,17 @@ pub async fn run(env: &Env, python: &Path, report: &mut Report) -> anyhow::Resul
                 settings.window,
                 &source,
             )
-            .await?
-            .elapsed;
+            .await?;
+            let ours_put = ours_put.elapsed;
             let ours_get = arrays::etp_get(
                 &client,
                 &epc,
                 &array_path,
                 settings.window,
-                &source,
                 &mut destination,
             )
-            .await?
-            .elapsed;
+            .await?;
+            layout.check(&mut destination, &source)?;
             let transfer: Transfer = run_script(
                 python,
                 &script,
