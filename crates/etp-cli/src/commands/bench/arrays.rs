@@ -250,9 +250,11 @@ async fn measure_size(
         disk.push(after);
 
         util::settle(SETTLE_LIMIT).await;
+        let landed_before = client.landed_answers();
         let mark = util::phase(format!("arrays.get_{mib}mib"));
         let received = etp_get(&client, epc, &array_path, window, destination).await?;
         drop(mark);
+        let landed = client.landed_answers() - landed_before;
         layout.check(destination, source)?;
         // Plan and block size follow from the message size and the store's preferred
         // block, as the put's did: the baseline replays the put's blocks.
@@ -295,7 +297,8 @@ async fn measure_size(
             ));
             get.add_note(format!(
                 "{} blocks of up to {} rows, {window} in flight, received into one vector \
-                 (ops::get_array_vec, metadata request included)",
+                 (ops::get_array_vec, metadata request included); {landed} answers received \
+                 in place, the others copied",
                 received.blocks,
                 received.max_block_values / ROW,
             ));
