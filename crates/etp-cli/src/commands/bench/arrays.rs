@@ -297,8 +297,8 @@ async fn measure_size(
             ));
             get.add_note(format!(
                 "{} blocks of up to {} rows, {window} in flight, received into one vector \
-                 (ops::get_array_vec, metadata request included); {landed} answers received \
-                 in place, the others copied",
+                 (ops::get_array_vec, metadata request included); {landed} of them received \
+                 in place by the session's reader (any others copied)",
                 received.blocks,
                 received.max_block_values / ROW,
             ));
