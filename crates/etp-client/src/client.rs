@@ -11,7 +11,10 @@
 //! [`Client::request_undecoded`]: those keep their payload as it came off the socket and
 //! are decoded by the caller, on the caller's task. For bulk answers (array blocks) that
 //! moves the decoding off the one reader task, which then only receives frames, and lets
-//! the caller copy values once, straight into their destination.
+//! the caller copy values once, straight into their destination. Requests sent with
+//! [`Client::request_landing`] go one step further: the reader receives their answer's
+//! array values from the socket straight into the caller's memory (see
+//! [`crate::landing`]), so the client makes no copy of them at all.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! objects", "download this array", done correctly once so that the `etp` command line,
 //! benchmarks and tests share it.
 //!
-//! Every function takes a connected [`Client`](crate::Client) and:
+//! Every function takes a connected [`Client`] and:
 //!
 //! - stays within the session's negotiated message size: map requests are split into
 //!   several requests, data objects too big for one message travel as `blobId` + `Chunk`
