@@ -349,7 +349,6 @@ pub(crate) fn values_layout(head: &[u8], body_len: usize) -> Option<ValuesLayout
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
     use etp_protocol::codec::{Avro, Map};
     use etp_protocol::types::datatypes::data_array_types::DataArray;
     use etp_protocol::types::protocol::data_array::{
@@ -453,7 +452,75 @@ mod tests {
         let mut huge = one[..at - 1].to_vec();
         huge.extend_from_slice(&[0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]);
         assert_eq!(values_layout(&huge, usize::MAX), None);
-        let _ = Bytes::new();
+    }
+
+    proptest::proptest! {
+        /// Any bytes: no panic, and whatever is accepted lies inside the body.
+        #[test]
+        fn hostile_heads_are_refused_or_consistent(
+            head in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            extra in 0usize..1 << 20,
+        ) {
+            let body_len = head.len() + extra;
+            if let Some(layout) = values_layout(&head, body_len) {
+                proptest::prop_assert!(layout.values_at <= head.len());
+                proptest::prop_assert_eq!(
+                    layout.values_at + layout.values_len + layout.suffix().len(),
+                    body_len
+                );
+                proptest::prop_assert!(layout.values_len > 0);
+            }
+        }
+
+        /// Valid answers with bytes changed and cut short: no panic, and whatever is
+        /// accepted lies inside the body.
+        #[test]
+        fn damaged_answers_are_refused_or_consistent(
+            changes in proptest::collection::vec((0usize..64, proptest::prelude::any::<u8>()), 1..4),
+            cut in 0usize..80,
+            extra in 0usize..64,
+        ) {
+            let mut encoded = body(vec![(
+                "path/to/values",
+                vec![2, 3],
+                ArrayValues::Double(vec![1.5; 6]),
+            )]);
+            for (at, byte) in changes {
+                let at = at % encoded.len();
+                encoded[at] = byte;
+            }
+            let head = &encoded[..cut.min(encoded.len())];
+            let body_len = encoded.len() + extra;
+            if let Some(layout) = values_layout(head, body_len) {
+                proptest::prop_assert!(layout.values_at <= head.len());
+                proptest::prop_assert_eq!(
+                    layout.values_at + layout.values_len + layout.suffix().len(),
+                    body_len
+                );
+            }
+        }
+
+        /// Real answers of one plain array: found, and the range holds exactly the values.
+        #[test]
+        fn encoded_answers_are_found_exactly(
+            doubles in proptest::collection::vec(proptest::prelude::any::<f64>(), 1..300),
+            key in "[a-zA-Z0-9/_]{0,40}",
+            extra_dims in proptest::collection::vec(1i64..4, 0..3),
+        ) {
+            let raw: Vec<u8> = doubles.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let mut dimensions = vec![doubles.len() as i64];
+            dimensions.extend(extra_dims);
+            let encoded = body(vec![(&key, dimensions.clone(), ArrayValues::Double(doubles))]);
+            let layout = values_layout(&encoded, encoded.len());
+            proptest::prop_assert!(layout.is_some());
+            let layout = layout.unwrap_or_else(|| unreachable!());
+            proptest::prop_assert_eq!(&layout.key, &key);
+            proptest::prop_assert_eq!(&layout.dimensions, &dimensions);
+            proptest::prop_assert_eq!(
+                &encoded[layout.values_at..layout.values_at + layout.values_len],
+                raw.as_slice()
+            );
+        }
     }
 
     #[test]
