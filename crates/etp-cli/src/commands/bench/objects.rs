@@ -106,7 +106,10 @@ pub async fn run(env: &Env, report: &mut Report) -> anyhow::Result<()> {
             // engine did with them since (memtable flushed to blob files or not, cache
             // filled or not), so both sides must be read in the same state.
             util::settle(SETTLE_LIMIT).await;
+            // The mark also covers the untimed dataspace creation (one small commit).
+            let mark = util::phase(format!("raw_store.put_batch_{batch}"));
             let raw_put = raw_put(raw, &path, records, batch, with_transaction).await?;
+            drop(mark);
             util::settle(SETTLE_LIMIT).await;
             let mark = util::phase(format!("raw_store.get_batch_{batch}"));
             let raw_get = raw_get(raw, keys, batch).await?;
