@@ -538,7 +538,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         if empty {
             content = &content[..content.len() - 1];
         }
-        let name_end = content.bytes().position(is_space).unwrap_or(content.len());
+        let name_end = scan::find_space(content.as_bytes()).unwrap_or(content.len());
         let (qname, attributes) = content.split_at(name_end);
         if qname.is_empty() {
             return Err(ModelError::not_well_formed(

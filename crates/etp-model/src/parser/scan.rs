@@ -39,15 +39,57 @@ fn is_xml_char(c: char) -> bool {
 }
 
 /// Haystacks are mostly short (names, numbers, attribute values, the white
-/// space between tags): a plain loop over their first bytes beats setting up a
-/// SIMD search, which takes over for the rest.
+/// space between tags): their first bytes are checked eight at a time in a
+/// plain integer (a SIMD search costs more to set up than such a haystack
+/// takes), and `memchr` takes over for the rest.
 const SHORT: usize = 32;
+
+/// Bytes per word of the short searches.
+const WORD: usize = 8;
+/// `0x01` in every byte of a word.
+const ONES: u64 = u64::from_le_bytes([1; WORD]);
+/// `0x80` in every byte of a word.
+const HIGHS: u64 = ONES << 7;
+
+/// The high bit of each byte of `word` equal to `needle`, and possibly of
+/// bytes after the first such byte (a borrow of the subtraction can carry into
+/// them): only the lowest mark is exact, and it is the only one used.
+#[inline(always)]
+fn marks(word: u64, needle: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(needle));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// The first byte of `head` (at most [`SHORT`] bytes) that `is` accepts:
+/// whole words through `mark` (the [`marks`] of the same bytes, ORed; the
+/// lowest mark of an OR is the lowest exact one), the rest byte by byte.
+#[inline(always)]
+fn find_short(head: &[u8], mark: impl Fn(u64) -> u64, is: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut words = head.chunks_exact(WORD);
+    let mut at = 0;
+    for chunk in &mut words {
+        // `chunks_exact` yields WORD bytes: the conversion cannot fail.
+        let Ok(bytes) = <[u8; WORD]>::try_from(chunk) else {
+            break;
+        };
+        let m = mark(u64::from_le_bytes(bytes));
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += WORD;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| is(b))
+        .map(|i| at + i)
+}
 
 /// The first `needle` in `hay`.
 #[inline]
 pub(super) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
     let head = &hay[..hay.len().min(SHORT)];
-    if let Some(i) = head.iter().position(|&b| b == needle) {
+    if let Some(i) = find_short(head, |w| marks(w, needle), |b| b == needle) {
         return Some(i);
     }
     let tail = hay.get(SHORT..).filter(|t| !t.is_empty())?;
@@ -58,7 +100,11 @@ pub(super) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
 #[inline]
 pub(super) fn find_markup(hay: &[u8]) -> Option<usize> {
     let head = &hay[..hay.len().min(SHORT)];
-    if let Some(i) = head.iter().position(|&b| b == b'<' || b == b'&') {
+    if let Some(i) = find_short(
+        head,
+        |w| marks(w, b'<') | marks(w, b'&'),
+        |b| b == b'<' || b == b'&',
+    ) {
         return Some(i);
     }
     let tail = hay.get(SHORT..).filter(|t| !t.is_empty())?;
@@ -69,14 +115,35 @@ pub(super) fn find_markup(hay: &[u8]) -> Option<usize> {
 #[inline]
 fn find_tag_byte(hay: &[u8]) -> Option<usize> {
     let head = &hay[..hay.len().min(SHORT)];
-    if let Some(i) = head
-        .iter()
-        .position(|&b| b == b'>' || b == b'"' || b == b'\'')
-    {
+    if let Some(i) = find_short(
+        head,
+        |w| marks(w, b'>') | marks(w, b'"') | marks(w, b'\''),
+        |b| b == b'>' || b == b'"' || b == b'\'',
+    ) {
         return Some(i);
     }
     let tail = hay.get(SHORT..).filter(|t| !t.is_empty())?;
     memchr3(b'>', b'"', b'\'', tail).map(|i| i + SHORT)
+}
+
+/// The first XML white space byte in `hay` (where an element name ends).
+#[inline]
+pub(super) fn find_space(hay: &[u8]) -> Option<usize> {
+    let head = &hay[..hay.len().min(SHORT)];
+    let space = |w| marks(w, b' ') | marks(w, b'\n') | marks(w, b'\t') | marks(w, b'\r');
+    if let Some(i) = find_short(head, space, is_space) {
+        return Some(i);
+    }
+    let tail = hay.get(SHORT..)?;
+    // Names longer than SHORT are rare: the same word loop, without a bound.
+    let mut at = SHORT;
+    for chunk in tail.chunks(SHORT) {
+        if let Some(i) = find_short(chunk, space, is_space) {
+            return Some(at + i);
+        }
+        at += chunk.len();
+    }
+    None
 }
 
 /// The offset of the `>` that ends the tag whose content starts at `from`:
@@ -459,6 +526,50 @@ fn builtin(uri: &'static str) -> Namespace<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The word-at-a-time searches against a byte loop, with the needle at
+    /// every offset of haystacks around the word and `SHORT` boundaries,
+    /// among bytes that differ from a needle by one bit or one unit (the
+    /// neighbours a borrow in the word arithmetic could confuse with it).
+    #[test]
+    fn short_searches_match_a_byte_loop() {
+        let needles = [b'<', b'&', b'>', b'"', b'\'', b' ', b'\n', b'\t', b'\r'];
+        let mut fillers = vec![b'a', b'0', 0x01, 0x7f, 0x80, 0xff];
+        for n in needles {
+            fillers.extend([n ^ 1, n.wrapping_add(1), n.wrapping_sub(1), n | 0x80]);
+        }
+        fillers.retain(|f| !needles.contains(f));
+        let naive = |hay: &[u8], set: &[u8]| hay.iter().position(|b| set.contains(b));
+        for len in 0..80 {
+            for (k, &filler) in fillers.iter().enumerate() {
+                let base: Vec<u8> = (0..len)
+                    .map(|i| {
+                        if i % 3 == 0 {
+                            fillers[(k + i) % fillers.len()]
+                        } else {
+                            filler
+                        }
+                    })
+                    .collect();
+                for at in (0..len).map(Some).chain([None]) {
+                    for &n in &needles {
+                        let mut hay = base.clone();
+                        if let Some(at) = at {
+                            hay[at] = n;
+                            // A second needle after the first must not win.
+                            if at + 1 < len {
+                                hay[at + 1] = n;
+                            }
+                        }
+                        assert_eq!(find_byte(n, &hay), naive(&hay, &[n]), "{hay:?}");
+                        assert_eq!(find_markup(&hay), naive(&hay, b"<&"), "{hay:?}");
+                        assert_eq!(find_tag_byte(&hay), naive(&hay, b">\"'"), "{hay:?}");
+                        assert_eq!(find_space(&hay), naive(&hay, b" \n\t\r"), "{hay:?}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn tag_end_skips_quoted_greater_than() {
