@@ -187,6 +187,27 @@ fn reads_inside_a_write_transaction_see_its_writes() -> TestResult {
 }
 
 #[test]
+fn object_writes_only_raise_the_dataspace_time() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = store(dir.path())?;
+    let mut w = store.write()?;
+    w.put_dataspace(&dataspace("ds", 1))?;
+    w.put_object(&okey("ds", 1), &meta(T, "new", 6, vec![]), xml(1))?;
+    // An older write leaves the time as it is; the record keeps the rest.
+    w.put_object(&okey("ds", 2), &meta(T, "old", 4, vec![]), xml(2))?;
+    let d = w.get_dataspace("ds")?.ok_or("dataspace missing")?;
+    assert_eq!((d.store_created, d.store_last_write), (1, 6));
+    assert_eq!(&d.custom_data[..], b"cd");
+    w.commit()?;
+    let d = store
+        .read()?
+        .get_dataspace("ds")?
+        .ok_or("dataspace missing")?;
+    assert_eq!((d.store_created, d.store_last_write), (1, 6));
+    Ok(())
+}
+
+#[test]
 fn unserialized_writers_conflict_and_the_loser_applies_nothing() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = store(dir.path())?;

@@ -103,14 +103,21 @@ impl FjallWrite {
 
     /// Raises the dataspace's last-write time to `at` if it is older.
     fn bump_dataspace(&mut self, path: &str, at: i64) -> Result<()> {
-        let Some(mut d) = self.view()?.dataspace(path)? else {
+        let Some(d) = self.view()?.dataspace(path)? else {
             return Ok(());
         };
+        self.bump_read_dataspace(d, at)
+    }
+
+    /// [`bump_dataspace`](Self::bump_dataspace) of a record this transaction has read and
+    /// not written since: saves reading and decoding it again.
+    fn bump_read_dataspace(&mut self, mut d: Dataspace, at: i64) -> Result<()> {
         if at > d.store_last_write {
             d.store_last_write = at;
             let v = enc_dataspace(&d)?;
+            let k = keys::dataspace(&d.path)?;
             let (tx, ks) = self.parts()?;
-            tx.insert(&ks.dataspaces, keys::dataspace(path)?, v);
+            tx.insert(&ks.dataspaces, k, v);
         }
         Ok(())
     }
@@ -825,7 +832,8 @@ impl WriteTxn for FjallWrite {
                 "object larger than 4 GiB".into(),
             ));
         }
-        self.require_dataspace(&key.dataspace)?;
+        // Bumped at the end; nothing in between writes the dataspace record.
+        let dataspace = self.require_dataspace(&key.dataspace)?;
         let ok = keys::object(key)?;
         let bt = keys::by_type(key, &meta.qualified_type)?;
         let old = self.view()?.object_meta(key)?;
@@ -855,7 +863,7 @@ impl WriteTxn for FjallWrite {
         }
         self.count_add(&key.dataspace, &m.qualified_type, 1)?;
         self.remove_tombstone(key)?;
-        self.bump_dataspace(&key.dataspace, m.store_last_write)?;
+        self.bump_read_dataspace(dataspace, m.store_last_write)?;
         Ok(old)
     }
 
