@@ -106,16 +106,16 @@ impl FjallWrite {
         let Some(d) = self.view()?.dataspace(path)? else {
             return Ok(());
         };
-        self.bump_read_dataspace(d, at)
+        self.bump_read_dataspace(path, d, at)
     }
 
-    /// [`bump_dataspace`](Self::bump_dataspace) of a record this transaction has read and
-    /// not written since: saves reading and decoding it again.
-    fn bump_read_dataspace(&mut self, mut d: Dataspace, at: i64) -> Result<()> {
+    /// [`bump_dataspace`](Self::bump_dataspace) of the record of `path` that this
+    /// transaction has read and not written since: saves reading and decoding it again.
+    fn bump_read_dataspace(&mut self, path: &str, mut d: Dataspace, at: i64) -> Result<()> {
         if at > d.store_last_write {
             d.store_last_write = at;
             let v = enc_dataspace(&d)?;
-            let k = keys::dataspace(&d.path)?;
+            let k = keys::dataspace(path)?;
             let (tx, ks) = self.parts()?;
             tx.insert(&ks.dataspaces, k, v);
         }
@@ -863,7 +863,7 @@ impl WriteTxn for FjallWrite {
         }
         self.count_add(&key.dataspace, &m.qualified_type, 1)?;
         self.remove_tombstone(key)?;
-        self.bump_read_dataspace(dataspace, m.store_last_write)?;
+        self.bump_read_dataspace(&key.dataspace, dataspace, m.store_last_write)?;
         Ok(old)
     }
 
