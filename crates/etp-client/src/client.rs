@@ -1447,6 +1447,15 @@ fn take_undecoded(
             _ => return Some(payload),
         }
     };
+    acknowledge_if_asked(commands, &header);
+    if let Some(p) = finished {
+        deliver(p);
+    }
+    None
+}
+
+/// Answers with an Acknowledge when the message's header asks for one.
+fn acknowledge_if_asked(commands: &mpsc::Sender<Command>, header: &MessageHeader) {
     if header.message_flags & flags::ACKNOWLEDGE != 0 {
         reply(
             commands,
@@ -1455,10 +1464,6 @@ fn take_undecoded(
             header.message_id,
         );
     }
-    if let Some(p) = finished {
-        deliver(p);
-    }
-    None
 }
 
 fn deliver(pending: Pending) {
@@ -1540,14 +1545,7 @@ fn handle_landed(landed: Landed, commands: &mpsc::Sender<Command>, shared: &Shar
         return;
     };
     let body_head = head.slice(reader.position()..);
-    if header.message_flags & flags::ACKNOWLEDGE != 0 {
-        reply(
-            commands,
-            Acknowledge {}.into(),
-            header.protocol,
-            header.message_id,
-        );
-    }
+    acknowledge_if_asked(commands, &header);
     let finished = {
         let mut st = shared.lock();
         let Some(p) = st.pending.get_mut(&header.correlation_id) else {

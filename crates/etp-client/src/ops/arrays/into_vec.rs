@@ -16,16 +16,17 @@ use etp_protocol::error_code::ErrorCode;
 use etp_protocol::message::{EtpMessage, MessageInfo};
 use etp_protocol::types::Body;
 use etp_protocol::types::datatypes::data_array_types::{
-    DataArray, DataArrayIdentifier, DataArrayMetadata, GetDataSubarraysType,
+    DataArray, DataArrayIdentifier, DataArrayMetadata,
 };
 use etp_protocol::types::protocol::data_array::{
-    GetDataArrays, GetDataArraysResponse, GetDataSubarrays, GetDataSubarraysResponse,
+    GetDataArrays, GetDataArraysResponse, GetDataSubarraysResponse,
 };
 
 use super::encoded::BlockValues;
 use super::{
     ArrayTransfer, ArrayValues, Block, BlockPlan, SliceSink, checked_values, get_array,
     get_array_metadata, key_of, keyed_arrays, preferred_block_elements, shape, single,
+    subarray_request,
 };
 use crate::client::{Answer, LandedMessage, LandingOutcome};
 use crate::landing::{LANDING_SUPPORTED, LandingZone, Placement, PlainElement, values_layout};
@@ -204,17 +205,8 @@ fn get_block(
     size: usize,
 ) -> Pin<Box<dyn Future<Output = Result<(), OpsError>> + Send>> {
     Box::pin(async move {
-        let mut data_subarrays = Map::new();
-        data_subarrays.insert(
-            key_of(&uid).into(),
-            GetDataSubarraysType {
-                uid: uid.clone(),
-                starts: block.starts_i64(),
-                counts: block.counts_i64(),
-            },
-        );
         let answer = client
-            .request_landing(GetDataSubarrays { data_subarrays }, placement)
+            .request_landing(subarray_request(&uid, &block), placement)
             .await?;
         let what = format!("block at {:?}", block.starts);
         let filled = take_answer(

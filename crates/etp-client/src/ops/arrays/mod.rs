@@ -635,6 +635,20 @@ fn checked_values(
 /// had to be halved.
 type Pieces = Vec<(u64, BlockValues)>;
 
+/// The GetDataSubarrays asking for `block` of `uid`, keyed as [`key_of`].
+fn subarray_request(uid: &DataArrayIdentifier, block: &Block) -> GetDataSubarrays {
+    let mut data_subarrays = Map::new();
+    data_subarrays.insert(
+        key_of(uid).into(),
+        GetDataSubarraysType {
+            uid: uid.clone(),
+            starts: block.starts_i64(),
+            counts: block.counts_i64(),
+        },
+    );
+    GetDataSubarrays { data_subarrays }
+}
+
 /// GetDataSubarrays for one block; halves it and retries when the store says the answer
 /// would be too big.
 fn get_block(
@@ -644,17 +658,8 @@ fn get_block(
     transport: AnyArrayType,
 ) -> Pin<Box<dyn Future<Output = Result<Pieces, OpsError>> + Send>> {
     Box::pin(async move {
-        let mut data_subarrays = Map::new();
-        data_subarrays.insert(
-            key_of(&uid).into(),
-            GetDataSubarraysType {
-                uid: uid.clone(),
-                starts: block.starts_i64(),
-                counts: block.counts_i64(),
-            },
-        );
         let parts = client
-            .request_undecoded(GetDataSubarrays { data_subarrays })
+            .request_undecoded(subarray_request(&uid, &block))
             .await?;
         let keys = [key_of(&uid)];
         let outcome = keyed_arrays(
